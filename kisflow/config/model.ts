@@ -96,6 +96,11 @@ export interface ConnSpec {
   readonly load: readonly string[];
   readonly save: readonly string[];
   readonly flows: readonly string[];
+  /**
+   * Module (path from the project root) whose default export is `defineConnector(type, ...)`,
+   * for a type other than `dynamodb`; default `connectors/<type>.ts`.
+   */
+  readonly handler?: string;
   /** Seconds after which stored rows expire (DynamoDB TTL); unset keeps them. */
   readonly ttlSeconds?: number;
   readonly at?: SourcePosition;
