@@ -1,0 +1,121 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import { loadProject } from '../../config/index.ts';
+import { FlowPlan, loadFunctions, runFlow } from '../../engine/index.ts';
+import { UsageError } from '../../errors.ts';
+import { MemoryConnectorStore, MemoryMetrics, MemoryStateStore, silentLog } from '../../memory/index.ts';
+import type { RejectedRow } from '../../ports.ts';
+import { openJsonLinesWriter, readJsonLines } from '../jsonl.ts';
+
+interface RunOptions {
+  dir: string;
+  input: string;
+  output: string;
+  store: string;
+  fresh?: boolean;
+  batchRows: string;
+}
+
+/**
+ * The connector store persists between runs (a JSON file) so that `kisflow run` of one flow
+ * then another merges them through Save/Load, as they would in DynamoDB.
+ */
+async function openStore(file: string, fresh: boolean): Promise<MemoryConnectorStore> {
+  if (fresh) return new MemoryConnectorStore();
+  try {
+    return MemoryConnectorStore.restore(JSON.parse(await readFile(file, 'utf8')));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new MemoryConnectorStore();
+    throw new UsageError(
+      'STORE_UNREADABLE',
+      `cannot read the local store ${file}: ${(e as Error).message}; use --fresh to start empty`,
+    );
+  }
+}
+
+function progress(total: number): ((done: number) => void) | undefined {
+  // Only on a terminal, and only when there is enough to wait for.
+  if (!process.stderr.isTTY || total < 50_000) return undefined;
+  const started = Date.now();
+  return (done) => {
+    const s = (Date.now() - started) / 1000;
+    process.stderr.write(
+      `\r${done}/${total} rows (${Math.round((100 * done) / total)}%), ${Math.round(done / Math.max(s, 1e-3))} rows/s `,
+    );
+    if (done >= total) process.stderr.write('\n');
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description(
+      'run a flow in-process on memory adapters: output rows as JSON Lines on stdout, rejected rows and a summary on stderr',
+    )
+    .argument('<flow_id>', 'the flow to run')
+    .option('-d, --dir <dir>', 'flows directory', 'flows')
+    .option('-i, --input <file>', 'input rows as JSON Lines, - for stdin', '-')
+    .option('-o, --output <file>', 'where output rows go, - for stdout', '-')
+    .option('--store <file>', 'local connector store kept between runs', '.kisflow/store.json')
+    .option('--fresh', 'start from an empty connector store')
+    .option('--batch-rows <n>', 'rows per batch through the steps', '1000')
+    .action(async (flowId: string, opts: RunOptions) => {
+      const batchRows = Number(opts.batchRows);
+      if (!Number.isInteger(batchRows) || batchRows < 1) {
+        throw new UsageError(
+          'BAD_OPTION',
+          `--batch-rows must be a positive integer, got "${opts.batchRows}"`,
+        );
+      }
+      const project = await loadProject(opts.dir);
+      const plan = FlowPlan.build(project, flowId);
+      const registry = await loadFunctions(project, { flowIds: [flowId] });
+      const store = await openStore(opts.store, opts.fresh === true);
+      const { rows, malformed } = await readJsonLines(opts.input);
+      const metrics = new MemoryMetrics();
+
+      const result = await runFlow(
+        plan,
+        rows,
+        registry,
+        { store, state: new MemoryStateStore(), metrics, log: silentLog },
+        {
+          batchRows,
+          onBatch: progress(rows.length),
+        },
+      );
+
+      const out = openJsonLinesWriter(opts.output);
+      for (const row of result.output) await out.write(row);
+      await out.close();
+
+      const rejected: RejectedRow[] = [
+        ...malformed.map((m) => ({
+          flowId,
+          step: -1,
+          fid: '(input)',
+          code: 'MALFORMED_ROW',
+          reason: `${opts.input}:${m.line}: ${m.reason}`,
+          row: { line: m.text },
+        })),
+        ...result.rejected,
+      ];
+      for (const r of rejected) process.stderr.write(`rejected ${JSON.stringify(r)}\n`);
+
+      await mkdir(dirname(opts.store), { recursive: true });
+      await writeFile(opts.store, JSON.stringify(store.snapshot()));
+
+      const { stats } = result;
+      const seconds = Math.max(stats.ms, 0.001) / 1000;
+      const rate = Math.round(stats.rowsIn / seconds).toLocaleString('en-US');
+      process.stderr.write(
+        `${flowId}: ${stats.rowsIn + malformed.length} rows in, ${stats.rowsOut} out, ${rejected.length} rejected in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
+      );
+      for (const s of stats.steps) {
+        process.stderr.write(
+          `  ${String(s.step).padStart(2)} ${s.fid.padEnd(24)} ${s.in} in, ${s.out} out, ${s.rejected} rejected\n`,
+        );
+      }
+    });
+}
