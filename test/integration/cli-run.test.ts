@@ -1,0 +1,155 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const exec = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'bin', 'kisflow.js');
+
+async function kisflow(args: string[], options: { input?: string } = {}) {
+  const child = exec(process.execPath, [bin, ...args], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+  if (options.input !== undefined) {
+    child.child.stdin?.end(options.input);
+  }
+  try {
+    const { stdout, stderr } = await child;
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('kisflow run (subprocess) on the example flows', () => {
+  let dir: string;
+  let store: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kisflow-run-'));
+    store = join(dir, 'store.json');
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('Flow 1 (V+S+C+E): verifies, saves, prices and publishes orders; rejects the one missing qty', async () => {
+    const r = await kisflow([
+      'run',
+      'order_intake',
+      '--input',
+      'flows/samples/orders.jsonl',
+      '--store',
+      store,
+      '--fresh',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(r.stdout);
+    expect(out.map((o) => [o.order_id, o.total, o.topic, o.currency])).toEqual([
+      ['o-1001', 36, 'orders.priced', 'EUR'],
+      ['o-1002', 30.6, 'orders.priced', 'EUR'],
+      ['o-1003', 45, 'orders.priced', 'EUR'],
+      ['o-1005', 10.8, 'orders.priced', 'EUR'],
+    ]);
+    const rejected = r.stderr.split('\n').filter((l) => l.startsWith('rejected '));
+    expect(rejected).toHaveLength(1);
+    const reject = JSON.parse(rejected[0]?.slice('rejected '.length) ?? '{}');
+    expect(reject).toMatchObject({
+      flowId: 'order_intake',
+      step: 0,
+      fid: 'verify_order',
+      code: 'MISSING_FIELD',
+    });
+    expect(reject.reason).toContain('qty');
+    expect(reject.row).toMatchObject({ order_id: 'o-1004' });
+    expect(r.stderr).toMatch(/order_intake: 5 rows in, 4 out, 1 rejected/);
+  });
+
+  it('Flow 2 (V+L+S+C+E) merges with Flow 1 through the orders connector and keeps running totals', async () => {
+    const r = await kisflow([
+      'run',
+      'payment_settlement',
+      '--input',
+      'flows/samples/payments.jsonl',
+      '--store',
+      store,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(r.stdout);
+    expect(out.map((o) => [o.payment_id, o.order_id, o.sku, o.status, o.user_paid_total])).toEqual([
+      ['p-1', 'o-1001', 'kettle', 'settled', 36],
+      ['p-2', 'o-1002', 'mug', 'settled', 30.6],
+      ['p-3', 'o-1003', 'teapot', 'settled', 81],
+      ['p-5', 'o-1005', 'tray', 'settled', 10.8],
+    ]);
+    expect(r.stderr).toMatch(/rejected .*"fid":"load_order".*no order o-9999/);
+  });
+
+  it('Flow 3 (V+L+C+E) carries all three: shipment + payment + order', async () => {
+    const r = await kisflow([
+      'run',
+      'shipment_tracking',
+      '--input',
+      'flows/samples/shipments.jsonl',
+      '--store',
+      store,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(r.stdout);
+    expect(out.map((o) => [o.order_id, o.carrier, o.eta_days, o.payment_id, o.sku, o.topic])).toEqual([
+      ['o-1001', 'dhl', 2, 'p-1', 'kettle', 'shipments.eta'],
+      ['o-1003', 'ups', 3, 'p-3', 'teapot', 'shipments.eta'],
+      ['o-1002', 'pigeon', 5, 'p-2', 'mug', 'shipments.eta'],
+    ]);
+    expect(r.stderr).toMatch(/rejected .*o-1004 has no settled payment/);
+  });
+
+  it('reads stdin and reports malformed lines as rejected rows, never dropping them', async () => {
+    const input = '{"order_id":"x1","user_id":"u","sku":"s","price":1,"qty":2}\nnot json\n[1,2]\n';
+    const r = await kisflow(['run', 'order_intake', '--store', store], { input });
+    expect(r.code, r.stderr).toBe(0);
+    expect(lines(r.stdout)).toHaveLength(1);
+    expect(r.stderr.match(/"code":"MALFORMED_ROW"/g)).toHaveLength(2);
+    expect(r.stderr).toMatch(/3 rows in, 1 out, 2 rejected/);
+  });
+
+  it('an unknown flow is a clear error without a stack trace', async () => {
+    const r = await kisflow([
+      'run',
+      'order_intakee',
+      '--input',
+      'flows/samples/orders.jsonl',
+      '--store',
+      store,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('order_intake');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('validate exits 0 on the examples; graph prints Mermaid with the connectors joining flows', async () => {
+    const v = await kisflow(['validate']);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/3 flows, 11 functions, 2 connectors, 1 job/);
+    const g = await kisflow(['graph']);
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.stdout).toMatch(/^flowchart LR/);
+    expect(g.stdout).toContain('"orders (dynamodb)"');
+    expect(g.stdout).toMatch(/-\. save \.->/);
+    expect(g.stdout).toMatch(/-\. load \.->/);
+  });
+
+  it('validate reports located errors with exit code 1', async () => {
+    const r = await kisflow(['validate', 'test/fixtures/seed']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\.ya?ml:\d+:\d+: .*测试PrintInput/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
