@@ -31,3 +31,13 @@ export function defineConnector(
 ): ConnectorImplementation {
   return { kind: 'kisflow.connector', type, create };
 }
+
+export function isConnectorImplementation(value: unknown): value is ConnectorImplementation {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { kind?: unknown }).kind === 'kisflow.connector' &&
+    typeof (value as { type?: unknown }).type === 'string' &&
+    typeof (value as { create?: unknown }).create === 'function'
+  );
+}

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { StepError, UsageError } from '../errors.ts';
+import type { RejectedRow, Row, StepBatch } from '../ports.ts';
+import type { EngineDeps } from './deps.ts';
+import type { FlowPlan } from './plan.ts';
+import type { Registry } from './registry.ts';
+import { StepRunner } from './step-runner.ts';
+
+export interface StepStats {
+  readonly step: number;
+  readonly fid: string;
+  in: number;
+  out: number;
+  rejected: number;
+  ms: number;
+}
+
+/** What an in-process run of a flow produced. */
+export interface FlowResult {
+  /** Rows the flow's last step (or a step ending the flow) emitted, in input order per batch. */
+  readonly output: Row[];
+  readonly rejected: RejectedRow[];
+  readonly runId: string;
+  readonly stats: {
+    readonly rowsIn: number;
+    readonly rowsOut: number;
+    readonly rejected: number;
+    readonly ms: number;
+    /** One entry per step of the plan, in step order (zeros for steps no batch reached). */
+    readonly steps: StepStats[];
+    /** True when the flow has `status: 0`: nothing ran. */
+    readonly disabled: boolean;
+  };
+}
+
+export interface RunFlowOptions {
+  /** Default: a random UUID. */
+  readonly runId?: string;
+  /** Rows per batch entering the flow (default 1000), as a message would carry them. */
+  readonly batchRows?: number;
+  /** Flow metadata each batch starts with. */
+  readonly meta?: Readonly<Record<string, unknown>>;
+  /** Called after each input batch went through the flow, with the number of input rows done. */
+  readonly onBatch?: (done: number) => void;
+  /**
+   * Step runs allowed per input batch before the run stops with StepError `TOO_MANY_STEPS`
+   * (default 10000): a guard against a `jumpTo` loop the user did not end.
+   */
+  readonly maxStepRuns?: number;
+}
+
+/**
+ * Runs a flow in-process: the input is cut into batches and each batch goes through the steps,
+ * following each step's `next` (jumps included), exactly as messages would between Lambda steps.
+ * One StepRunner per step serves the whole run. Batch ids are deterministic
+ * (`${runId}#${batch}` entering the flow, `.${hop}` appended per step run after the first), so
+ * the same run id replays onto the same state and connector items.
+ *
+ * @example
+ * const registry = await loadFunctions(project, { flowIds: ['orders'] });
+ * const store = new MemoryConnectorStore();
+ * const result = await runFlow(FlowPlan.build(project, 'orders'), rows, registry, {
+ *   store, state: new MemoryStateStore(),
+ * });
+ * console.log(result.output, result.rejected);
+ */
+export async function runFlow(
+  plan: FlowPlan,
+  rows: readonly Row[],
+  registry: Registry,
+  deps: EngineDeps,
+  options: RunFlowOptions = {},
+): Promise<FlowResult> {
+  const started = performance.now();
+  const flowId = plan.flow.flowId;
+  const runId = options.runId ?? randomUUID();
+  const batchRows = options.batchRows ?? 1000;
+  const maxStepRuns = options.maxStepRuns ?? 10_000;
+  if (!Number.isInteger(batchRows) || batchRows < 1) {
+    throw new UsageError('BAD_BATCH_ROWS', `batchRows must be a positive integer, received ${batchRows}.`, {
+      batchRows,
+    });
+  }
+  const steps: StepStats[] = plan.steps.map((s) => ({
+    step: s.index,
+    fid: s.fid,
+    in: 0,
+    out: 0,
+    rejected: 0,
+    ms: 0,
+  }));
+  const output: Row[] = [];
+  const rejected: RejectedRow[] = [];
+  const result = (disabled: boolean): FlowResult => ({
+    output,
+    rejected,
+    runId,
+    stats: {
+      rowsIn: rows.length,
+      rowsOut: output.length,
+      rejected: rejected.length,
+      ms: performance.now() - started,
+      steps,
+      disabled,
+    },
+  });
+  if (!plan.flow.enabled) {
+    deps.log?.info('flow is disabled (status: 0); nothing ran', { flow: flowId, runId });
+    return result(true);
+  }
+
+  const runners = plan.steps.map((_, index) => new StepRunner(plan, index, registry, deps));
+  const meta = options.meta ?? {};
+  for (let b = 0, start = 0; start < rows.length; b++, start += batchRows) {
+    const batchId = `${runId}#${b}`;
+    let batch: StepBatch = {
+      flowId,
+      step: 0,
+      runId,
+      batchId,
+      rows: rows.slice(start, start + batchRows),
+      meta,
+    };
+    for (let hop = 1; ; hop++) {
+      if (hop > maxStepRuns) {
+        throw new StepError(
+          'TOO_MANY_STEPS',
+          `Batch ${batchId} of flow '${flowId}' ran ${maxStepRuns} steps without ending: a jumpTo loop never stops. End the loop in the function (stop calling jumpTo), or raise maxStepRuns.`,
+          { flowId, batchId, step: batch.step },
+        );
+      }
+      const outcome = await (runners[batch.step] as StepRunner).run(batch);
+      const s = steps[batch.step] as StepStats;
+      s.in += outcome.stats.in;
+      s.out += outcome.stats.out;
+      s.rejected += outcome.stats.rejected;
+      s.ms += outcome.stats.ms;
+      for (const r of outcome.rejected) rejected.push(r);
+      if (outcome.next === null) {
+        for (const row of outcome.emitted) output.push(row);
+        break;
+      }
+      batch = {
+        flowId,
+        step: outcome.next,
+        runId,
+        batchId: `${batchId}.${hop}`,
+        rows: outcome.emitted,
+        meta: outcome.meta,
+      };
+    }
+    options.onBatch?.(Math.min(start + batchRows, rows.length));
+  }
+  return result(false);
+}

@@ -1,0 +1,122 @@
+import type { ConnSpec, Params } from '../config/model.ts';
+import { ConnectorError, InfrastructureError, KisFlowError } from '../errors.ts';
+import type { ConnectorStore, Row, StoredItem } from '../ports.ts';
+import type { ConnectorDriver } from './connector.ts';
+import type { Connector } from './function.ts';
+import { keyOf, sortOf } from './keys.ts';
+import type { Registry } from './registry.ts';
+
+/** A row due to be saved, with its connector key (for `dynamodb`; '' for other types). */
+export interface PendingSave {
+  readonly key: string;
+  readonly row: Row;
+}
+
+/**
+ * One step's connector: `dynamodb` through the ConnectorStore and the connector's key rule, any
+ * other type through the driver of its registered implementation. Errors of the store or driver
+ * are ConnectorError/InfrastructureError, so they fail the whole message (retried by the
+ * transport) instead of being blamed on rows.
+ */
+export class StepConnector {
+  readonly conn: ConnSpec;
+  readonly #store: ConnectorStore;
+  readonly #registry: Registry;
+
+  constructor(conn: ConnSpec, store: ConnectorStore, registry: Registry) {
+    this.conn = conn;
+    this.#store = store;
+    this.#registry = registry;
+  }
+
+  get isStore(): boolean {
+    return this.conn.type === 'dynamodb';
+  }
+
+  /** The key a row is saved under; throws RowRejectedError `MISSING_KEY_FIELD` for `dynamodb`. */
+  keyFor(row: Row): string {
+    return this.isStore ? keyOf(this.conn.key, row) : '';
+  }
+
+  async load(rows: readonly Row[]): Promise<Row[][]> {
+    if (!this.isStore) {
+      const driver = await this.#registry.driver(this.conn);
+      const loaded = await this.#guard('load', () => driver.load(rows));
+      if (!Array.isArray(loaded) || loaded.length !== rows.length) {
+        throw new ConnectorError(
+          'BAD_CONNECTOR_RESULT',
+          `Connector '${this.conn.cid}' (type '${this.conn.type}') load() must return one array of rows per input row (${rows.length}), received ${Array.isArray(loaded) ? `${loaded.length} entries` : typeof loaded}.`,
+          { cid: this.conn.cid, type: this.conn.type },
+        );
+      }
+      return loaded;
+    }
+    const keys = rows.map((row) => keyOf(this.conn.key, row));
+    const found = await this.#guard('get', () => this.#store.get(this.conn.cid, [...new Set(keys)]));
+    return keys.map((key) => [...(found.get(key) ?? [])]);
+  }
+
+  /** Writes the rows a batch saved; `sortOf` makes the items of a redelivered batch the same items. */
+  async write(batchId: string, saves: readonly PendingSave[]): Promise<void> {
+    if (saves.length === 0) return;
+    if (!this.isStore) {
+      const driver: ConnectorDriver = await this.#registry.driver(this.conn);
+      await this.#guard('save', () =>
+        driver.save(
+          saves.map((s) => s.row),
+          { batchId },
+        ),
+      );
+      return;
+    }
+    const rule = this.conn.key;
+    const items: StoredItem[] = saves.map((s, i) => ({
+      key: s.key,
+      sort: sortOf(rule, batchId, i),
+      row: s.row,
+    }));
+    await this.#guard('put', () => this.#store.put(this.conn.cid, items));
+  }
+
+  async #guard<T>(op: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof KisFlowError) throw err;
+      const context = { cid: this.conn.cid, type: this.conn.type, op };
+      const message = `Connector '${this.conn.cid}' (type '${this.conn.type}') failed in ${op}: ${err instanceof Error ? err.message : String(err)}`;
+      if (this.isStore) throw new InfrastructureError('STORE_FAILED', message, context, { cause: err });
+      throw new ConnectorError('CONNECTOR_FAILED', message, context, { cause: err });
+    }
+  }
+}
+
+/**
+ * `ctx.connector` for one attempt. Saves are buffered and written once the whole step succeeded,
+ * so an attempt that fails (and is re-run on a smaller batch) leaves nothing stored twice; a load
+ * in the same batch therefore does not see them yet.
+ */
+export class AttemptConnector implements Connector {
+  readonly cid: string;
+  readonly type: string;
+  readonly params: Params;
+  readonly saves: PendingSave[] = [];
+  readonly #step: StepConnector;
+
+  constructor(step: StepConnector) {
+    this.#step = step;
+    this.cid = step.conn.cid;
+    this.type = step.conn.type;
+    this.params = step.conn.params;
+  }
+
+  save(rows: readonly Row[]): Promise<void> {
+    // Keys are checked now, so a row missing one fails inside the function and is isolated.
+    for (const row of rows) this.saves.push({ key: this.#step.keyFor(row), row });
+    return Promise.resolve();
+  }
+
+  load(rows: readonly Row[]): Promise<Row[][]> {
+    return this.#step.load(rows);
+  }
+}
