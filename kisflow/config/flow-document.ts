@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import { type DocumentKind, defined } from './document-kind.ts';
+import {
+  ALWAYS,
+  idField,
+  nullableList,
+  paramsField,
+  requireOneOf,
+  requireSameValue,
+  statusField,
+} from './fields.ts';
+import type { FlowSpec } from './model.ts';
+
+const step = z
+  .strictObject({
+    fid: idField
+      .optional()
+      .describe('Id of the function this step runs. The same fid may appear in many steps.'),
+    fname: idField.optional().describe("Go KisFlow's spelling of `fid`."),
+    params: paramsField
+      .optional()
+      .describe("This step's params; they override the function's `option.default_params`."),
+  })
+  .superRefine((value, ctx) => {
+    requireOneOf(value, ctx, ['fid', 'fname']);
+    requireSameValue(value, ctx, ['fid', 'fname']);
+  }, ALWAYS)
+  .describe('One step: a function and its params.');
+
+// Lambda and SQS limits: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html
+const tuning = z
+  .strictObject({
+    batch_size: z
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(10)
+      .describe('Messages per invocation of a step (SQS BatchSize).'),
+    batching_window: z
+      .int()
+      .min(0)
+      .max(300)
+      .default(0)
+      .describe('Seconds a step waits to gather a batch (MaximumBatchingWindowInSeconds).'),
+    max_concurrency: z
+      .int()
+      .min(2)
+      .max(1000)
+      .optional()
+      .describe('Concurrent invocations per step (ScalingConfig.MaximumConcurrency). Default: no limit.'),
+    timeout: z.int().min(1).max(900).default(30).describe('Timeout of a step invocation, in seconds.'),
+    memory: z.int().min(128).max(10_240).default(256).describe('Memory of a step, in MB.'),
+    max_message_bytes: z
+      .int()
+      .min(1024)
+      .max(1_048_576)
+      .default(262_144)
+      .describe('Size limit of a message between steps, in bytes; rows are packed up to it.'),
+  })
+  .superRefine((value, ctx) => {
+    // AWS rejects a batch size above 10 for SQS unless the batching window is at least one second.
+    if (value.batch_size > 10 && value.batching_window < 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `a batch_size above 10 (got ${value.batch_size}) needs batching_window of at least 1 second (AWS rule for SQS event sources)`,
+        path: ['batch_size'],
+      });
+    }
+  })
+  .describe('How the flow runs in AWS: batching, concurrency and size of each step.');
+
+const source = z
+  .strictObject({
+    event_pattern: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('An EventBridge event pattern; matching events enter the first step as rows.'),
+    event_bus: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Name of the event bus. Default the account's default bus."),
+  })
+  .superRefine((value, ctx) => {
+    if (value.event_bus !== undefined && value.event_pattern === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'event_bus needs an event_pattern saying which events enter the flow',
+        path: ['event_bus'],
+      });
+    }
+  })
+  .describe('Where rows come from besides `kisflow send` and jobs.');
+
+const schema = z
+  .strictObject({
+    kistype: z.literal('flow').describe('Document type: a flow.'),
+    flow_id: idField.optional().describe('Flow id (any Unicode). Required unless `flow_name` is given.'),
+    flow_name: idField
+      .optional()
+      .describe('Display name; default the id. Without `flow_id` it is the id (Go KisFlow spelling).'),
+    status: statusField.default(1).describe('1: on; 0: off (not run, not deployed).'),
+    flows: nullableList(step).optional().describe('The steps, in order.'),
+    tuning: tuning.prefault({}),
+    source: source.optional(),
+  })
+  .superRefine((value, ctx) => requireOneOf(value, ctx, ['flow_id', 'flow_name']), ALWAYS)
+  .meta({
+    title: 'flow',
+    examples: [
+      {
+        kistype: 'flow',
+        flow_id: 'Orders',
+        status: 1,
+        flows: [{ fid: 'VerifyOrder' }, { fid: 'SaveOrder', params: { table_hint: 'daily' } }],
+        tuning: { batch_size: 100, batching_window: 2 },
+      },
+    ],
+  })
+  .describe('A flow: a list of function steps run in order.');
+
+export const flowDocument: DocumentKind<typeof schema, FlowSpec> = {
+  kistype: 'flow',
+  schema,
+  idKeys: ['flow_id', 'flow_name'],
+  toSpec(parsed, locate) {
+    const flowId = (parsed.flow_id ?? parsed.flow_name) as string;
+    const t = parsed.tuning;
+    return defined({
+      flowId,
+      flowName: parsed.flow_name ?? flowId,
+      enabled: parsed.status === 1,
+      steps: (parsed.flows ?? []).map((s, i) =>
+        defined({ fid: (s.fid ?? s.fname) as string, params: s.params ?? {}, at: locate(['flows', i]) }),
+      ),
+      tuning: defined({
+        batchSize: t.batch_size,
+        batchingWindowSeconds: t.batching_window,
+        maxConcurrency: t.max_concurrency,
+        timeoutSeconds: t.timeout,
+        memoryMb: t.memory,
+        maxMessageBytes: t.max_message_bytes,
+      }),
+      source: parsed.source
+        ? defined({ eventPattern: parsed.source.event_pattern, eventBus: parsed.source.event_bus })
+        : undefined,
+      at: locate([]),
+    });
+  },
+};
