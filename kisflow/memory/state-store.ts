@@ -20,9 +20,11 @@ const snapshotSchema = z.object({
     z.record(
       z.string(),
       z.object({
-        value: z.unknown(),
+        value: z.unknown().optional(),
         version: z.number().int().nonnegative(),
-        applied: z.array(z.tuple([z.string(), z.object({ value: z.unknown(), version: z.number().int() })])),
+        applied: z.array(
+          z.tuple([z.string(), z.object({ value: z.unknown().optional(), version: z.number().int() })]),
+        ),
       }),
     ),
   ),
