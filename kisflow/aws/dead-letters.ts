@@ -1,0 +1,229 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { InfrastructureError } from '../errors.ts';
+import { redriveBatchId } from './batch-id.ts';
+import { DEAD_LETTER_ATTRIBUTES, readDeadLetterBody, rejectedRows } from './dead-letter.ts';
+import { packBatch } from './pack.ts';
+import { type OutgoingMessage, sendMessageBatches } from './sqs-batch-send.ts';
+import { SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES } from './sqs-limits.ts';
+
+/** One dead letter as an operator reads it. */
+export interface DeadLetter {
+  readonly messageId: string;
+  /** `kisflow.error.code`; `RETRIES_EXHAUSTED` for a message the queue's redrive policy moved. */
+  readonly code: string;
+  readonly message: string;
+  readonly step?: number;
+  readonly fid?: string;
+  /** Receives of this message before this read (SQS's ApproximateReceiveCount minus this peek). */
+  readonly receivedCount: number;
+  /** The body, verbatim. */
+  readonly body: string;
+  /** Rows the body carries (rejected rows, or an envelope's rows); 0 when it cannot be read. */
+  readonly rows: number;
+}
+
+/** Code of a dead letter with no KisFlow reason: SQS moved it after `maxReceiveCount` receives. */
+export const RETRIES_EXHAUSTED = 'RETRIES_EXHAUSTED';
+
+function errorText(error: unknown): string {
+  return `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
+}
+
+async function receive(
+  sqs: SQSClient,
+  queueUrl: string,
+  max: number,
+  visibilitySeconds: number,
+): Promise<Message[]> {
+  try {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: Math.min(SQS_MAX_BATCH_ENTRIES, max),
+        VisibilityTimeout: visibilitySeconds,
+        WaitTimeSeconds: 0,
+        // Real SQS returns no attributes unless asked (fauxqs returns all either way).
+        MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }),
+    );
+    return out.Messages ?? [];
+  } catch (error) {
+    throw new InfrastructureError(
+      'SQS_RECEIVE_FAILED',
+      `ReceiveMessage from ${queueUrl} failed: ${errorText(error)}`,
+      {
+        queueUrl,
+      },
+      { cause: error },
+    );
+  }
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+async function makeVisible(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<void> {
+  for (const group of chunks(messages, SQS_MAX_BATCH_ENTRIES)) {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: group.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
+      }),
+    );
+  }
+}
+
+function describeDeadLetter(m: Message): DeadLetter {
+  const attribute = (name: string) => m.MessageAttributes?.[name]?.StringValue;
+  const body = m.Body ?? '';
+  const read = readDeadLetterBody(body);
+  const rows =
+    read.kind === 'rejected'
+      ? read.record.rows.length
+      : read.kind === 'envelope'
+        ? read.envelope.rows.length
+        : 0;
+  const stepText = attribute(DEAD_LETTER_ATTRIBUTES.step);
+  const step =
+    stepText !== undefined
+      ? Number(stepText)
+      : read.kind === 'rejected'
+        ? read.record.step
+        : read.kind === 'envelope'
+          ? read.envelope.step
+          : undefined;
+  const fid =
+    attribute(DEAD_LETTER_ATTRIBUTES.fid) ?? (read.kind === 'rejected' ? read.record.fid : undefined);
+  const code = attribute(DEAD_LETTER_ATTRIBUTES.code);
+  return {
+    messageId: m.MessageId ?? '',
+    code: code ?? RETRIES_EXHAUSTED,
+    message:
+      attribute(DEAD_LETTER_ATTRIBUTES.message) ??
+      (read.kind === 'unreadable'
+        ? `moved by the queue's redrive policy; the body is not a KisFlow envelope (${read.error.code})`
+        : "moved by the queue's redrive policy after its last receive (the step failed or timed out each time)"),
+    ...(step === undefined || Number.isNaN(step) ? {} : { step }),
+    ...(fid === undefined ? {} : { fid }),
+    receivedCount: Math.max(0, Number(m.Attributes?.ApproximateReceiveCount ?? 1) - 1),
+    body,
+    rows,
+  };
+}
+
+/**
+ * Reads up to `max` dead letters without consuming them: they are received with a short
+ * visibility timeout (so one listing never sees a message twice), then made visible again at once.
+ * Should the process die in between, they reappear after `visibilitySeconds` anyway.
+ *
+ * @example for (const d of await listDeadLetters(sqs, dlqUrl)) console.log(d.code, d.message, d.rows);
+ */
+export async function listDeadLetters(
+  sqs: SQSClient,
+  dlqUrl: string,
+  options: { readonly max?: number; readonly visibilitySeconds?: number } = {},
+): Promise<DeadLetter[]> {
+  const max = options.max ?? 1_000;
+  const held: Message[] = [];
+  try {
+    while (held.length < max) {
+      const got = await receive(sqs, dlqUrl, max - held.length, options.visibilitySeconds ?? 30);
+      if (got.length === 0) break;
+      held.push(...got);
+    }
+  } finally {
+    await makeVisible(sqs, dlqUrl, held);
+  }
+  return held.map(describeDeadLetter);
+}
+
+/** Where a redrive sends a message: one queue, or a queue per step the message was for. */
+export type RedriveTarget = string | ((message: { readonly step?: number }) => string);
+
+/**
+ * Moves up to `max` dead letters back for processing (fauxqs has no StartMessageMoveTask, and
+ * a KisFlow redrive must rewrite rejected-rows records anyway): receive → send → delete, so a
+ * crash can duplicate a message but never lose one. A message kept verbatim (exhausted retries,
+ * undecodable) goes back byte for byte; a rejected-rows record becomes an envelope of its
+ * original rows for the step that rejected them, under a new batch id derived from the record
+ * and its dead-letter message (`redriveBatchId`).
+ *
+ * @returns how many dead letters were moved.
+ * @example const moved = await redrive(sqs, dlqUrl, (m) => resources.flows.orders.stepQueues[m.step ?? 0]);
+ */
+export async function redrive(
+  sqs: SQSClient,
+  dlqUrl: string,
+  targetUrl: RedriveTarget,
+  options: { readonly max?: number; readonly visibilitySeconds?: number } = {},
+): Promise<number> {
+  const max = options.max ?? Number.POSITIVE_INFINITY;
+  let moved = 0;
+  while (moved < max) {
+    const got = await receive(
+      sqs,
+      dlqUrl,
+      Math.min(SQS_MAX_BATCH_ENTRIES, max - moved),
+      options.visibilitySeconds ?? 60,
+    );
+    if (got.length === 0) break;
+    const byTarget = new Map<string, OutgoingMessage[]>();
+    for (const m of got) {
+      const body = m.Body ?? '';
+      const read = readDeadLetterBody(body);
+      const step =
+        read.kind === 'rejected'
+          ? read.record.step
+          : read.kind === 'envelope'
+            ? read.envelope.step
+            : undefined;
+      const url = typeof targetUrl === 'string' ? targetUrl : targetUrl(step === undefined ? {} : { step });
+      const list = byTarget.get(url) ?? [];
+      byTarget.set(url, list);
+      if (read.kind !== 'rejected') {
+        list.push({ id: m.MessageId ?? '', body });
+        continue;
+      }
+      const { record } = read;
+      const packed = packBatch(
+        {
+          flowId: record.flow,
+          step: record.step,
+          runId: record.run,
+          batchId: redriveBatchId(record.batch, m.MessageId ?? body),
+          rows: rejectedRows(record),
+          meta: record.meta ?? {},
+        },
+        SQS_MAX_MESSAGE_BYTES,
+      );
+      // A rejected row fitted a dead letter, so it fits an envelope: `oversize` stays empty.
+      for (const p of packed.messages) list.push({ id: p.id, body: p.body });
+    }
+    for (const [url, messages] of byTarget) await sendMessageBatches(sqs, url, messages);
+    const deleted = await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: dlqUrl,
+        Entries: got.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
+    if ((deleted.Failed ?? []).length > 0) {
+      throw new InfrastructureError(
+        'SQS_DELETE_FAILED',
+        `Redrove ${got.length} dead letters but could not delete ${deleted.Failed?.length} of them from ${dlqUrl}; they will be redriven again (a redriven batch is idempotent).`,
+        { queueUrl: dlqUrl, failed: deleted.Failed },
+      );
+    }
+    moved += got.length;
+  }
+  return moved;
+}

@@ -1,0 +1,107 @@
+import { KisFlowError, OversizeError } from '../errors.ts';
+import type { Row, StepBatch } from '../ports.ts';
+import { childBatchId } from './batch-id.ts';
+import { ENVELOPE_TAIL, encodeRow, envelopeHead } from './envelope.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES, SQS_MAX_MESSAGE_BYTES } from './sqs-limits.ts';
+
+/** One message of a packed batch. */
+export interface PackedMessage {
+  /** The message's batch id (also a valid SQS batch entry id). */
+  readonly id: string;
+  /** The envelope text, at most `maxMessageBytes` UTF-8 bytes. */
+  readonly body: string;
+  /** What `body` decodes to. */
+  readonly batch: StepBatch;
+}
+
+/** The messages a batch became, and the rows too large for any message. */
+export interface PackResult {
+  readonly messages: PackedMessage[];
+  readonly oversize: Row[];
+}
+
+/** Throws unless `maxMessageBytes` is an integer SQS can carry. */
+export function checkMessageLimit(maxMessageBytes: number): void {
+  if (
+    !Number.isInteger(maxMessageBytes) ||
+    maxMessageBytes < MIN_MAX_MESSAGE_BYTES ||
+    maxMessageBytes > SQS_MAX_MESSAGE_BYTES
+  ) {
+    throw new KisFlowError(
+      'INVALID_MESSAGE_LIMIT',
+      `The message size limit must be an integer from ${MIN_MAX_MESSAGE_BYTES} to ${SQS_MAX_MESSAGE_BYTES} bytes (SQS's maximum), received ${maxMessageBytes}. Set tuning.max_message_bytes within that range.`,
+      { received: maxMessageBytes, min: MIN_MAX_MESSAGE_BYTES, max: SQS_MAX_MESSAGE_BYTES },
+    );
+  }
+}
+
+/**
+ * Packs a batch's rows, in order, into as few envelopes as the byte limit allows: each message is
+ * filled with rows until the next one would not fit. Each row is encoded and measured once, and
+ * every message id has the same length (`childBatchId`), so a message's size is the fixed envelope
+ * overhead plus its rows and commas: linear in the rows, no re-encoding. Message `i` gets batch id
+ * `childBatchId(batch.batchId, batch.step, i)`: a redelivered input packs to the same ids.
+ *
+ * An empty batch still yields one (empty) message: `forceNext()` continues a flow with no rows.
+ * A row that cannot fit even alone is returned in `oversize` for the caller to dead-letter.
+ *
+ * @example
+ * const { messages, oversize } = packBatch(batch, 262_144);
+ * // messages[i].body: ≤ 262,144 bytes; rows in order across messages
+ */
+export function packBatch(batch: StepBatch, maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES): PackResult {
+  checkMessageLimit(maxMessageBytes);
+  const headerOf = (part: number) => ({
+    flowId: batch.flowId,
+    step: batch.step,
+    runId: batch.runId,
+    batchId: childBatchId(batch.batchId, batch.step, part),
+    meta: batch.meta,
+  });
+  // Every part's head has the same length: only the (fixed-length, ASCII) batch id changes.
+  const overhead = Buffer.byteLength(envelopeHead(headerOf(0)), 'utf8') + ENVELOPE_TAIL.length;
+  if (overhead >= maxMessageBytes) {
+    throw new OversizeError(
+      'META_TOO_LARGE',
+      `The envelope of flow ${batch.flowId} step ${batch.step} needs ${overhead} bytes before any row (flow metadata and ids), not less than the message limit of ${maxMessageBytes} bytes. Keep flow metadata small; rows carry the data.`,
+      { flow: batch.flowId, step: batch.step, size: overhead, limit: maxMessageBytes },
+    );
+  }
+
+  const messages: PackedMessage[] = [];
+  const oversize: Row[] = [];
+  let parts: string[] = [];
+  let rows: Row[] = [];
+  let size = overhead;
+  const flush = () => {
+    const header = headerOf(messages.length);
+    messages.push({
+      id: header.batchId,
+      body: envelopeHead(header) + parts.join(',') + ENVELOPE_TAIL,
+      batch: { ...header, rows },
+    });
+    parts = [];
+    rows = [];
+    size = overhead;
+  };
+
+  for (const row of batch.rows) {
+    const json = encodeRow(row);
+    const bytes = Buffer.byteLength(json, 'utf8');
+    if (overhead + bytes > maxMessageBytes) {
+      oversize.push(row);
+      continue;
+    }
+    if (size + bytes + (parts.length > 0 ? 1 : 0) > maxMessageBytes) flush();
+    size += bytes + (parts.length > 0 ? 1 : 0);
+    parts.push(json);
+    rows.push(row);
+  }
+  if (parts.length > 0 || (batch.rows.length === 0 && messages.length === 0)) flush();
+  return { messages, oversize };
+}
+
+/** Bytes a row takes in an envelope (for reasons and benchmarks). */
+export function rowBytes(row: Row): number {
+  return Buffer.byteLength(encodeRow(row), 'utf8');
+}

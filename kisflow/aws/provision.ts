@@ -1,0 +1,228 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  SetQueueAttributesCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { FlowSpec, ProjectConfig } from '../config/model.ts';
+import { resourceNames } from '../config/names.ts';
+import { InfrastructureError, UsageError } from '../errors.ts';
+import { SQS_MAX_MESSAGE_BYTES } from './sqs-limits.ts';
+import { ensureTable, TTL_ATTRIBUTE } from './tables.ts';
+
+/** The queues and tables of a deployment, by flow. */
+export interface ProvisionedResources {
+  readonly flows: Record<
+    string,
+    {
+      /** Input queue URL per step index. */
+      readonly stepQueues: string[];
+      /** Dead-letter queue URL per step index. */
+      readonly stepDeadLetterQueues: string[];
+      readonly outputQueue: string;
+      /** The redrive maxReceiveCount of each step's input queue (`retry_times + 1`). */
+      readonly maxReceiveCounts: number[];
+    }
+  >;
+  /** Table name per `dynamodb` connector id. */
+  readonly connectorTables: Record<string, string>;
+  readonly stateTable: string;
+}
+
+export interface ProvisionOptions {
+  /** Resource name prefix (environments side by side). @default 'kisflow' */
+  readonly prefix?: string;
+  /**
+   * Visibility timeout of every step queue in seconds.
+   * @default - 6 × the flow's `tuning.timeoutSeconds`, as AWS recommends for a queue feeding Lambda
+   * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-queueconfig)
+   */
+  readonly visibilityTimeoutSeconds?: number;
+}
+
+/** Longest message retention SQS allows (14 days): dead letters wait for an operator. */
+const DEAD_LETTER_RETENTION_SECONDS = 1_209_600;
+/** Largest visibility timeout SQS allows (12 hours). */
+const MAX_VISIBILITY_SECONDS = 43_200;
+
+function errorName(error: unknown): string {
+  return (error as { name?: string })?.name ?? '';
+}
+
+/**
+ * Creates a queue, or brings an existing one to `attributes` (CreateQueue refuses an existing
+ * name with different attributes: `QueueAlreadyExists`, `QueueNameExists` in older servers).
+ */
+async function ensureQueue(
+  sqs: SQSClient,
+  name: string,
+  attributes: Record<string, string>,
+): Promise<string> {
+  try {
+    const out = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    if (out.QueueUrl) return out.QueueUrl;
+  } catch (error) {
+    if (!/QueueAlreadyExists|QueueNameExists/.test(errorName(error))) throw error;
+  }
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+  if (!QueueUrl)
+    throw new InfrastructureError('QUEUE_NOT_FOUND', `SQS returned no URL for queue ${name}`, { name });
+  await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+  return QueueUrl;
+}
+
+async function queueArn(sqs: SQSClient, url: string): Promise<string> {
+  const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  const arn = out.Attributes?.QueueArn;
+  if (!arn) throw new InfrastructureError('QUEUE_NOT_FOUND', `SQS returned no ARN for queue ${url}`, { url });
+  return arn;
+}
+
+function enabledFlows(project: ProjectConfig): FlowSpec[] {
+  return [...project.flows.values()].filter((flow) => flow.enabled);
+}
+
+/** `retry_times + 1` receives per message: the first try and each retry. */
+function maxReceiveCount(project: ProjectConfig, fid: string): number {
+  return (project.funcs.get(fid)?.retryTimes ?? 0) + 1;
+}
+
+/**
+ * Creates (idempotently) what a project needs on SQS and DynamoDB: per enabled flow, each step's
+ * input queue with its DLQ (RedrivePolicy `maxReceiveCount` = the step function's
+ * `retry_times + 1`), and the output queue; one table per `dynamodb` connector (TTL when the
+ * connector has `ttlSeconds`) and the state table. Running it again changes nothing, or updates
+ * the attributes that the config changed. `kisflow dev` runs it on the emulators; in AWS the CDK
+ * stacks own these resources.
+ *
+ * @example
+ * const resources = await provisionProject(project, { sqs, dynamodb }, { prefix: 'dev' });
+ * resources.flows.orders.stepQueues[0] // the URL `kisflow send orders` feeds
+ */
+export async function provisionProject(
+  project: ProjectConfig,
+  clients: { readonly sqs: SQSClient; readonly dynamodb: DynamoDBClient },
+  options: ProvisionOptions = {},
+): Promise<ProvisionedResources> {
+  const names = resourceNames(options.prefix);
+  const { sqs, dynamodb } = clients;
+  const flows: Record<string, ProvisionedResources['flows'][string]> = {};
+  for (const flow of enabledFlows(project)) {
+    const visibility = Math.min(
+      MAX_VISIBILITY_SECONDS,
+      options.visibilityTimeoutSeconds ?? 6 * flow.tuning.timeoutSeconds,
+    );
+    const steps = await Promise.all(
+      flow.steps.map(async (step, index) => {
+        const dlq = await ensureQueue(sqs, names.stepDeadLetterQueue(flow.flowId, index), {
+          MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
+          MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
+        });
+        const receives = maxReceiveCount(project, step.fid);
+        const queue = await ensureQueue(sqs, names.stepQueue(flow.flowId, index), {
+          VisibilityTimeout: String(visibility),
+          MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: await queueArn(sqs, dlq),
+            maxReceiveCount: receives,
+          }),
+        });
+        return { queue, dlq, receives };
+      }),
+    );
+    const outputQueue = await ensureQueue(sqs, names.outputQueue(flow.flowId), {
+      MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
+    });
+    flows[flow.flowId] = {
+      stepQueues: steps.map((s) => s.queue),
+      stepDeadLetterQueues: steps.map((s) => s.dlq),
+      outputQueue,
+      maxReceiveCounts: steps.map((s) => s.receives),
+    };
+  }
+  const connectorTables: Record<string, string> = {};
+  for (const conn of project.conns.values()) {
+    if (conn.type !== 'dynamodb') continue;
+    const table = names.connectorTable(conn.cid);
+    await ensureTable(dynamodb, table, conn.ttlSeconds === undefined ? {} : { ttlAttribute: TTL_ATTRIBUTE });
+    connectorTables[conn.cid] = table;
+  }
+  const stateTable = names.stateTable();
+  await ensureTable(dynamodb, stateTable, { ttlAttribute: TTL_ATTRIBUTE });
+  return { flows, connectorTables, stateTable };
+}
+
+async function findQueue(sqs: SQSClient, name: string, what: string): Promise<string> {
+  try {
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    if (QueueUrl) return QueueUrl;
+  } catch (error) {
+    if (!/NonExistentQueue|QueueDoesNotExist/.test(errorName(error))) {
+      throw new InfrastructureError(
+        'SQS_UNREACHABLE',
+        `Could not look up queue ${name}: ${errorName(error) || 'Error'}: ${(error as Error)?.message}`,
+        { queue: name },
+        { cause: error },
+      );
+    }
+  }
+  throw new UsageError(
+    'NOT_DEPLOYED',
+    `Queue ${name} (${what}) does not exist here. Start \`kisflow dev\` (or deploy the flow's stack), check --endpoint, and give the --prefix it was deployed with.`,
+    { queue: name },
+  );
+}
+
+/**
+ * Finds an existing deployment's queues by name (GetQueueUrl) — what `kisflow send/tail/dlq/redrive`
+ * use against AWS or a running `kisflow dev`. Table names follow from the prefix. Each step's
+ * `maxReceiveCount` is read from its queue's RedrivePolicy (the config's when the queue has none).
+ *
+ * @throws UsageError `NOT_DEPLOYED` naming the first queue that is missing.
+ */
+export async function locateResources(
+  project: ProjectConfig,
+  sqs: SQSClient,
+  options: { readonly prefix?: string; readonly flowIds?: readonly string[] } = {},
+): Promise<ProvisionedResources> {
+  const names = resourceNames(options.prefix);
+  const flows: Record<string, ProvisionedResources['flows'][string]> = {};
+  const wanted = enabledFlows(project).filter((f) => options.flowIds?.includes(f.flowId) ?? true);
+  for (const flow of wanted) {
+    const steps = await Promise.all(
+      flow.steps.map(async (step, index) => {
+        const queue = await findQueue(
+          sqs,
+          names.stepQueue(flow.flowId, index),
+          `flow ${flow.flowId} step ${index}`,
+        );
+        const dlq = await findQueue(
+          sqs,
+          names.stepDeadLetterQueue(flow.flowId, index),
+          `dead letters of flow ${flow.flowId} step ${index}`,
+        );
+        const attrs = await sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: queue, AttributeNames: ['RedrivePolicy'] }),
+        );
+        const policy = attrs.Attributes?.RedrivePolicy;
+        const receives = policy
+          ? Number((JSON.parse(policy) as { maxReceiveCount?: number | string }).maxReceiveCount)
+          : maxReceiveCount(project, step.fid);
+        return { queue, dlq, receives };
+      }),
+    );
+    flows[flow.flowId] = {
+      stepQueues: steps.map((s) => s.queue),
+      stepDeadLetterQueues: steps.map((s) => s.dlq),
+      outputQueue: await findQueue(sqs, names.outputQueue(flow.flowId), `output of flow ${flow.flowId}`),
+      maxReceiveCounts: steps.map((s) => s.receives),
+    };
+  }
+  const connectorTables: Record<string, string> = {};
+  for (const conn of project.conns.values()) {
+    if (conn.type === 'dynamodb') connectorTables[conn.cid] = names.connectorTable(conn.cid);
+  }
+  return { flows, connectorTables, stateTable: names.stateTable() };
+}

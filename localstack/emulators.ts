@@ -1,0 +1,99 @@
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { buildApp } from 'fauxqs';
+
+interface DynaliteOptions {
+  readonly createTableMs?: number;
+  readonly deleteTableMs?: number;
+  readonly updateTableMs?: number;
+}
+// dynalite is CommonJS without type declarations: load it through require with its real shape.
+const dynalite = createRequire(import.meta.url)('dynalite') as (options?: DynaliteOptions) => Server;
+
+/** Local AWS-compatible servers for tests and `kisflow dev`. */
+export interface Emulators {
+  readonly sqsEndpoint: string;
+  readonly dynamodbEndpoint: string;
+  /** True when `AWS_ENDPOINT_URL` named a server someone else runs (nothing was started). */
+  readonly external: boolean;
+  /** Stops what was started (nothing when external). Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface EmulatorOptions {
+  /** Port for SQS (fauxqs); 0 picks a free one. @default 0 */
+  readonly sqsPort?: number;
+  /** Port for DynamoDB (dynalite); 0 picks a free one. @default 0 */
+  readonly dynamodbPort?: number;
+}
+
+// The only interface the emulators listen on. They have no authentication: never expose them.
+const LOOPBACK = '127.0.0.1';
+
+async function startSqs(port: number): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  // fauxqs's startFauxqs() listens on 0.0.0.0 (every interface) with no option to change it; its
+  // exported buildApp() gives the same server, which we bind to loopback ourselves.
+  const app = buildApp({ logger: false });
+  await app.listen({ port, host: LOOPBACK });
+  const { port: actual } = app.server.address() as AddressInfo;
+  return { endpoint: `http://${LOOPBACK}:${actual}`, stop: () => app.close() };
+}
+
+async function startDynamo(port: number): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  // Tables ACTIVE at once (DynamoDB takes seconds; tests and dev should not wait).
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, LOOPBACK, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port: actual } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://${LOOPBACK}:${actual}`,
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        // Idle keep-alive sockets of SDK clients would hold close() open.
+        server.closeAllConnections();
+        server.close((error?: Error | null) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+/**
+ * Starts fauxqs (SQS) and dynalite (DynamoDB) in this process on 127.0.0.1, or, when
+ * `AWS_ENDPOINT_URL` is set (LocalStack, MiniStack), starts nothing and returns that endpoint for
+ * both. Gaps of the emulators and their workarounds: localstack/README.md.
+ *
+ * @example
+ * const emulators = await startEmulators();
+ * const clients = createAwsClients({ sqsEndpoint: emulators.sqsEndpoint, dynamodbEndpoint: emulators.dynamodbEndpoint });
+ * // ...
+ * await emulators.stop();
+ */
+export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
+  const external = process.env.AWS_ENDPOINT_URL;
+  if (external) {
+    return { sqsEndpoint: external, dynamodbEndpoint: external, external: true, stop: async () => {} };
+  }
+  const sqs = await startSqs(options.sqsPort ?? 0);
+  let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+  try {
+    dynamo = await startDynamo(options.dynamodbPort ?? 0);
+  } catch (error) {
+    await sqs.stop();
+    throw error;
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    sqsEndpoint: sqs.endpoint,
+    dynamodbEndpoint: dynamo.endpoint,
+    external: false,
+    stop() {
+      stopped ??= Promise.all([sqs.stop(), dynamo.stop()]).then(() => undefined);
+      return stopped;
+    },
+  };
+}
