@@ -11,7 +11,8 @@ type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
  */
 export class EmfMetrics implements Metrics {
   readonly powertools: Powertools;
-  readonly #defaults: string;
+  readonly #defaults: MetricDimensions;
+  readonly #defaultsKey: string;
 
   constructor(namespace: string, dimensions: MetricDimensions) {
     this.powertools = new Powertools({
@@ -19,7 +20,8 @@ export class EmfMetrics implements Metrics {
       serviceName: 'kisflow',
       defaultDimensions: { ...dimensions },
     });
-    this.#defaults = key(dimensions);
+    this.#defaults = { ...dimensions };
+    this.#defaultsKey = key(dimensions);
   }
 
   count(name: string, value: number, dimensions: MetricDimensions): void {
@@ -31,12 +33,14 @@ export class EmfMetrics implements Metrics {
   }
 
   #add(name: string, unit: Unit, value: number, dimensions: MetricDimensions): void {
-    if (key(dimensions) === this.#defaults) {
+    if (key(dimensions) === this.#defaultsKey) {
       this.powertools.addMetric(name, unit, value);
       return;
     }
+    // A single metric inherits the default dimensions: add only what differs from them.
     const single = this.powertools.singleMetric();
-    single.addDimensions({ ...dimensions });
+    const extra = Object.entries(dimensions).filter(([k, v]) => this.#defaults[k] !== v);
+    if (extra.length > 0) single.addDimensions(Object.fromEntries(extra));
     single.addMetric(name, unit, value);
   }
 }

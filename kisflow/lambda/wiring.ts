@@ -6,6 +6,11 @@
 export const WIRING_ENV = 'KISFLOW_WIRING';
 
 export interface StepWiring {
+  /**
+   * This step's own input queue URL, for ChangeMessageVisibility (retry backoff).
+   * @default - looked up once from the event's queue ARN with GetQueueUrl
+   */
+  readonly inputQueue?: string;
   /** Queue URL per step index this step may send to (the next step, `jumpTo` targets). */
   readonly stepQueues: Readonly<Record<string, string>>;
   /** Where the flow's last step sends its rows. */
