@@ -61,7 +61,7 @@ function clientConfig(endpoint: string | undefined, region: string) {
  * const { sqs, dynamodb } = createAwsClients({ sqsEndpoint: emulators.sqsEndpoint, dynamodbEndpoint: emulators.dynamodbEndpoint });
  */
 export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
-  const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1';
   const fromEnv = process.env.AWS_ENDPOINT_URL || undefined;
   const sqsEndpoint = options.sqsEndpoint ?? fromEnv;
   return {

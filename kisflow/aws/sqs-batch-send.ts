@@ -123,8 +123,8 @@ async function sendGroup(
       throw new InfrastructureError(
         'SQS_SEND_FAILED',
         senderFault
-          ? `SQS refused ${failures.length} of ${pending.length} messages to ${queueUrl}: ${listed}`
-          : `${failures.length} messages to ${queueUrl} still failed after ${attempt + 1} attempts: ${listed}`,
+          ? `SQS refused ${failures.length} of ${pending.length} message(s) to ${queueUrl}: ${listed}`
+          : `${failures.length} message(s) to ${queueUrl} still failed after ${attempt + 1} attempts: ${listed}`,
         { queueUrl, attempts: attempt + 1, failures },
       );
     }
