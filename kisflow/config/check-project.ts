@@ -151,7 +151,7 @@ export function checkDocuments(documents: readonly ConfigDocument[], options: Ch
         issueAt(
           doc,
           ['kistype'],
-          `unknown kistype ${describeValue(kistype)}: must be one of ${KISTYPES.join(', ')}${hint}`,
+          `unknown kistype ${typeof kistype === 'string' ? JSON.stringify(kistype) : describeValue(kistype)}: must be one of ${KISTYPES.join(', ')}${hint}`,
         ),
       );
       rememberIds(value, guess);

@@ -54,8 +54,8 @@ const option = z
       .int()
       .min(0)
       .max(999)
-      .optional()
-      .describe('Retries after the first attempt before the batch goes to the dead-letter queue. Default 0.'),
+      .default(0)
+      .describe('Retries after the first attempt before the batch goes to the dead-letter queue.'),
     retry_duration: z
       .int()
       .min(0)
@@ -115,16 +115,16 @@ export const funcDocument: DocumentKind<typeof schema, FuncSpec> = {
   idKeys: ['fid', 'fname'],
   toSpec(parsed, locate) {
     const fid = (parsed.fid ?? parsed.fname) as string;
-    const option = parsed.option ?? {};
+    const option = parsed.option;
     return defined({
       fid,
       fname: parsed.fname ?? fid,
       fmode: functionMode(parsed.fmode) as FunctionMode,
       source: defined({ name: parsed.source?.name, must: parsed.source?.must ?? [] }),
-      cid: option.cid ?? option.cname,
-      retryTimes: option.retry_times ?? 0,
-      retryDurationMs: option.retry_duration ?? option.return_duration ?? 0,
-      defaultParams: option.default_params ?? {},
+      cid: option?.cid ?? option?.cname,
+      retryTimes: option?.retry_times ?? 0,
+      retryDurationMs: option?.retry_duration ?? option?.return_duration ?? 0,
+      defaultParams: option?.default_params ?? {},
       handler: parsed.handler ?? `functions/${fid}.ts`,
       at: locate([]),
     });

@@ -128,13 +128,17 @@ function sizeProblem(issue: ZodIssue & { code: 'too_small' | 'too_big' }): strin
   }
 }
 
-function unionProblem(issue: ZodIssue & { code: 'invalid_union' }, path: IssuePath): Located[] | string {
+function unionProblem(
+  issue: ZodIssue & { code: 'invalid_union' },
+  path: IssuePath,
+  schema: z.ZodType,
+): Located[] | string {
   const branches = issue.errors;
   // A branch whose own type matched but whose contents are wrong says more than "expected A or B".
   const matching = branches.find(
     (errors) => errors.length > 0 && !errors.some((e) => e.code === 'invalid_type' && e.path.length === 0),
   );
-  if (matching) return matching.flatMap((e) => locate(e, [...path, ...segments(e.path)]));
+  if (matching) return matching.flatMap((e) => locate(e, [...path, ...segments(e.path)], schema));
   const expected = new Set<string>();
   for (const errors of branches) {
     for (const e of errors)
@@ -155,12 +159,15 @@ function segments(path: readonly PropertyKey[]): IssuePath {
   return path.filter((s): s is string | number => typeof s !== 'symbol');
 }
 
-function locate(issue: ZodIssue, path: IssuePath): Located[] {
+function locate(issue: ZodIssue, path: IssuePath, schema: z.ZodType): Located[] {
   switch (issue.code) {
     case 'unrecognized_keys':
       return issue.keys.map((key) => ({ path: [...path, key], part: 'key', problem: '', key }));
     case 'invalid_type': {
       if (issue.input === undefined) return [{ path, part: 'value', problem: '' }];
+      // zod says "number" for a non-number given to z.int(); the schema knows it wants an integer.
+      const wantsInt = issue.expected === 'number' && defOf(schemaAt(schema, path))?.format === 'safeint';
+      const expected = expectedName(wantsInt ? 'int' : issue.expected);
       const quote =
         issue.expected === 'string' && (typeof issue.input === 'number' || typeof issue.input === 'boolean')
           ? ` (quote it: "${issue.input}")`
@@ -169,12 +176,12 @@ function locate(issue: ZodIssue, path: IssuePath): Located[] {
         {
           path,
           part: 'value',
-          problem: `expected ${expectedName(issue.expected)}, got ${describeValue(issue.input)}${quote}`,
+          problem: `expected ${expected}, got ${describeValue(issue.input)}${quote}`,
         },
       ];
     }
     case 'invalid_union': {
-      const result = unionProblem(issue, path);
+      const result = unionProblem(issue, path, schema);
       return typeof result === 'string' ? [{ path, part: 'value', problem: result }] : result;
     }
     case 'invalid_value': {
@@ -211,7 +218,7 @@ export function shapeIssues(
   subject: string,
 ): ConfigIssue[] {
   return issues.flatMap((issue) =>
-    locate(issue, segments(issue.path)).map((found) => {
+    locate(issue, segments(issue.path), schema).map((found) => {
       if (found.key !== undefined) {
         const where = found.path.length > 1 ? ` in ${renderPath(found.path.slice(0, -1))}` : '';
         const allowed = allowedKeys(schema, found.path.slice(0, -1)).filter((k) => k !== 'kistype');
