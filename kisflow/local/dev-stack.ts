@@ -18,7 +18,7 @@ import { type PrometheusServer, startPrometheusServer } from './prometheus.ts';
 import { type Scheduler, startScheduler } from './scheduler.ts';
 
 export interface DevStackOptions {
-  /** The flows directory (YAML). */
+  /** The flows directory (YAML), relative to `root`. */
   readonly dir: string;
   /** The project root: function modules resolve against it, `.kisflow/dev.json` is written in it. */
   readonly root: string;
