@@ -1,19 +1,25 @@
 import { KisFlowError } from '../errors.ts';
-import { register as dev } from './commands/dev.ts';
-import { register as dlq } from './commands/dlq.ts';
-import { register as graph } from './commands/graph.ts';
-import { register as redrive } from './commands/redrive.ts';
-import { register as run } from './commands/run.ts';
-import { register as schema } from './commands/schema.ts';
-import { register as send } from './commands/send.ts';
-import { register as tail } from './commands/tail.ts';
-import { register as validate } from './commands/validate.ts';
-import { createProgram } from './program.ts';
+import { createProgram, type RegisterCommand } from './program.ts';
 
-const program = createProgram([validate, run, graph, schema, dev, send, tail, dlq, redrive]);
+// Commands load lazily: `kisflow run` should not pay for the AWS SDK and the emulators that
+// `kisflow dev` needs. Help (no command, or an unknown one) loads them all.
+const commands: Record<string, () => Promise<{ register: RegisterCommand }>> = {
+  validate: () => import('./commands/validate.ts'),
+  run: () => import('./commands/run.ts'),
+  graph: () => import('./commands/graph.ts'),
+  schema: () => import('./commands/schema.ts'),
+  dev: () => import('./commands/dev.ts'),
+  send: () => import('./commands/send.ts'),
+  tail: () => import('./commands/tail.ts'),
+  dlq: () => import('./commands/dlq.ts'),
+  redrive: () => import('./commands/redrive.ts'),
+};
 
 try {
-  await program.parseAsync(process.argv);
+  const name = process.argv[2];
+  const wanted = name !== undefined && name in commands ? [name] : Object.keys(commands);
+  const modules = await Promise.all(wanted.map((n) => commands[n]?.() ?? Promise.reject(new Error(n))));
+  await createProgram(modules.map((m) => m.register)).parseAsync(process.argv);
 } catch (error) {
   // User mistakes (bad config, bad input, unknown flow) are KisFlowErrors: print the message,
   // never a stack. Anything else is a bug in KisFlow and keeps its stack for the report.
