@@ -214,7 +214,6 @@ export class DynamoStateStore implements StateStore {
     const value = encodeValue(w.value);
     checkSize(scope, w.key, pk, value);
     const names: Record<string, string> = {
-      '#pk': TABLE_KEY.partition,
       '#value': STATE_ATTRIBUTES.value,
       '#version': STATE_ATTRIBUTES.version,
       '#lastBatch': STATE_ATTRIBUTES.lastBatch,
@@ -233,6 +232,7 @@ export class DynamoStateStore implements StateStore {
       update =
         'SET #value = :value, #version = :next, #lastBatch = :batch, #prevValue = :none, #prevVersion = :zero, #applied = :applied';
       condition = 'attribute_not_exists(#pk)';
+      names['#pk'] = TABLE_KEY.partition;
       values[':none'] = { NULL: true };
       values[':zero'] = { N: '0' };
       values[':applied'] = { L: [{ S: batchId }] };
