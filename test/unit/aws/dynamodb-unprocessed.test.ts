@@ -51,7 +51,7 @@ const noWait = { sleep: async () => {}, random: () => 0 };
 
 describe('DynamoConnectorStore: UnprocessedItems', () => {
   it('retries unprocessed items until all are written', async () => {
-    const { client, calls } = fakeDynamo((call, n) => (call === 1 ? 10 : call === 2 ? 3 : 0));
+    const { client, calls } = fakeDynamo((call) => (call === 1 ? 10 : call === 2 ? 3 : 0));
     const store = new DynamoConnectorStore({
       dynamodb: client,
       tableName: () => 't',
