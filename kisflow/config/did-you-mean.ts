@@ -34,7 +34,7 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The candidate closest to `input`, when it is close enough to be a plausible typo: a case-only
- * difference, or at most one edit per three characters (at least one).
+ * difference, or at most one edit per three characters (ids shorter than three: case only).
  *
  * @example
  * didYouMean('fmdoe', ['fid', 'fmode', 'option']); // 'fmode'
@@ -48,7 +48,8 @@ export function didYouMean(input: string, candidates: Iterable<string>): string 
     if (candidate === input) continue;
     const distance = candidate.toLowerCase() === lower ? 0 : editDistance(input, candidate);
     const length = Math.max(Array.from(input).length, Array.from(candidate).length);
-    const allowed = Math.max(1, Math.floor(length / 3));
+    // Under three characters any other id is "close": only a case slip is worth a hint there.
+    const allowed = length < 3 ? 0 : Math.max(1, Math.floor(length / 3));
     if (distance <= allowed && distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

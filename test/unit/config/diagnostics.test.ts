@@ -12,7 +12,8 @@ async function issuesOf(files: Record<string, string>) {
   return relativeIssues(result.issues, root);
 }
 
-const MODES = 'must be one of Verify, Save, Load, Calculate, Expand (any case) or their initials V, S, L, C, E';
+const MODES =
+  'must be one of Verify, Save, Load, Calculate, Expand (any case) or their initials V, S, L, C, E';
 
 describe('shape errors, located', () => {
   it('reports an unknown key at the key, with a did-you-mean hint', async () => {
@@ -22,9 +23,16 @@ describe('shape errors, located', () => {
         file: 'flows/a.yml',
         line: 1,
         col: 1,
-        message: expect.stringMatching(/^func "A": missing required field "fmode" \(What the function is for\./),
+        message: expect.stringMatching(
+          /^func "A": missing required field "fmode" \(What the function is for\./,
+        ),
       },
-      { file: 'flows/a.yml', line: 3, col: 1, message: 'func "A": unknown key "fmdoe" (did you mean "fmode"?)' },
+      {
+        file: 'flows/a.yml',
+        line: 3,
+        col: 1,
+        message: 'func "A": unknown key "fmdoe" (did you mean "fmode"?)',
+      },
     ]);
   });
 
@@ -83,7 +91,8 @@ describe('shape errors, located', () => {
 
   it('reports a bad enum value with the allowed values and a hint', async () => {
     const issues = await issuesOf({
-      'flows/a.yml': 'kistype: func\nfid: A\nfmode: Transform\n---\nkistype: func\nfid: B\nfmode: Calcualte\n',
+      'flows/a.yml':
+        'kistype: func\nfid: A\nfmode: Transform\n---\nkistype: func\nfid: B\nfmode: Calcualte\n',
       'flows/b.yml': 'kistype: flow\nflow_id: F\nstatus: 2\nflows:\n  - fid: A\n',
     });
     expect(issues).toEqual([
@@ -176,7 +185,8 @@ describe('shape errors, located', () => {
         file: 'flows/b.yml',
         line: 3,
         col: 6,
-        message: 'conn "C": key: key template "user#{userid" has an unmatched brace; write placeholders as {field}',
+        message:
+          'conn "C": key: key template "user#{userid" has an unmatched brace; write placeholders as {field}',
       },
     ]);
   });
@@ -190,7 +200,8 @@ describe('shape errors, located', () => {
         file: 'flows/a.yml',
         line: 6,
         col: 10,
-        message: 'func "A": option.cname: cname "D" differs from cid "C": they are two spellings of one field, keep one',
+        message:
+          'func "A": option.cname: cname "D" differs from cid "C": they are two spellings of one field, keep one',
       },
     ]);
   });
@@ -200,7 +211,8 @@ describe('documents and files', () => {
   it('reports YAML syntax errors located, and still checks the other files', async () => {
     const issues = await issuesOf({
       'flows/a.yml': 'kistype: func\nfid: A\nfid: B\nfmode: Calculate\n',
-      'flows/b.yml': 'kistype: func\nfid: C\nfmode: Calculat\n---\nkistype: flow\nflow_id: F\nflows:\n  - fid: Z\n',
+      'flows/b.yml':
+        'kistype: func\nfid: C\nfmode: Calculat\n---\nkistype: flow\nflow_id: F\nflows:\n  - fid: Z\n',
     });
     expect(issues).toEqual([
       { file: 'flows/a.yml', line: 3, col: 1, message: 'YAML syntax error: Map keys must be unique' },
@@ -215,7 +227,8 @@ describe('documents and files', () => {
 
   it('reports an unknown kistype at its value, with a hint', async () => {
     const issues = await issuesOf({
-      'flows/a.yml': 'kistype: fucn\nfid: A\nfmode: Calculate\n---\nkistype: flow\nflow_id: F\nflows:\n  - fid: A\n',
+      'flows/a.yml':
+        'kistype: fucn\nfid: A\nfmode: Calculate\n---\nkistype: flow\nflow_id: F\nflows:\n  - fid: A\n',
     });
     // The flow's step names A, which the mistyped document defines: no second, misleading error.
     expect(issues).toEqual([
@@ -223,7 +236,8 @@ describe('documents and files', () => {
         file: 'flows/a.yml',
         line: 1,
         col: 10,
-        message: 'unknown kistype "fucn": must be one of func, flow, conn, global, job (did you mean "func"?)',
+        message:
+          'unknown kistype "fucn": must be one of func, flow, conn, global, job (did you mean "func"?)',
       },
     ]);
   });
@@ -251,7 +265,9 @@ describe('documents and files', () => {
     const missing = await validateProject(path.join(root, 'nope'), { root });
     expect(missing.project).toBeUndefined();
     expect(missing.issues).toHaveLength(1);
-    expect(missing.issues[0]?.message).toMatch(/^directory not found: .*nope; pass the folder holding your YAML/);
+    expect(missing.issues[0]?.message).toMatch(
+      /^directory not found: .*nope; pass the folder holding your YAML/,
+    );
     const empty = await validateProject(path.join(root, 'flows'), { root });
     expect(empty.issues.map((i) => i.message)).toEqual(['no YAML files (*.yml, *.yaml) found here']);
   });
@@ -304,7 +320,8 @@ describe('reference errors, located', () => {
         file: 'flows/a.yml',
         line: 9,
         col: 10,
-        message: 'flow "F" step 2 uses function "Dubble", which has no func document (did you mean "Double"?)',
+        message:
+          'flow "F" step 2 uses function "Dubble", which has no func document (did you mean "Double"?)',
       },
     ]);
   });
@@ -331,14 +348,16 @@ describe('reference errors, located', () => {
 
   it('does not report references to an object whose shape is wrong', async () => {
     const issues = await issuesOf({
-      'flows/a.yml': 'kistype: func\nfid: A\nfmode: Calculate\nretry: 3\n---\nkistype: flow\nflow_id: F\nflows:\n  - fid: A\n',
+      'flows/a.yml':
+        'kistype: func\nfid: A\nfmode: Calculate\nretry: 3\n---\nkistype: flow\nflow_id: F\nflows:\n  - fid: A\n',
     });
     expect(issues.map((i) => [i.line, i.col])).toEqual([[4, 1]]);
   });
 
   it('reports a function naming a missing connector', async () => {
     const issues = await issuesOf({
-      'flows/a.yml': 'kistype: func\nfid: S\nfmode: Save\noption:\n  cid: Ordrs\n---\nkistype: conn\ncid: Orders\nkey: [userid]\n',
+      'flows/a.yml':
+        'kistype: func\nfid: S\nfmode: Save\noption:\n  cid: Ordrs\n---\nkistype: conn\ncid: Orders\nkey: [userid]\n',
       'functions/S.ts': '',
     });
     expect(issues).toEqual([
@@ -418,7 +437,8 @@ describe('reference errors, located', () => {
         file: 'flows/a.yml',
         line: 24,
         col: 8,
-        message: 'conn "Other" lists function "L" under save, but func "L" has fmode Load; save lists Save functions',
+        message:
+          'conn "Other" lists function "L" under save, but func "L" has fmode Load; save lists Save functions',
       },
       {
         file: 'flows/a.yml',

@@ -24,6 +24,9 @@ describe("Go KisFlow's spellings", () => {
     // `fmode: calculate` (any case) and `fmode: S` (initial) are both modes.
     expect(go.funcs.get('PrintInput')?.fmode).toBe('Calculate');
     expect(go.flows.get('OrderFlow')?.steps.map((s) => s.fid)).toEqual(['PrintInput', 'SaveOrder']);
-    expect(go.conns.get('Orders')).toMatchObject({ cname: 'Orders', key: { kind: 'literal', name: 'redis-key' } });
+    expect(go.conns.get('Orders')).toMatchObject({
+      cname: 'Orders',
+      key: { kind: 'literal', name: 'redis-key' },
+    });
   });
 });

@@ -27,6 +27,8 @@ export function useTempProjects() {
 /** Issues with files relative to `root`, to compare whole issues in tests. */
 export function relativeIssues(issues: readonly ConfigIssue[], root: string): ConfigIssue[] {
   return issues.map((issue) =>
-    issue.file === undefined ? issue : { ...issue, file: path.relative(root, issue.file).split(path.sep).join('/') },
+    issue.file === undefined
+      ? issue
+      : { ...issue, file: path.relative(root, issue.file).split(path.sep).join('/') },
   );
 }
