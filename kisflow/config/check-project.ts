@@ -114,7 +114,9 @@ export function checkDocuments(documents: readonly ConfigDocument[], options: Ch
         issueAt(
           doc,
           [],
-          `${doc.label ?? 'a document'} must be a mapping with a kistype (func, flow, conn, global or job), got ${describeValue(value)}`,
+          doc.label === undefined
+            ? `a document must be a mapping with a kistype (func, flow, conn, global or job), got ${describeValue(value)}`
+            : `${doc.label} must be an object, got ${describeValue(value)}`,
         ),
       );
       continue;

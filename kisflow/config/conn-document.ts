@@ -16,10 +16,9 @@ const PLACEHOLDER = /\{([^{}]*)\}/g;
 /** What is wrong with a `{field}` template, if anything. */
 function templateProblem(template: string): string | undefined {
   const names = [...template.matchAll(PLACEHOLDER)].map((m) => m[1] as string);
-  if (names.some((name) => name.trim() === ''))
-    return `key template ${JSON.stringify(template)} has an empty {}`;
+  if (names.some((name) => name.trim() === '')) return `template ${JSON.stringify(template)} has an empty {}`;
   if (/[{}]/.test(template.replace(PLACEHOLDER, ''))) {
-    return `key template ${JSON.stringify(template)} has an unmatched brace; write placeholders as {field}`;
+    return `template ${JSON.stringify(template)} has an unmatched brace; write placeholders as {field}`;
   }
   return undefined;
 }
@@ -86,7 +85,7 @@ const schema = z
       ctx.addIssue({
         code: 'custom',
         message:
-          'handler is for connector types other than dynamodb, which is built in; set type or remove handler',
+          'only for connector types other than dynamodb (which is built in); set type or remove handler',
         path: ['handler'],
       });
     }

@@ -62,7 +62,7 @@ const tuning = z
     if (value.batch_size > 10 && value.batching_window < 1) {
       ctx.addIssue({
         code: 'custom',
-        message: `a batch_size above 10 (got ${value.batch_size}) needs batching_window of at least 1 second (AWS rule for SQS event sources)`,
+        message: `above 10 (got ${value.batch_size}) needs batching_window of at least 1 second (AWS rule for SQS event sources)`,
         path: ['batch_size'],
       });
     }
@@ -85,7 +85,7 @@ const source = z
     if (value.event_bus !== undefined && value.event_pattern === undefined) {
       ctx.addIssue({
         code: 'custom',
-        message: 'event_bus needs an event_pattern saying which events enter the flow',
+        message: 'needs an event_pattern saying which events enter the flow',
         path: ['event_bus'],
       });
     }

@@ -39,7 +39,7 @@ const schema = z
     if (value.prometheus_enable && value.prometheus_listen && value.prometheus_serve === undefined) {
       ctx.addIssue({
         code: 'custom',
-        message: 'prometheus_listen needs prometheus_serve, the host:port to listen on (e.g. 0.0.0.0:20004)',
+        message: 'needs prometheus_serve, the host:port to listen on (e.g. 0.0.0.0:20004)',
         path: ['prometheus_listen'],
       });
     }

@@ -159,7 +159,7 @@ export async function readYamlDocuments(dir: string): Promise<YamlDocuments> {
       continue;
     }
     const lines = new LineCounter();
-    const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+    const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, merge: true });
     for (const doc of parsed) {
       if (doc.errors.length > 0) {
         incomplete = true;

@@ -179,14 +179,14 @@ describe('shape errors, located', () => {
         line: 6,
         col: 15,
         message:
-          'flow "F": tuning.batch_size: a batch_size above 10 (got 100) needs batching_window of at least 1 second (AWS rule for SQS event sources)',
+          'flow "F": tuning.batch_size: above 10 (got 100) needs batching_window of at least 1 second (AWS rule for SQS event sources)',
       },
       {
         file: 'flows/b.yml',
         line: 3,
         col: 6,
         message:
-          'conn "C": key: key template "user#{userid" has an unmatched brace; write placeholders as {field}',
+          'conn "C": key: template "user#{userid" has an unmatched brace; write placeholders as {field}',
       },
     ]);
   });

@@ -140,6 +140,29 @@ metrics_namespace: Shop/Orders
     expect(project.global).toMatchObject({ prometheusServe: '[::1]:9100', metricsNamespace: 'Shop/Orders' });
   });
 
+  it('resolves anchors, aliases and merge keys, and locates keys written under a merge', async () => {
+    const yaml = `kistype: func
+fid: A
+fmode: C
+---
+kistype: flow
+flow_id: F
+flows:
+  - fid: A
+    params: &common { x: 1, y: 2 }
+  - fid: A
+    params:
+      <<: *common
+      y: 3
+`;
+    const root = make({ 'flows/a.yml': yaml, 'functions/A.ts': '' });
+    const project = await loadProject(path.join(root, 'flows'), { root });
+    expect(project.flows.get('F')?.steps.map((s) => s.params)).toEqual([
+      { x: 1, y: 2 },
+      { x: 1, y: 3 },
+    ]);
+  });
+
   it('accepts a single YAML file as well as a folder', async () => {
     const root = make({ 'flows/one.yml': 'kistype: func\nfid: A\nfmode: V\n', 'functions/A.ts': '' });
     const project = await loadProject(path.join(root, 'flows/one.yml'), { root });
