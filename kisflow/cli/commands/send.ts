@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { openFlowDeployment } from '../../aws/deployment.ts';
+import { eventIdentity, putRowEvents } from '../../aws/event-bridge.ts';
+import { SqsTransport } from '../../aws/sqs-transport.ts';
+import { loadProject } from '../../config/index.ts';
+import { UsageError } from '../../errors.ts';
+import type { Destination } from '../../ports.ts';
+import { readJsonLines } from '../jsonl.ts';
+
+interface SendOptions {
+  dir: string;
+  input: string;
+  via: string;
+  endpoint?: string;
+  prefix?: string;
+}
+
+/**
+ * `kisflow send <flow_id> --input rows.jsonl`: feeds rows to a running flow (a `kisflow dev`
+ * stack, LocalStack, or AWS) — packed into the first step's queue, or as events on the flow's
+ * event bus with `--via eventbridge`.
+ */
+export function register(program: Command): void {
+  program
+    .command('send')
+    .description(
+      "feed JSON Lines rows to a running flow: packed into its first queue (--via sqs), or as events on the flow's source.event_bus (--via eventbridge)",
+    )
+    .argument('<flow_id>', 'the flow to feed')
+    .option('-i, --input <file>', 'rows as JSON Lines, - for stdin', '-')
+    .option('--via <channel>', 'sqs or eventbridge', 'sqs')
+    .option('-d, --dir <dir>', 'flows directory', 'flows')
+    .option(
+      '--endpoint <url>',
+      'AWS-compatible endpoint (default: AWS_ENDPOINT_URL, a running kisflow dev, else AWS)',
+    )
+    .option('--prefix <prefix>', 'resource name prefix (default: the running kisflow dev one, else kisflow)')
+    .action(async (flowId: string, opts: SendOptions) => {
+      if (opts.via !== 'sqs' && opts.via !== 'eventbridge') {
+        throw new UsageError('BAD_OPTION', `--via must be sqs or eventbridge, received "${opts.via}"`);
+      }
+      const project = await loadProject(opts.dir);
+      const { rows, malformed } = await readJsonLines(opts.input);
+      if (malformed.length > 0) {
+        const shown = malformed
+          .slice(0, 5)
+          .map((m) => `${opts.input}:${m.line}: ${m.reason}`)
+          .join('\n');
+        throw new UsageError(
+          'MALFORMED_INPUT',
+          `${malformed.length} input line(s) are not JSON objects; nothing was sent:\n${shown}${malformed.length > 5 ? '\n…' : ''}`,
+          { lines: malformed.map((m) => m.line) },
+        );
+      }
+      const deployment = await openFlowDeployment(project, {
+        flowId,
+        root: process.cwd(),
+        ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+        ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
+      });
+      try {
+        const { flow, queues } = deployment;
+        if (opts.via === 'eventbridge') {
+          const pattern = flow.source?.eventPattern;
+          const { source, detailType } = pattern === undefined ? {} : eventIdentity(pattern);
+          if (source === undefined || detailType === undefined) {
+            throw new UsageError(
+              'NO_EVENT_SOURCE',
+              `Flow '${flowId}' has no source.event_pattern with a source and a detail-type, so events cannot reach it. Add one, or use --via sqs.`,
+              { flowId },
+            );
+          }
+          const put = await putRowEvents(deployment.clients.eventbridge, {
+            ...(flow.source?.eventBus === undefined ? {} : { eventBus: flow.source.eventBus }),
+            source,
+            detailType,
+            rows,
+          });
+          process.stdout.write(
+            `${flowId}: put ${put} event(s) (source ${source}, detail-type ${detailType}) on bus ${flow.source?.eventBus ?? 'default'}\n`,
+          );
+          return;
+        }
+        const queueUrl = (to: Destination): string => {
+          const url =
+            to.kind === 'step'
+              ? queues.stepQueues[to.step]
+              : to.kind === 'rejected'
+                ? queues.stepDeadLetterQueues[to.step]
+                : queues.outputQueue;
+          if (url === undefined)
+            throw new UsageError('NOT_DEPLOYED', `flow '${flowId}' has no queue for ${to.kind}`);
+          return url;
+        };
+        const transport = new SqsTransport({
+          sqs: deployment.clients.sqs,
+          queueUrl,
+          maxMessageBytes: flow.tuning.maxMessageBytes,
+          fidOf: (_, step) => flow.steps[step]?.fid,
+        });
+        const runId = `send-${randomUUID()}`;
+        await transport.send(
+          { kind: 'step', flowId, step: 0 },
+          { flowId, step: 0, runId, batchId: runId, rows, meta: {} },
+        );
+        const { stats } = transport;
+        const oversize =
+          stats.deadLetters > 0
+            ? `; ${stats.deadLetters} dead letter(s) for rows too large (see kisflow dlq ${flowId})`
+            : '';
+        process.stdout.write(
+          `${flowId}: sent ${rows.length} row(s) to step 0 (${flow.steps[0]?.fid}) in ${stats.messages} message(s), ${stats.requests} request(s); run ${runId}${oversize}\n`,
+        );
+      } finally {
+        deployment.close();
+      }
+    });
+}
