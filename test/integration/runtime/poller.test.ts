@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAwsClients, destroyAwsClients } from '../../../kisflow/aws/clients.ts';
+import { createAwsClients } from '../../../kisflow/aws/clients.ts';
 import { startPoller } from '../../../kisflow/local/poller.ts';
 import { type Emulators, startEmulators } from '../../../localstack/emulators.ts';
 import { waitFor } from './harness.ts';
