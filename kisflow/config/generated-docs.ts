@@ -64,17 +64,23 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
 
-function fieldRows(schema: JsonSchema, prefix: string, idKeys: readonly string[]): string[] {
-  const rows: string[] = [];
+/** A Markdown table with padded columns, as the repository's formatter (biome) writes them. */
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, 3, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+function fieldRows(schema: JsonSchema, prefix: string, idKeys: readonly string[]): string[][] {
+  const rows: string[][] = [];
   const required = new Set(schema.required ?? []);
   for (const [key, node] of Object.entries(schema.properties ?? {})) {
     const name = `${prefix}${key}`;
     const description = node.description ?? node.anyOf?.find((b) => b.description)?.description ?? '';
     const needed = required.has(key) ? 'yes' : idKeys.includes(key) ? `one of ${idKeys.join(', ')}` : '';
     const fallback = node.default === undefined ? '' : `\`${JSON.stringify(node.default)}\``;
-    rows.push(
-      `| \`${name}\` | ${cell(typeText(node))} | ${needed} | ${cell(fallback)} | ${cell(description)} |`,
-    );
+    rows.push([`\`${name}\``, cell(typeText(node)), needed, cell(fallback), cell(description)]);
     const nested = nestedObject(node);
     if (nested) rows.push(...fieldRows(nested.schema, `${name}${nested.list ? '[].' : '.'}`, []));
   }
@@ -103,8 +109,10 @@ export function yamlReference(schema: Record<string, unknown> = configJsonSchema
     const kistype = String(branch.properties?.kistype?.const);
     const idKeys = (branch.anyOf ?? []).flatMap((alternative) => alternative.required ?? []);
     lines.push(`## \`kistype: ${kistype}\``, '', String(branch.description ?? ''), '');
-    lines.push('| field | type | required | default | description |', '| --- | --- | --- | --- | --- |');
-    lines.push(...fieldRows(branch, '', idKeys), '');
+    lines.push(
+      ...table(['field', 'type', 'required', 'default', 'description'], fieldRows(branch, '', idKeys)),
+      '',
+    );
     for (const example of (branch.examples as unknown[] | undefined) ?? []) {
       lines.push('Example:', '', '```yaml', stringify(example).trimEnd(), '```', '');
     }

@@ -140,7 +140,7 @@ metrics_namespace: Shop/Orders
     expect(project.global).toMatchObject({ prometheusServe: '[::1]:9100', metricsNamespace: 'Shop/Orders' });
   });
 
-  it('resolves anchors, aliases and merge keys, and locates keys written under a merge', async () => {
+  it('resolves anchors, aliases and merge keys', async () => {
     const yaml = `kistype: func
 fid: A
 fmode: C
