@@ -1,0 +1,51 @@
+import { Duration } from 'aws-cdk-lib';
+import { type DeadLetterQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+
+/** SQS's largest message: a dead letter or a packed batch is never refused for its size. */
+export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
+
+/**
+ * A dead letter keeps its original enqueue time, so a DLQ must retain messages longer than its
+ * source queue or they expire early; 14 days is SQS's maximum.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
+ */
+export const DEAD_LETTER_RETENTION = Duration.days(14);
+
+export interface SecureQueueProps {
+  /** @default - a name CloudFormation generates */
+  readonly queueName?: string;
+  /** @default Duration.seconds(30) */
+  readonly visibilityTimeout?: Duration;
+  /** @default Duration.days(4) */
+  readonly retentionPeriod?: Duration;
+  /** @default SQS_MAX_MESSAGE_BYTES */
+  readonly maxMessageSizeBytes?: number;
+  /** @default - none: the queue must then be someone's dead-letter queue */
+  readonly deadLetterQueue?: DeadLetterQueue;
+}
+
+/**
+ * Every queue of a deployment: encrypted at rest with SQS-managed keys (no KMS key policy to get
+ * wrong, EventBridge and Scheduler can deliver to it) and refusing any request without TLS.
+ */
+export function secureQueue(scope: Construct, id: string, props: SecureQueueProps = {}): Queue {
+  return new Queue(scope, id, {
+    queueName: props.queueName,
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    visibilityTimeout: props.visibilityTimeout,
+    retentionPeriod: props.retentionPeriod,
+    maxMessageSizeBytes: props.maxMessageSizeBytes ?? SQS_MAX_MESSAGE_BYTES,
+    deadLetterQueue: props.deadLetterQueue,
+  });
+}
+
+/** A dead-letter queue: {@link secureQueue} with the longest retention. */
+export function deadLetterQueue(
+  scope: Construct,
+  id: string,
+  props: { readonly queueName?: string } = {},
+): Queue {
+  return secureQueue(scope, id, { queueName: props.queueName, retentionPeriod: DEAD_LETTER_RETENTION });
+}

@@ -1,0 +1,68 @@
+import { Duration } from 'aws-cdk-lib';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { deadLetterQueue, SQS_MAX_MESSAGE_BYTES, secureQueue } from './secure-queue.ts';
+
+export interface StepQueuesProps {
+  /** Physical name of the input queue (`resourceNames().stepQueue(flowId, step)`). */
+  readonly queueName: string;
+  /** Physical name of the dead-letter queue (`resourceNames().stepDeadLetterQueue(flowId, step)`). */
+  readonly deadLetterQueueName: string;
+  /**
+   * Receives before a message moves to the DLQ: the function's `retry_times` + 1 (the first
+   * attempt plus its retries). SQS allows 1 to 1000.
+   */
+  readonly maxReceiveCount: number;
+  /** Timeout of the function consuming the queue; the visibility timeout is derived from it. */
+  readonly functionTimeout: Duration;
+  /**
+   * The event source's batching window (messages wait in the poller that long before the batch
+   * is invoked, and are invisible meanwhile).
+   * @default Duration.seconds(0)
+   */
+  readonly batchingWindow?: Duration;
+  /**
+   * Largest message the input queue accepts: the flow's packing limit (`maxMessageBytes`).
+   * @default SQS_MAX_MESSAGE_BYTES
+   */
+  readonly maxMessageSizeBytes?: number;
+}
+
+/**
+ * The input queue of one step and its dead-letter queue. Created apart from the step's function
+ * because a step sends to queues of steps defined after it (the next one) and before it (a
+ * `jumpTo` target): every queue of the flow exists before any function is wired.
+ */
+export class StepQueues extends Construct {
+  /** Messages (packed row batches in the v1 envelope) this step consumes. */
+  public readonly queue: Queue;
+  /** Messages that failed `maxReceiveCount` times, and rows the step rejected with a reason. */
+  public readonly deadLetterQueue: Queue;
+  public readonly maxReceiveCount: number;
+
+  constructor(scope: Construct, id: string, props: StepQueuesProps) {
+    super(scope, id);
+    if (
+      !Number.isInteger(props.maxReceiveCount) ||
+      props.maxReceiveCount < 1 ||
+      props.maxReceiveCount > 1000
+    ) {
+      throw new Error(
+        `maxReceiveCount of ${props.queueName} is ${props.maxReceiveCount}; SQS allows 1 to 1000 (retry_times 0 to 999)`,
+      );
+    }
+    this.maxReceiveCount = props.maxReceiveCount;
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', { queueName: props.deadLetterQueueName });
+    const window = props.batchingWindow?.toSeconds() ?? 0;
+    this.queue = secureQueue(this, 'Queue', {
+      queueName: props.queueName,
+      // A message stays invisible while a batch that holds it runs; at six times the function
+      // timeout plus the batching window, Lambda's own retries on throttling never make it visible
+      // (and processed twice) in the meantime.
+      // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-queueconfig
+      visibilityTimeout: Duration.seconds(6 * props.functionTimeout.toSeconds() + window),
+      maxMessageSizeBytes: props.maxMessageSizeBytes ?? SQS_MAX_MESSAGE_BYTES,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
+    });
+  }
+}

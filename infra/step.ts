@@ -1,0 +1,235 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Code, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { safeId } from '../kisflow/config/names.ts';
+import { STEP_RUNTIME, stepBundlingOptions } from './bundling.ts';
+import { METRICS_SERVICE } from './flow-monitoring.ts';
+import type { StepQueues } from './step-queues.ts';
+
+/**
+ * `WIRING_ENV` and `StepWiring` of kisflow/lambda/wiring.ts, restated: infra imports nothing of the
+ * runtime, not even types (test/unit/architecture.test.ts). test/infra checks both still agree.
+ */
+export const WIRING_ENV_NAME = 'KISFLOW_WIRING';
+
+export interface StepWiringShape {
+  readonly stepQueues: Readonly<Record<string, string>>;
+  readonly outputQueue?: string;
+  readonly deadLetterQueue: string;
+  readonly connectorTables: Readonly<Record<string, string>>;
+  readonly stateTable?: string;
+  readonly maxReceiveCount: number;
+  readonly maxMessageBytes: number;
+  readonly metricsNamespace: string;
+}
+
+/**
+ * Item-level actions the DynamoDB stores use: batched idempotent writes, conditional puts and
+ * updates (keyed state versions), reads by key. No Scan, no table management.
+ */
+export const TABLE_DATA_ACTIONS: readonly string[] = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+];
+
+export interface KisFlowStepProps {
+  readonly flowId: string;
+  /** 0-based position of the step in its flow. */
+  readonly step: number;
+  readonly fid: string;
+  /** The generated entry file (`writeStepEntry`). */
+  readonly entry: string;
+  /** Directory esbuild runs in; the entry must be under it. */
+  readonly projectRoot: string;
+  /** @default - the `package-lock.json` (or other lock file) found upwards from the working directory */
+  readonly depsLockFilePath?: string;
+  /** The step's input queue and DLQ. */
+  readonly queues: StepQueues;
+  /** Queues this step may send to, by step index: the next step and `jump_targets`. @default {} */
+  readonly stepQueues?: Readonly<Record<string, IQueue>>;
+  /** The flow's output queue, for the last step. @default - none */
+  readonly outputQueue?: IQueue;
+  /** Tables this step reads and writes, by connector id. @default {} */
+  readonly connectorTables?: Readonly<Record<string, ITable>>;
+  /** The keyed-state table. @default - none: the step has no keyed state */
+  readonly stateTable?: ITable;
+  /** CloudWatch namespace of the step's EMF metrics (`global.metricsNamespace`). */
+  readonly metricsNamespace: string;
+  /** Messages per invocation (event source BatchSize, 1-10000). @default 10 */
+  readonly batchSize?: number;
+  /** Time to gather a batch (0-300 s). @default - none: invoke as soon as messages arrive */
+  readonly batchingWindow?: Duration;
+  /** Concurrent invocations the event source may use (2-1000). @default - the account's concurrency */
+  readonly maxConcurrency?: number;
+  /** @default Duration.seconds(30) */
+  readonly timeout?: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** Packing limit for outgoing messages. @default 262144 */
+  readonly maxMessageBytes?: number;
+  /**
+   * Bundle the entry with esbuild. `false` ships a stub handler and is meant only for tests that
+   * assert the template's shape: the generated entry is still written.
+   * @default true
+   */
+  readonly bundling?: boolean;
+  /** Bundle `@aws-sdk/*` instead of using the runtime's. @default false */
+  readonly bundleAwsSdk?: boolean;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /** What happens to the log group when the step leaves the stack. @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * One step of a flow: an arm64 Node.js Lambda bundled from the step's generated entry, fed by its
+ * input queue through an event source that reports partial batch failures, allowed to send only
+ * to the queues it feeds and its own DLQ and to touch only its connector's table and the state
+ * table.
+ */
+export class KisFlowStep extends Construct {
+  public readonly function: LambdaFunction;
+  public readonly role: Role;
+  public readonly logGroup: LogGroup;
+  public readonly eventSource: SqsEventSource;
+  /** What the function finds in `KISFLOW_WIRING` (URLs and names are deploy-time tokens). */
+  public readonly wiring: StepWiringShape;
+
+  constructor(scope: Construct, id: string, props: KisFlowStepProps) {
+    super(scope, id);
+    const where = `step ${props.step} (${props.fid}) of flow '${props.flowId}'`;
+    // IAM descriptions take Latin-1 only; fids and flow ids may be any Unicode.
+    const asciiWhere = `step ${props.step} (${safeId(props.fid, 64)}) of flow ${safeId(props.flowId, 64)}`;
+    const batchSize = props.batchSize ?? 10;
+    const window = props.batchingWindow?.toSeconds() ?? 0;
+    validateTuning(where, batchSize, window, props.maxConcurrency);
+
+    const { queue, deadLetterQueue, maxReceiveCount } = props.queues;
+    const stepQueues = props.stepQueues ?? {};
+    const connectorTables = props.connectorTables ?? {};
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    // A role of our own instead of AWSLambdaBasicExecutionRole: that managed policy lets the
+    // function create any log group and write to all of them; this one writes to its log group.
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: truncate(`KisFlow ${asciiWhere}`, 1000),
+    });
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    this.wiring = {
+      stepQueues: Object.fromEntries(Object.entries(stepQueues).map(([step, q]) => [step, q.queueUrl])),
+      ...(props.outputQueue ? { outputQueue: props.outputQueue.queueUrl } : {}),
+      deadLetterQueue: deadLetterQueue.queueUrl,
+      connectorTables: Object.fromEntries(
+        Object.entries(connectorTables).map(([cid, t]) => [cid, t.tableName]),
+      ),
+      ...(props.stateTable ? { stateTable: props.stateTable.tableName } : {}),
+      maxReceiveCount,
+      maxMessageBytes: props.maxMessageBytes ?? 262_144,
+      metricsNamespace: props.metricsNamespace,
+    };
+
+    const common = {
+      runtime: STEP_RUNTIME,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(30),
+      role: this.role,
+      logGroup: this.logGroup,
+      description: truncate(`KisFlow ${where}`, 256),
+      // Lambda limits all variables of a function to 4 KB together; the wiring holds URLs and
+      // names only, a few hundred bytes for a step with a handful of jump targets.
+      // https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
+      environment: {
+        [WIRING_ENV_NAME]: Stack.of(this).toJsonString(this.wiring),
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
+        POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
+      },
+    };
+    this.function =
+      props.bundling === false
+        ? new LambdaFunction(this, 'Function', {
+            ...common,
+            handler: 'index.handler',
+            code: Code.fromInline(
+              `// Stub for template tests; the real bundle is built from ${props.entry}\nexports.handler = async () => ({ batchItemFailures: [] });\n`,
+            ),
+          })
+        : new NodejsFunction(this, 'Function', {
+            ...common,
+            entry: props.entry,
+            handler: 'handler',
+            projectRoot: props.projectRoot,
+            depsLockFilePath: props.depsLockFilePath,
+            bundling: stepBundlingOptions({ bundleAwsSdk: props.bundleAwsSdk ?? false }),
+          });
+
+    // Consume: ReceiveMessage, DeleteMessage, ChangeMessageVisibility (retry_duration backoff).
+    this.eventSource = new SqsEventSource(queue, {
+      batchSize,
+      maxBatchingWindow: window > 0 ? Duration.seconds(window) : undefined,
+      maxConcurrency: props.maxConcurrency,
+      // One bad message never fails, and never re-runs, its neighbours.
+      reportBatchItemFailures: true,
+    });
+    this.function.addEventSource(this.eventSource);
+
+    for (const target of [...Object.values(stepQueues), ...(props.outputQueue ? [props.outputQueue] : [])]) {
+      target.grantSendMessages(this.role);
+    }
+    deadLetterQueue.grantSendMessages(this.role);
+    const tables = [...Object.values(connectorTables), ...(props.stateTable ? [props.stateTable] : [])];
+    if (tables.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: [...TABLE_DATA_ACTIONS], resources: tables.map((t) => t.tableArn) }),
+      );
+    }
+  }
+}
+
+function validateTuning(where: string, batchSize: number, window: number, maxConcurrency?: number): void {
+  // https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
+  const problems: string[] = [];
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+    problems.push(`batch size ${batchSize} is outside 1-10000`);
+  if (window < 0 || window > 300) problems.push(`batching window ${window}s is outside 0-300 s`);
+  if (batchSize > 10 && window < 1)
+    problems.push(
+      `batch size ${batchSize} needs a batching window of at least 1 s (SQS allows more than 10 only then)`,
+    );
+  if (
+    maxConcurrency !== undefined &&
+    (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000)
+  )
+    problems.push(`max concurrency ${maxConcurrency} is outside 2-1000`);
+  if (problems.length > 0)
+    throw new Error(`KisFlow ${where}: ${problems.join('; ')}. Fix the flow's tuning.`);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
