@@ -52,7 +52,9 @@ function entrySize(entry: PutEventsRequestEntry): number {
 function isUnavailable(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   return (
-    /^(UnknownError|UnknownOperationException|InvalidAction|NotFound|UnknownService)$/.test(e?.name ?? '') ||
+    /^(Unknown|UnknownError|UnknownOperationException|InvalidAction|NotFound|UnknownService)$/.test(
+      e?.name ?? '',
+    ) ||
     e?.$metadata?.httpStatusCode === 404 ||
     e?.$metadata?.httpStatusCode === 501
   );
@@ -120,7 +122,7 @@ export async function putRowEvents(
         if (isUnavailable(error)) {
           throw new InfrastructureError(
             'EVENTBRIDGE_UNAVAILABLE',
-            `The endpoint does not serve EventBridge (${(error as Error).name}); the embedded emulators of \`kisflow dev\` are SQS and DynamoDB only. Use --via sqs, or point --endpoint / AWS_ENDPOINT_URL at LocalStack, MiniStack or AWS.`,
+            `The endpoint does not serve EventBridge (${(error as Error).name}: ${(error as Error).message}); the embedded emulators of \`kisflow dev\` are SQS and DynamoDB only. Use --via sqs, or point --endpoint / AWS_ENDPOINT_URL at LocalStack, MiniStack or AWS.`,
             {},
             { cause: error },
           );
