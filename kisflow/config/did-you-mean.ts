@@ -4,7 +4,12 @@
  * one slip of the fingers, not two.
  */
 
-/** Optimal string alignment distance (Levenshtein plus adjacent transpositions). */
+/**
+ * Optimal string alignment distance (Levenshtein plus adjacent transpositions).
+ *
+ * @example
+ * editDistance('fmdoe', 'fmode'); // 1
+ */
 export function editDistance(a: string, b: string): number {
   const s = Array.from(a);
   const t = Array.from(b);

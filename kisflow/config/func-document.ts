@@ -20,7 +20,14 @@ const MODE_PATTERN = `^(${[...FUNCTION_MODES, 'V', 'S', 'L', 'C', 'E']
   .map((word) => Array.from(word, (c) => `[${c.toUpperCase()}${c.toLowerCase()}]`).join(''))
   .join('|')})$`;
 
-/** `save`, `S`, `SAVE` → `Save`. */
+/**
+ * The mode a case-insensitive name or initial stands for.
+ *
+ * @example
+ * functionMode('save'); // 'Save'
+ * functionMode('S');    // 'Save'
+ * functionMode('Sink'); // undefined
+ */
 export function functionMode(text: string): FunctionMode | undefined {
   const lower = text.toLowerCase();
   return FUNCTION_MODES.find((mode) => mode.toLowerCase() === lower || mode[0]?.toLowerCase() === lower);

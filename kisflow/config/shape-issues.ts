@@ -12,6 +12,7 @@ import type { IssuePath } from './document-kind.ts';
 type ZodIssue = z.core.$ZodIssue;
 type SchemaDef = { type: string } & Record<string, unknown>;
 
+// zod has no public way to walk a schema along a path; its `_zod.def` tree is stable within v4.
 function defOf(schema: unknown): SchemaDef | undefined {
   return (schema as { _zod?: { def?: SchemaDef } } | undefined)?._zod?.def;
 }
