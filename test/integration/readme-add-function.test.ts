@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,5 +47,25 @@ describe('README: a new user adds a function', () => {
       ['o-1005', false],
     ]);
     expect(stderr).toMatch(/flag_big\s+4 in, 4 out/);
+  });
+});
+
+describe('README: YAML examples', () => {
+  it('the tour flow validates in place of the example it shows', async () => {
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    expect(blocks.length).toBeGreaterThan(0);
+    const { validateProject } = await import('../../kisflow/config/index.ts');
+    for (const block of blocks) {
+      const tmp = await mkdtemp(join(root, '.tmp-readme-yaml-'));
+      try {
+        await cp(join(root, 'flows'), tmp, { recursive: true });
+        await writeFile(join(tmp, 'order-intake.yml'), block);
+        const { issues } = await validateProject(tmp, { root });
+        expect(issues).toEqual([]);
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+    }
   });
 });
