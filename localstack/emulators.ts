@@ -55,7 +55,7 @@ async function startDynamo(port: number): Promise<{ endpoint: string; stop: () =
     endpoint: `http://${LOOPBACK}:${actual}`,
     stop: () =>
       new Promise<void>((resolve, reject) => {
-        // Idle keep-alive sockets of SDK clients would hold close() open.
+        // Sockets of clients that are still open (keep-alive, a long poll) must not hold close() up.
         server.closeAllConnections();
         server.close((error?: Error | null) => (error ? reject(error) : resolve()));
       }),

@@ -76,6 +76,22 @@ describe('startEmulators', () => {
     expect(lan === undefined ? false : await reachable(lan.address)).toBe(false);
   });
 
+  it('stops promptly with SDK keep-alive sockets still open', async () => {
+    const { startEmulators } = await import('../../../localstack/emulators.ts');
+    const { createAwsClients, destroyAwsClients } = await import('../../../kisflow/aws/clients.ts');
+    const own = await startEmulators();
+    const clients = createAwsClients({
+      sqsEndpoint: own.sqsEndpoint,
+      dynamodbEndpoint: own.dynamodbEndpoint,
+    });
+    await ensureTable(clients.dynamodb, 'keep-alive');
+    await createQueue(clients.sqs);
+    const started = performance.now();
+    await own.stop();
+    expect(performance.now() - started).toBeLessThan(2_000);
+    destroyAwsClients(clients);
+  });
+
   it('starts nothing when AWS_ENDPOINT_URL names an external stack', async () => {
     const { startEmulators } = await import('../../../localstack/emulators.ts');
     const saved = process.env.AWS_ENDPOINT_URL;
