@@ -17,19 +17,36 @@ interface RunOptions {
   batchRows: string;
 }
 
+interface LocalStores {
+  readonly connectors: MemoryConnectorStore;
+  readonly state: MemoryStateStore;
+}
+
 /**
- * The connector store persists between runs (a JSON file) so that `kisflow run` of one flow
- * then another merges them through Save/Load, as they would in DynamoDB.
+ * Connectors and keyed state persist between runs (a JSON file) so that `kisflow run` of one
+ * flow then another merges them through Save/Load, and running totals keep counting, as they
+ * would in DynamoDB.
  */
-async function openStore(file: string, fresh: boolean): Promise<MemoryConnectorStore> {
-  if (fresh) return new MemoryConnectorStore();
+async function openStores(file: string, fresh: boolean): Promise<LocalStores> {
+  const empty = { connectors: new MemoryConnectorStore(), state: new MemoryStateStore() };
+  if (fresh) return empty;
+  let text: string;
   try {
-    return MemoryConnectorStore.restore(JSON.parse(await readFile(file, 'utf8')));
+    text = await readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new MemoryConnectorStore();
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return empty;
+    throw new UsageError('STORE_UNREADABLE', `cannot read the local store ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const saved = JSON.parse(text) as { connectors?: unknown; state?: unknown };
+    return {
+      connectors: MemoryConnectorStore.restore(saved.connectors),
+      state: MemoryStateStore.restore(saved.state),
+    };
+  } catch (e) {
     throw new UsageError(
       'STORE_UNREADABLE',
-      `cannot read the local store ${file}: ${(e as Error).message}; use --fresh to start empty`,
+      `the local store ${file} is not usable (${(e as Error).message}); run with --fresh to start empty`,
     );
   }
 }
@@ -57,8 +74,8 @@ export function register(program: Command): void {
     .option('-d, --dir <dir>', 'flows directory', 'flows')
     .option('-i, --input <file>', 'input rows as JSON Lines, - for stdin', '-')
     .option('-o, --output <file>', 'where output rows go, - for stdout', '-')
-    .option('--store <file>', 'local connector store kept between runs', '.kisflow/store.json')
-    .option('--fresh', 'start from an empty connector store')
+    .option('--store <file>', 'local connector and state store kept between runs', '.kisflow/store.json')
+    .option('--fresh', 'start from an empty store')
     .option('--batch-rows <n>', 'rows per batch through the steps', '1000')
     .action(async (flowId: string, opts: RunOptions) => {
       const batchRows = Number(opts.batchRows);
@@ -71,7 +88,7 @@ export function register(program: Command): void {
       const project = await loadProject(opts.dir);
       const plan = FlowPlan.build(project, flowId);
       const registry = await loadFunctions(project, { flowIds: [flowId] });
-      const store = await openStore(opts.store, opts.fresh === true);
+      const stores = await openStores(opts.store, opts.fresh === true);
       const { rows, malformed } = await readJsonLines(opts.input);
       const metrics = new MemoryMetrics();
 
@@ -79,7 +96,7 @@ export function register(program: Command): void {
         plan,
         rows,
         registry,
-        { store, state: new MemoryStateStore(), metrics, log: silentLog },
+        { store: stores.connectors, state: stores.state, metrics, log: silentLog },
         {
           batchRows,
           onBatch: progress(rows.length),
@@ -104,7 +121,10 @@ export function register(program: Command): void {
       for (const r of rejected) process.stderr.write(`rejected ${JSON.stringify(r)}\n`);
 
       await mkdir(dirname(opts.store), { recursive: true });
-      await writeFile(opts.store, JSON.stringify(store.snapshot()));
+      await writeFile(
+        opts.store,
+        JSON.stringify({ connectors: stores.connectors.snapshot(), state: stores.state.snapshot() }),
+      );
 
       const { stats } = result;
       const seconds = Math.max(stats.ms, 0.001) / 1000;
