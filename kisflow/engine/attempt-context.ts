@@ -87,37 +87,48 @@ export class AttemptContext implements FunctionContext {
     return this.attemptState;
   }
 
-  readonly commit = (row: Row): void => {
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw badRow(this.#scope, row);
-    this.out.push(row);
-  };
+  // The actions are closures, made by the factories below rather than written as arrow-function
+  // fields: a named arrow gets a `__name(...)` call per construction when the code runs under
+  // tsx/esbuild's keepNames, which cost more than the rest of a small batch.
+  readonly commit: (row: Row) => void = AttemptContext.#commit(this);
+  readonly reject: (row: Row, reason: string) => void = AttemptContext.#reject(this);
+  readonly abort: () => void = AttemptContext.#set(this, 'aborted');
+  readonly reuse: () => void = AttemptContext.#set(this, 'reused');
+  readonly forceNext: () => void = AttemptContext.#set(this, 'forced');
+  readonly jumpTo: (fid: string) => void = AttemptContext.#jump(this);
 
-  readonly reject = (row: Row, reason: string): void => {
-    const scope = this.#scope;
-    this.rejected ??= [];
-    this.rejected.push({
-      flowId: scope.flowId,
-      step: scope.step,
-      fid: scope.fid,
-      code: 'REJECTED_BY_FUNCTION',
-      reason: String(reason),
-      row,
-    });
-  };
+  static #commit(ctx: AttemptContext): (row: Row) => void {
+    const out = ctx.out;
+    return (row) => {
+      if (typeof row !== 'object' || row === null || Array.isArray(row)) throw badRow(ctx.#scope, row);
+      out.push(row);
+    };
+  }
 
-  readonly abort = (): void => {
-    this.aborted = true;
-  };
+  static #reject(ctx: AttemptContext): (row: Row, reason: string) => void {
+    return (row, reason) => {
+      const scope = ctx.#scope;
+      ctx.rejected ??= [];
+      ctx.rejected.push({
+        flowId: scope.flowId,
+        step: scope.step,
+        fid: scope.fid,
+        code: 'REJECTED_BY_FUNCTION',
+        reason: String(reason),
+        row,
+      });
+    };
+  }
 
-  readonly reuse = (): void => {
-    this.reused = true;
-  };
+  static #set(ctx: AttemptContext, flag: 'aborted' | 'reused' | 'forced'): () => void {
+    return () => {
+      ctx[flag] = true;
+    };
+  }
 
-  readonly forceNext = (): void => {
-    this.forced = true;
-  };
-
-  readonly jumpTo = (fid: string): void => {
-    this.jump = fid;
-  };
+  static #jump(ctx: AttemptContext): (fid: string) => void {
+    return (fid) => {
+      ctx.jump = fid;
+    };
+  }
 }

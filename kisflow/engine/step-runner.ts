@@ -105,7 +105,8 @@ class BatchWork implements AttemptScope {
   accept(ctx: AttemptContext, originals: Row[]): void {
     // reuse: the input goes on unchanged. jumpTo without commits: the input goes to the target,
     // as the previous step's output would in KisFlow (see StepRunner).
-    const out = ctx.reused || (ctx.jump !== undefined && ctx.out.length === 0) ? originals : ctx.out;
+    // `originals` may be the caller's input array: emit a copy of it.
+    const out = ctx.reused || (ctx.jump !== undefined && ctx.out.length === 0) ? originals.slice() : ctx.out;
     if (out.length > 0) this.parts.push(out);
     if (ctx.rejected !== undefined) for (const r of ctx.rejected) this.rejected.push(r);
     this.meta = ctx.meta;
@@ -300,32 +301,29 @@ export class StepRunner {
   /** Input checks before user code: row shape, Verify's `source.must`, the zod `input` schema. */
   #admit(rows: readonly Row[], work: BatchWork): { originals: Row[]; inputs: Row[] } {
     const must = this.#verify;
-    const originals: Row[] = [];
-    for (let i = 0; i < rows.length; i++) {
+    const n = rows.length;
+    // Rows after the first step were committed through ctx.commit, which checked they are
+    // objects; only rows entering the flow, and Verify's fields, need a look. The scan is fast and
+    // almost every batch is clean: then the input array is used as is (never written to: see
+    // BatchWork.accept) instead of being copied row by row.
+    let i = must.length === 0 && this.step.index > 0 ? n : 0;
+    scan: for (; i < n; i++) {
       const row = rows[i] as Row;
-      if (typeof row !== 'object' || row === null || Array.isArray(row)) {
-        work.reject('INVALID_ROW', `A row must be a JSON object, received ${JSON.stringify(row)}.`, row);
-        continue;
+      if (typeof row !== 'object' || row === null || Array.isArray(row)) break;
+      for (let j = 0; j < must.length; j++) {
+        const value = row[must[j] as string];
+        if (value === undefined || value === null || value === '') break scan;
       }
-      if (must.length > 0) {
-        let missing: string[] | undefined;
-        for (const field of must) {
-          const value = row[field];
-          if (value === undefined || value === null || value === '') {
-            missing ??= [];
-            missing.push(field);
-          }
-        }
-        if (missing !== undefined) {
-          work.reject(
-            'MISSING_FIELD',
-            `Missing required field${missing.length === 1 ? '' : 's'} ${missing.map((f) => `'${f}'`).join(', ')} (source.must of '${this.step.fid}': ${must.map((f) => `'${f}'`).join(', ')}).`,
-            row,
-          );
-          continue;
-        }
+    }
+    let originals: Row[];
+    if (i === n) {
+      originals = rows as Row[];
+    } else {
+      originals = rows.slice(0, i);
+      for (; i < n; i++) {
+        const row = rows[i] as Row;
+        if (this.#admitOne(row, work)) originals.push(row);
       }
-      originals.push(row);
     }
     const schema = this.#fn.input;
     if (schema === undefined) return { originals, inputs: originals };
@@ -341,6 +339,24 @@ export class StepRunner {
       }
     }
     return { originals: kept, inputs };
+  }
+
+  #admitOne(row: Row, work: BatchWork): boolean {
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) {
+      work.reject('INVALID_ROW', `A row must be a JSON object, received ${JSON.stringify(row)}.`, row);
+      return false;
+    }
+    const must = this.#verify;
+    const missing = must.filter(
+      (field) => row[field] === undefined || row[field] === null || row[field] === '',
+    );
+    if (missing.length === 0) return true;
+    work.reject(
+      'MISSING_FIELD',
+      `Missing required field${missing.length === 1 ? '' : 's'} ${missing.map((f) => `'${f}'`).join(', ')} (source.must of '${this.step.fid}': ${must.map((f) => `'${f}'`).join(', ')}).`,
+      row,
+    );
+    return false;
   }
 
   /** Calls the function; on success its results join the batch's, on failure nothing remains of it. */

@@ -77,44 +77,64 @@ export class MemoryMetrics implements Metrics {
   readonly namespace: string;
   readonly #counters = new Map<string, CounterSeries>();
   readonly #durations = new Map<string, DurationSeries>();
-  // The engine passes the same frozen dimension objects on every call: remember their series key.
-  readonly #keys = new WeakMap<MetricDimensions, string>();
+  // The engine passes the same frozen dimension objects on every call: remember their series by
+  // object, so a call costs two map lookups instead of building a key string.
+  #countersByDims = new WeakMap<MetricDimensions, Map<string, CounterSeries>>();
+  #durationsByDims = new WeakMap<MetricDimensions, Map<string, DurationSeries>>();
 
   /** @param options.namespace prefix of Prometheus metric names (default `kisflow`). */
   constructor(options: { namespace?: string } = {}) {
     this.namespace = metricName(options.namespace ?? 'kisflow');
   }
 
-  #labelKey(dimensions: MetricDimensions): string {
-    const known = this.#keys.get(dimensions);
-    if (known !== undefined) return known;
-    const key = JSON.stringify(Object.entries(dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    if (Object.isFrozen(dimensions)) this.#keys.set(dimensions, key);
-    return key;
+  #series<S extends CounterSeries | DurationSeries>(
+    byDims: WeakMap<MetricDimensions, Map<string, S>>,
+    all: Map<string, S>,
+    name: string,
+    dimensions: MetricDimensions,
+    make: () => S,
+  ): S {
+    let cached = byDims.get(dimensions);
+    const hit = cached?.get(name);
+    if (hit !== undefined) return hit;
+    const labels = JSON.stringify(
+      Object.entries(dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
+    const key = `${name}\u0000${labels}`;
+    let series = all.get(key);
+    if (series === undefined) {
+      series = make();
+      all.set(key, series);
+    }
+    if (Object.isFrozen(dimensions)) {
+      if (cached === undefined) {
+        cached = new Map();
+        byDims.set(dimensions, cached);
+      }
+      cached.set(name, series);
+    }
+    return series;
   }
 
   count(name: string, value: number, dimensions: MetricDimensions): void {
-    const key = `${name}\u0000${this.#labelKey(dimensions)}`;
-    const series = this.#counters.get(key);
-    if (series !== undefined) series.value += value;
-    else this.#counters.set(key, { name, labels: { ...dimensions }, value });
+    const series = this.#series(this.#countersByDims, this.#counters, name, dimensions, () => ({
+      name,
+      labels: { ...dimensions },
+      value: 0,
+    }));
+    series.value += value;
   }
 
   duration(name: string, ms: number, dimensions: MetricDimensions): void {
-    const key = `${name}\u0000${this.#labelKey(dimensions)}`;
-    let series = this.#durations.get(key);
-    if (series === undefined) {
-      series = {
-        name,
-        labels: { ...dimensions },
-        count: 0,
-        sum: 0,
-        min: Number.POSITIVE_INFINITY,
-        max: Number.NEGATIVE_INFINITY,
-        buckets: new Array<number>(BUCKETS_MS.length + 1).fill(0),
-      };
-      this.#durations.set(key, series);
-    }
+    const series = this.#series(this.#durationsByDims, this.#durations, name, dimensions, () => ({
+      name,
+      labels: { ...dimensions },
+      count: 0,
+      sum: 0,
+      min: Number.POSITIVE_INFINITY,
+      max: Number.NEGATIVE_INFINITY,
+      buckets: new Array<number>(BUCKETS_MS.length + 1).fill(0),
+    }));
     series.count++;
     series.sum += ms;
     if (ms < series.min) series.min = ms;
@@ -169,6 +189,8 @@ export class MemoryMetrics implements Metrics {
   reset(): void {
     this.#counters.clear();
     this.#durations.clear();
+    this.#countersByDims = new WeakMap();
+    this.#durationsByDims = new WeakMap();
   }
 
   /**
