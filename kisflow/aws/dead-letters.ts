@@ -35,11 +35,27 @@ function errorText(error: unknown): string {
   return `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
 }
 
+/** Options of `listDeadLetters` and `redrive`. */
+export interface DeadLetterReadOptions {
+  /** At most this many dead letters. */
+  readonly max?: number;
+  /** How long received dead letters stay hidden (listing: 30 s, redrive: 60 s). */
+  readonly visibilitySeconds?: number;
+  /**
+   * Long-poll wait of each receive. A short poll (0) may answer empty while messages remain (SQS
+   * samples a subset of its servers), which would end a listing or redrive early.
+   * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html
+   * @default 1
+   */
+  readonly waitTimeSeconds?: number;
+}
+
 async function receive(
   sqs: SQSClient,
   queueUrl: string,
   max: number,
   visibilitySeconds: number,
+  waitTimeSeconds: number,
 ): Promise<Message[]> {
   try {
     const out = await sqs.send(
@@ -47,7 +63,7 @@ async function receive(
         QueueUrl: queueUrl,
         MaxNumberOfMessages: Math.min(SQS_MAX_BATCH_ENTRIES, max),
         VisibilityTimeout: visibilitySeconds,
-        WaitTimeSeconds: 0,
+        WaitTimeSeconds: waitTimeSeconds,
         // Real SQS returns no attributes unless asked (fauxqs returns all either way).
         MessageAttributeNames: ['All'],
         MessageSystemAttributeNames: ['ApproximateReceiveCount'],
@@ -131,13 +147,19 @@ function describeDeadLetter(m: Message): DeadLetter {
 export async function listDeadLetters(
   sqs: SQSClient,
   dlqUrl: string,
-  options: { readonly max?: number; readonly visibilitySeconds?: number } = {},
+  options: DeadLetterReadOptions = {},
 ): Promise<DeadLetter[]> {
   const max = options.max ?? 1_000;
   const held: Message[] = [];
   try {
     while (held.length < max) {
-      const got = await receive(sqs, dlqUrl, max - held.length, options.visibilitySeconds ?? 30);
+      const got = await receive(
+        sqs,
+        dlqUrl,
+        max - held.length,
+        options.visibilitySeconds ?? 30,
+        options.waitTimeSeconds ?? 1,
+      );
       if (got.length === 0) break;
       held.push(...got);
     }
@@ -165,7 +187,7 @@ export async function redrive(
   sqs: SQSClient,
   dlqUrl: string,
   targetUrl: RedriveTarget,
-  options: { readonly max?: number; readonly visibilitySeconds?: number } = {},
+  options: DeadLetterReadOptions = {},
 ): Promise<number> {
   const max = options.max ?? Number.POSITIVE_INFINITY;
   let moved = 0;
@@ -175,6 +197,7 @@ export async function redrive(
       dlqUrl,
       Math.min(SQS_MAX_BATCH_ENTRIES, max - moved),
       options.visibilitySeconds ?? 60,
+      options.waitTimeSeconds ?? 1,
     );
     if (got.length === 0) break;
     const byTarget = new Map<string, OutgoingMessage[]>();
