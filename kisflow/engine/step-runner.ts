@@ -153,10 +153,15 @@ class BatchWork implements AttemptScope {
  * - Save writes the committed rows (or the input on `reuse()`) to the connector once the function
  *   succeeded; rows lacking a key field are rejected (`MISSING_KEY_FIELD`), not saved, not passed on.
  *   Connector saves and state writes of the function are applied once, after it succeeded, with
- *   deterministic item keys and the batch id: a redelivered batch changes nothing twice.
+ *   deterministic item keys and the batch id: a redelivered batch changes nothing twice. (A Save
+ *   function only commits; calling `ctx.connector.save` as well would store the rows twice.)
+ * - `abort()` ends the flow after this step: `next` is null and what the step emitted is the
+ *   flow's output.
  * - A function that throws is re-run on halves of the batch until the failing rows are alone; a
- *   row failing alone is retried `retry_times` more times, then rejected (`FUNCTION_ERROR`, with
- *   the error message). What failed attempts committed, saved or set is dropped; the other rows
+ *   row failing alone is retried `retry_times` more times, at once (`retry_duration` is the
+ *   transport's delay before redelivering a failed message), then rejected (`FUNCTION_ERROR`, with
+ *   the error message; a RowRejectedError or StepError thrown for a row keeps its own code and is
+ *   not retried). What failed attempts committed, saved or set is dropped; the other rows
  *   go on. Errors of the stores (InfrastructureError, ConnectorError) are not isolated: they
  *   propagate out of `run`, and the transport retries the whole message.
  *
@@ -284,7 +289,7 @@ export class StepRunner {
       metrics.count('rows_in', batch.rows.length, dims);
       metrics.count('rows_out', emitted.length, dims);
       metrics.count('rows_rejected', work.rejected.length, dims);
-      if (work.errors > 0) metrics.count('errors', work.errors, dims);
+      metrics.count('errors', work.errors, dims);
       if (work.retries > 0) metrics.count('retries', work.retries, dims);
       metrics.duration('duration', ms, dims);
     }
@@ -330,7 +335,18 @@ export class StepRunner {
     const kept: Row[] = [];
     const inputs: Row[] = [];
     for (const row of originals) {
-      const parsed = schema.safeParse(row);
+      let parsed: ReturnType<typeof schema.safeParse>;
+      try {
+        parsed = schema.safeParse(row);
+      } catch (err) {
+        // zod throws (instead of returning an issue) for async refinements in a sync parse.
+        throw new StepError(
+          'BAD_INPUT_SCHEMA',
+          `The input schema of function '${this.step.fid}' cannot check a row: ${err instanceof Error ? err.message : String(err)}. Input schemas must be synchronous (no async refine/transform).`,
+          { flowId: work.flowId, step: work.step, fid: work.fid },
+          { cause: err },
+        );
+      }
       if (parsed.success) {
         kept.push(row);
         inputs.push(parsed.data);

@@ -138,6 +138,30 @@ describe('Load', () => {
     expect(result.output).toEqual([{ user: 'u1', order: 1, amount: 3, history: [] }]);
   });
 
+  it('sees, in a later step, what a Save step of the same flow stored for this batch', async () => {
+    const e = engine(
+      {
+        funcs: [
+          { fid: 'save', fmode: 'Save', cid: 'orders' },
+          { fid: 'load', fmode: 'Load', cid: 'orders' },
+        ],
+        conns: [{ cid: 'orders', key: ['user'] }],
+        flows: [{ flowId: 'f', steps: ['save', 'load'] }],
+      },
+      { save: pass, load: enrich },
+    );
+    await e.run('f', [{ user: 'u1', amount: 3 }]);
+    const result = await e.run('f', [
+      { user: 'u1', amount: 4 },
+      { user: 'u2', amount: 5 },
+    ]);
+    // One row per key (`fields` rule): the latest save wins.
+    expect(result.output).toEqual([
+      { user: 'u1', amount: 4, history: [4] },
+      { user: 'u2', amount: 5, history: [5] },
+    ]);
+  });
+
   it('merges flows: a Save in one flow, a Load of the same connector in another', async () => {
     const e = engine(
       {
