@@ -100,6 +100,12 @@ export function rejectionReason(record: RejectedRecord): DeadLetterReason {
   return { code, message, flow: record.flow, step: record.step, fid: record.fid };
 }
 
+/** One dead-letter message of a rejected-rows record: its body and the part of the record it holds. */
+export interface EncodedRecord {
+  readonly body: string;
+  readonly record: RejectedRecord;
+}
+
 /**
  * The record as message bodies of at most `maxBodyBytes` each: rows are split across as many
  * records as needed (they stay in order). Reasons longer than 2,000 characters are cut: they are
@@ -107,16 +113,23 @@ export function rejectionReason(record: RejectedRecord): DeadLetterReason {
  *
  * @throws OversizeError `ROW_TOO_LARGE` when one rejected row alone does not fit a message.
  */
-export function encodeRejectedRecords(record: RejectedRecord, maxBodyBytes: number): string[] {
+export function encodeRejectedRecords(record: RejectedRecord, maxBodyBytes: number): EncodedRecord[] {
   const head =
     `{"v":1,"kind":"rejected","flow":${sqsSafeJson(record.flow)},"step":${record.step},` +
     `"fid":${sqsSafeJson(record.fid)},"run":${sqsSafeJson(record.run)},"batch":${sqsSafeJson(record.batch)},` +
     `"meta":${sqsSafeJson(record.meta ?? {})},"rows":[`;
   const tail = ']}';
   const overhead = Buffer.byteLength(head, 'utf8') + tail.length;
-  const bodies: string[] = [];
+  const bodies: EncodedRecord[] = [];
   let parts: string[] = [];
+  let rows: RejectedRecord['rows'] = [];
   let size = overhead;
+  const flush = () => {
+    bodies.push({ body: head + parts.join(',') + tail, record: { ...record, rows } });
+    parts = [];
+    rows = [];
+    size = overhead;
+  };
   for (const rejected of record.rows) {
     const reason = rejected.reason.length > 2000 ? `${rejected.reason.slice(0, 1999)}…` : rejected.reason;
     const json = sqsSafeJson({ ...rejected, reason });
@@ -128,16 +141,12 @@ export function encodeRejectedRecords(record: RejectedRecord, maxBodyBytes: numb
         { flow: record.flow, step: record.step, fid: rejected.fid, size: bytes, limit: maxBodyBytes },
       );
     }
-    const added = bytes + (parts.length > 0 ? 1 : 0);
-    if (size + added > maxBodyBytes) {
-      bodies.push(head + parts.join(',') + tail);
-      parts = [];
-      size = overhead;
-    }
+    if (size + bytes + (parts.length > 0 ? 1 : 0) > maxBodyBytes) flush();
     size += bytes + (parts.length > 0 ? 1 : 0);
     parts.push(json);
+    rows.push({ ...rejected, reason });
   }
-  if (parts.length > 0 || bodies.length === 0) bodies.push(head + parts.join(',') + tail);
+  if (parts.length > 0 || bodies.length === 0) flush();
   return bodies;
 }
 

@@ -5,7 +5,7 @@
 export { BATCH_ID_LENGTH, childBatchId, redriveBatchId } from './batch-id.ts';
 export type { AwsClientOptions, AwsClients } from './clients.ts';
 export { createAwsClients, destroyAwsClients, isLoopbackEndpoint } from './clients.ts';
-export type { DeadLetterBody, DeadLetterReason, RejectedRecord } from './dead-letter.ts';
+export type { DeadLetterBody, DeadLetterReason, EncodedRecord, RejectedRecord } from './dead-letter.ts';
 export {
   DEAD_LETTER_ATTRIBUTES,
   deadLetterAttributes,

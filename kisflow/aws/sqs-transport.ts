@@ -123,15 +123,12 @@ export class SqsTransport implements Transport {
     fid: string,
   ): OutgoingMessage[] {
     const record = rejectedRecord(rows, batch, step, fid);
-    const bodies = encodeRejectedRecords(record, SQS_MAX_MESSAGE_BYTES - DEAD_LETTER_ATTRIBUTE_ROOM);
-    return bodies.map((body, i) => {
-      const part = JSON.parse(body) as typeof record;
-      return {
-        id: `${batch.batchId}/${i}`,
-        body,
-        attributes: deadLetterAttributes(rejectionReason(part)),
-      };
-    });
+    const parts = encodeRejectedRecords(record, SQS_MAX_MESSAGE_BYTES - DEAD_LETTER_ATTRIBUTE_ROOM);
+    return parts.map((part, i) => ({
+      id: `${batch.batchId}/${i}`,
+      body: part.body,
+      attributes: deadLetterAttributes(rejectionReason(part.record)),
+    }));
   }
 
   async #sendDeadLetters(url: string, messages: OutgoingMessage[]): Promise<void> {

@@ -28,7 +28,8 @@ describe('rejected-rows records', () => {
     const record = rejectedRecord([reject(1), reject(2)], batch, 1, '校验');
     const bodies = encodeRejectedRecords(record, 1_000_000);
     expect(bodies).toHaveLength(1);
-    const read = readDeadLetterBody(bodies[0] as string);
+    expect(bodies[0]?.record).toEqual(record);
+    const read = readDeadLetterBody(bodies[0]?.body as string);
     expect(read.kind).toBe('rejected');
     if (read.kind === 'rejected') {
       expect(read.record).toEqual(record);
@@ -41,8 +42,9 @@ describe('rejected-rows records', () => {
     const bodies = encodeRejectedRecords(rejectedRecord(rows, batch, 1, '校验'), 2_000);
     expect(bodies.length).toBeGreaterThan(1);
     const back = bodies.flatMap((b) => {
-      expect(Buffer.byteLength(b, 'utf8')).toBeLessThanOrEqual(2_000);
-      const read = readDeadLetterBody(b);
+      expect(Buffer.byteLength(b.body, 'utf8')).toBeLessThanOrEqual(2_000);
+      const read = readDeadLetterBody(b.body);
+      expect(read.kind === 'rejected' && read.record).toEqual(b.record);
       return read.kind === 'rejected' ? read.record.rows : [];
     });
     expect(back).toEqual(rows);
