@@ -7,10 +7,13 @@ import type { ProjectConfig } from '../kisflow/config/model.ts';
 import { safeId } from '../kisflow/config/names.ts';
 
 /**
- * The step handler factory every entry imports. A path, not an import of ours: infra never loads
- * runtime code, esbuild does when it bundles the entry.
+ * The module of `createStepHandler` every entry imports (step-handler.ts rather than the
+ * kisflow/lambda index, as that index asks of bundles). A path, not an import of ours: infra
+ * never loads runtime code, esbuild does when it bundles the entry.
  */
-export const STEP_HANDLER_MODULE = fileURLToPath(new URL('../kisflow/lambda/index.ts', import.meta.url));
+export const STEP_HANDLER_MODULE = fileURLToPath(
+  new URL('../kisflow/lambda/step-handler.ts', import.meta.url),
+);
 
 /** Where Lambda unpacks a function's code. */
 export const LAMBDA_TASK_ROOT = '/var/task';

@@ -1,15 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Runtime, RuntimeFamily } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app.ts';
 import { STEP_RUNTIME } from '../../infra/bundling.ts';
-import { type StepWiringShape, WIRING_ENV_NAME } from '../../infra/step.ts';
+import { type StepWiringShape, TABLE_DATA_ACTIONS, WIRING_ENV_NAME } from '../../infra/step.ts';
 import { resourceNames } from '../../kisflow/config/names.ts';
 import { type StepWiring, WIRING_ENV } from '../../kisflow/lambda/wiring.ts';
-import { flowStackOf, parseRenderedJson, shopProject } from './projects.ts';
+import { flowStackOf, parseRenderedJson, REPO_ROOT, shopProject } from './projects.ts';
 
 const names = resourceNames();
+
+/** True only when X and Y are the same type (readonly and optional modifiers included). */
+type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
 
 type Resource = { Properties: Record<string, unknown> };
 
@@ -146,6 +151,7 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
     };
     const queueRef = (name: string) => ({ Ref: logicalIdOf(orders, 'AWS::SQS::Queue', { QueueName: name }) });
     const s0 = wiringOf(0);
+    expect(s0.inputQueue).toEqual(queueRef(names.stepQueue('orders', 0)));
     expect(s0.stepQueues).toEqual({ '1': queueRef(names.stepQueue('orders', 1)) });
     expect(s0.deadLetterQueue).toEqual(queueRef(names.stepDeadLetterQueue('orders', 0)));
     expect(s0.outputQueue).toBeUndefined();
@@ -168,18 +174,18 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
   });
 
   it('keeps the restated wiring type in step with kisflow/lambda', () => {
-    const shape: StepWiringShape = {
-      stepQueues: {},
-      deadLetterQueue: 'u',
-      connectorTables: {},
-      maxReceiveCount: 1,
-      maxMessageBytes: 1,
-      metricsNamespace: 'n',
-    };
-    // Both directions type-check only while the two interfaces agree (npx tsc --noEmit).
-    const asRuntime: StepWiring = shape;
-    const back: StepWiringShape = asRuntime;
-    expect(back).toBe(shape);
+    // Type-checks (npx tsc --noEmit) only while both interfaces have the same fields, optionality
+    // and types.
+    const same: Equal<StepWiring, StepWiringShape> = true;
+    expect(same).toBe(true);
+  });
+
+  it('grants exactly the DynamoDB calls the stores make', () => {
+    const calls = ['dynamodb-connector-store.ts', 'dynamodb-state-store.ts'].flatMap((file) => [
+      ...readFileSync(join(REPO_ROOT, 'kisflow', 'aws', file), 'utf8').matchAll(/new (\w+)Command\(/g),
+    ]);
+    const actions = [...new Set(calls.map((m) => `dynamodb:${m[1]}`))].sort();
+    expect(actions).toEqual([...TABLE_DATA_ACTIONS].sort());
   });
 
   it('logs to its own log group with a retention, through a role without managed policies', () => {
