@@ -24,6 +24,7 @@ import type { Destination, MetricDimensions, Metrics, StateStore, StepBatch } fr
 import { retryDelaySeconds } from './backoff.ts';
 import { EmfMetrics } from './emf-metrics.ts';
 import { powertoolsLog } from './powertools-log.ts';
+import { coalescingSqsClient } from './send-coalescer.ts';
 import { type StepWiring, WIRING_ENV } from './wiring.ts';
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
@@ -197,7 +198,8 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     return url;
   };
   const transport = new SqsTransport({
-    sqs,
+    // The records of an invocation run in parallel: their sends share SendMessageBatch requests.
+    sqs: coalescingSqsClient(sqs),
     queueUrl,
     maxMessageBytes: wiring.maxMessageBytes,
     // Rows this step cannot fit into a message stay with this step: its DLQ is the only one it may write.

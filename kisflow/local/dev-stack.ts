@@ -18,7 +18,7 @@ import { type PrometheusServer, startPrometheusServer } from './prometheus.ts';
 import { type Scheduler, startScheduler } from './scheduler.ts';
 
 export interface DevStackOptions {
-  /** The flows directory (YAML), relative to `root`. */
+  /** The flows directory (YAML), relative to `root`; not read when `project` is given. */
   readonly dir: string;
   /** The project root: function modules resolve against it, `.kisflow/dev.json` is written in it. */
   readonly root: string;
@@ -37,6 +37,10 @@ export interface DevStackOptions {
   readonly logLevel?: LogLevel;
   /** Seconds a poller's long poll waits. @default 2 */
   readonly waitTimeSeconds?: number;
+  /** A project built in code (`buildProject`) instead of the YAML under `dir`. */
+  readonly project?: ProjectConfig;
+  /** Functions registered in code; the ones it lacks are loaded from their modules. */
+  readonly registry?: Registry;
 }
 
 export interface DevStack {
@@ -101,9 +105,12 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   const root = resolve(options.root);
   const prefix = options.prefix ?? 'kisflow';
   const log = options.log ?? (() => {});
-  const project = await loadProject(resolve(root, options.dir), { root });
+  const project = options.project ?? (await loadProject(resolve(root, options.dir), { root }));
   const flows = [...project.flows.values()].filter((f) => f.enabled);
-  const registry = await loadFunctions(project, { flowIds: flows.map((f) => f.flowId) });
+  const registry = await loadFunctions(project, {
+    flowIds: flows.map((f) => f.flowId),
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
 
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async () => {

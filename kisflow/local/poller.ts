@@ -35,7 +35,10 @@ export interface PollerOptions {
 }
 
 export interface Poller {
-  /** Stops receiving, lets in-flight invocations finish and their successes be deleted. */
+  /**
+   * Stops receiving: the current long polls end (within `waitTimeSeconds`), what they returned is
+   * invoked, in-flight invocations finish and their successes are deleted.
+   */
   stop(): Promise<void>;
 }
 
@@ -76,6 +79,9 @@ export function startPoller(options: PollerOptions): Poller {
     throw new RangeError(`maxConcurrency must be a positive integer, received ${maxConcurrency}.`);
   }
   const functionName = options.functionName ?? queueUrl.slice(queueUrl.lastIndexOf('/') + 1);
+  // Stopping never aborts a receive: SQS may already have handed its messages to the request, and
+  // they would then stay invisible for the whole visibility timeout. A stop waits for the current
+  // long poll (at most waitTimeSeconds) and invokes what it returned.
   const stopping = new AbortController();
   let source: Promise<{ arn: string; region: string }> | undefined;
 
@@ -104,7 +110,6 @@ export function startPoller(options: PollerOptions): Poller {
         MessageAttributeNames: ['All'],
         ...(visibilityTimeoutSeconds === undefined ? {} : { VisibilityTimeout: visibilityTimeoutSeconds }),
       }),
-      { abortSignal: stopping.signal },
     );
     return out.Messages ?? [];
   };
@@ -126,7 +131,7 @@ export function startPoller(options: PollerOptions): Poller {
         if (more.length === 0 && wait === 0) await sleep(Math.min(left, 100), stopping.signal);
       } catch (err) {
         // The messages in hand are invoked anyway; a failed receive only makes the batch smaller.
-        if (!stopping.signal.aborted) onError(err);
+        onError(err);
         break;
       }
     }
@@ -178,7 +183,6 @@ export function startPoller(options: PollerOptions): Poller {
       try {
         messages = await gather();
       } catch (err) {
-        if (stopping.signal.aborted) return;
         onError(err);
         await sleep(ERROR_BACKOFF_MS, stopping.signal);
         continue;
