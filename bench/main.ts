@@ -32,4 +32,5 @@ for (const name of wanted.length > 0 ? wanted : Object.keys(scenarios)) {
   const { run } = await scenario.load();
   await run((line) => process.stdout.write(`${line}\n`));
 }
+
 export {};

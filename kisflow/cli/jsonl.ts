@@ -52,7 +52,8 @@ export function openJsonLinesWriter(target: string): {
   const stream = target === '-' ? process.stdout : createWriteStream(target, 'utf8');
   return {
     async write(value) {
-      if (!stream.write(`${JSON.stringify(value)}\n`)) await new Promise<void>((r) => stream.once('drain', () => r()));
+      if (!stream.write(`${JSON.stringify(value)}\n`))
+        await new Promise<void>((r) => stream.once('drain', () => r()));
     },
     async close() {
       if (stream === process.stdout) return;
