@@ -4,8 +4,8 @@ import { type AwsClients, createAwsClients, destroyAwsClients } from '../../../k
 import { DynamoConnectorStore } from '../../../kisflow/aws/dynamodb-connector-store.ts';
 import { DynamoStateStore } from '../../../kisflow/aws/dynamodb-state-store.ts';
 import { encodeEnvelope } from '../../../kisflow/aws/envelope.ts';
-import { loadProject } from '../../../kisflow/config/index.ts';
-import { FlowPlan, loadFunctions, runFlow } from '../../../kisflow/engine/index.ts';
+import { buildProject, loadProject } from '../../../kisflow/config/index.ts';
+import { defineFunction, FlowPlan, loadFunctions, Registry, runFlow } from '../../../kisflow/engine/index.ts';
 import { type DevStack, startDevStack } from '../../../kisflow/local/dev-stack.ts';
 import { MemoryConnectorStore, MemoryStateStore } from '../../../kisflow/memory/index.ts';
 import type { Row } from '../../../kisflow/ports.ts';
@@ -241,5 +241,63 @@ describe('kisflow dev stack on the emulators', () => {
     expect(counter('messages_retried', 'flaky_step') - before).toBe(3);
     expect(sink.deadRows('flaky', 'flaky-down-')).toHaveLength(1);
     expect(lines.filter((l) => /error/i.test(l))).toEqual([]);
+  });
+});
+
+describe('jobs under kisflow dev', () => {
+  it('a job fires on time and its tick runs through the flow with the job params as metadata', async () => {
+    const at = new Date(Date.now() + 2500);
+    at.setUTCMilliseconds(0);
+    const project = buildProject(
+      {
+        funcs: [{ fid: 'stamp', fmode: 'Expand' }],
+        flows: [{ flow_id: 'ticks', flows: [{ fid: 'stamp' }] }],
+        jobs: [
+          {
+            job_id: 'soon',
+            schedule: `at(${at.toISOString().slice(0, 19)})`,
+            timezone: 'UTC',
+            flow_id: 'ticks',
+            params: { region: 'eu' },
+          },
+        ],
+      },
+      { root: FIXTURE_ROOT },
+    );
+    const registry = new Registry().addFunction(
+      'stamp',
+      defineFunction((rows, ctx) => {
+        for (const row of rows)
+          ctx.commit({ ...row, tx_id: `tick-${String(row.job_id)}`, region: ctx.meta.region });
+      }),
+    );
+    const fired: string[] = [];
+    const ticks = await startDevStack({
+      dir: 'unused',
+      root: FIXTURE_ROOT,
+      prefix: 'rt-jobs',
+      project,
+      registry,
+      endpoints: { sqsEndpoint: emulators.sqsEndpoint, dynamodbEndpoint: emulators.dynamodbEndpoint },
+      logLevel: 'SILENT',
+      log: (line) => fired.push(line),
+    });
+    const tickSink = new Sink(clients.sqs, ticks.resources, ['ticks']);
+    try {
+      expect(ticks.scheduler.nextRuns('soon', 3)).toEqual([at]);
+      await waitFor(
+        'the tick at the output',
+        () => tickSink.outputRows('ticks', 'tick-').length >= 1,
+        10_000,
+      );
+      expect(Date.now()).toBeGreaterThanOrEqual(at.getTime());
+      expect(tickSink.outputRows('ticks', 'tick-')).toEqual([
+        { job_id: 'soon', scheduled_at: at.toISOString(), tx_id: 'tick-soon', region: 'eu' },
+      ]);
+      expect(fired.some((l) => l.includes('job soon fired into flow ticks'))).toBe(true);
+    } finally {
+      await tickSink.stop();
+      await ticks.stop();
+    }
   });
 });
