@@ -79,12 +79,16 @@ const chain = [
   functions.emit,
 ] as unknown as KisFunction[];
 
-function hasMust(r: Row): boolean {
-  for (const f of MUST) {
-    const v = r[f];
-    if (v === undefined || v === null || v === '') return false;
-  }
-  return true;
+/** Verify's `source.must` check as one would write it by hand. */
+function hasMust(r: In): boolean {
+  return (
+    r.id !== undefined &&
+    r.id !== null &&
+    r.a !== undefined &&
+    r.a !== null &&
+    r.b !== undefined &&
+    r.b !== null
+  );
 }
 
 /** The five functions composed by hand: one loop over batches, each handler fed the last's commits. */
@@ -240,7 +244,7 @@ export async function run(
   const wall = best('hand', 'wall') / best('engine', 'wall');
   const cpu = best('hand', 'cpu') / best('engine', 'cpu');
   print(
-    `  ratio runFlow / by hand: ${wall.toFixed(2)} wall, ${cpu.toFixed(2)} CPU (target ≥ 0.80: ${Math.max(wall, cpu) >= 0.8 ? 'met' : 'NOT met'})`,
+    `  ratio runFlow / by hand: ${wall.toFixed(2)} wall, ${cpu.toFixed(2)} CPU (target ≥ 0.80 on both: ${Math.min(wall, cpu) >= 0.8 ? 'met' : 'NOT met'})`,
   );
   print(
     `  ratio runFlow / fused loop: ${(best('fused', 'wall') / best('engine', 'wall')).toFixed(2)} wall, ${(best('fused', 'cpu') / best('engine', 'cpu')).toFixed(2)} CPU (context: see the file's comment)`,

@@ -99,10 +99,23 @@ export class AttemptContext implements FunctionContext {
 
   static #commit(ctx: AttemptContext): (row: Row) => void {
     const out = ctx.out;
+    // Rows are checked in bulk once the function returns (see `checkCommits`): a tight loop there
+    // costs less than a check on every call here.
     return (row) => {
-      if (typeof row !== 'object' || row === null || Array.isArray(row)) throw badRow(ctx.#scope, row);
       out.push(row);
     };
+  }
+
+  /**
+   * @throws StepError `BAD_ROW` when the function committed something other than a plain object; the
+   *   attempt then fails like a throw, and isolation finds the input row that caused it.
+   */
+  checkCommits(): void {
+    const out = this.out;
+    for (let i = 0; i < out.length; i++) {
+      const row = out[i];
+      if (typeof row !== 'object' || row === null || Array.isArray(row)) throw badRow(this.#scope, row);
+    }
   }
 
   static #reject(ctx: AttemptContext): (row: Row, reason: string) => void {

@@ -13,6 +13,7 @@ import { defaultClock, type EngineDeps, logWith, noLog } from './deps.ts';
 import type { FlowInfo, FunctionCache, FunctionMetrics, KisFunction } from './function.ts';
 import { StepCache } from './function-cache.ts';
 import { BatchState } from './keyed-state.ts';
+import { compileMustCheck, isPresent } from './must-check.ts';
 import type { FlowPlan, PlannedStep } from './plan.ts';
 import type { Registry } from './registry.ts';
 import { type PendingSave, StepConnector } from './step-connector.ts';
@@ -89,7 +90,8 @@ class BatchWork implements AttemptScope {
     this.metrics = runner.functionMetrics;
     this.log = log;
     this.connector = runner.connector;
-    this.meta = { ...batch.meta };
+    // Replaced, never written: each attempt works on its own copy (see StepRunner.#attempt).
+    this.meta = batch.meta as Record<string, unknown>;
   }
 
   batchState(): BatchState {
@@ -165,8 +167,11 @@ class BatchWork implements AttemptScope {
  *   go on. Errors of the stores (InfrastructureError, ConnectorError) are not isolated: they
  *   propagate out of `run`, and the transport retries the whole message.
  *
- * Functions must treat their input rows as read-only (commit new objects): a failed attempt's
- * changes to a shared row object could not be undone before the rows are re-run.
+ * Functions must treat their input as read-only: commit new row objects rather than changing the
+ * given ones (a failed attempt's changes could not be undone before the rows are re-run), and copy
+ * the `rows` array before sorting or filtering it in place (it is the batch's own array, passed
+ * without a copy for speed; `reuse()` passes it on as the function leaves it, and a function that
+ * adds or removes its elements and then throws fails the batch with StepError `ROWS_MUTATED`).
  *
  * @example
  * const runner = new StepRunner(plan, 0, registry, { store, state });
@@ -187,6 +192,7 @@ export class StepRunner {
   readonly #dims: MetricDimensions;
   readonly #log: Log;
   readonly #verify: readonly string[];
+  readonly #admissible: (row: Row) => boolean;
 
   /**
    * @throws StepError `FUNCTION_NOT_REGISTERED` when the registry lacks the step's function,
@@ -225,6 +231,7 @@ export class StepRunner {
     };
     this.#log = deps.log ?? noLog;
     this.#verify = step.func.fmode === 'Verify' ? step.func.source.must : [];
+    this.#admissible = compileMustCheck(this.#verify);
   }
 
   /**
@@ -257,7 +264,9 @@ export class StepRunner {
     const work = new BatchWork(this, batch, log);
     const { originals, inputs } = this.#admit(batch.rows, work);
 
-    await this.#isolate(work, originals, inputs);
+    // A batch whose every row was refused at the door has nothing for the function; an empty batch
+    // (sent on by forceNext) still runs it, as KisFlow does.
+    if (inputs.length > 0 || batch.rows.length === 0) await this.#isolate(work, originals, inputs);
 
     let emitted = work.emitted();
     if (step.func.fmode === 'Save') emitted = this.#toSave(work, emitted);
@@ -297,7 +306,7 @@ export class StepRunner {
       emitted,
       next,
       rejected: work.rejected,
-      meta: work.meta,
+      meta: work.meta === batch.meta ? { ...batch.meta } : work.meta,
       aborted: work.aborted,
       stats: { in: batch.rows.length, out: emitted.length, rejected: work.rejected.length, ms },
     };
@@ -312,14 +321,8 @@ export class StepRunner {
     // almost every batch is clean: then the input array is used as is (never written to: see
     // BatchWork.accept) instead of being copied row by row.
     let i = must.length === 0 && this.step.index > 0 ? n : 0;
-    scan: for (; i < n; i++) {
-      const row = rows[i] as Row;
-      if (typeof row !== 'object' || row === null || Array.isArray(row)) break;
-      for (let j = 0; j < must.length; j++) {
-        const value = row[must[j] as string];
-        if (value === undefined || value === null || value === '') break scan;
-      }
-    }
+    const admissible = this.#admissible;
+    while (i < n && admissible(rows[i] as Row)) i++;
     let originals: Row[];
     if (i === n) {
       originals = rows as Row[];
@@ -363,9 +366,7 @@ export class StepRunner {
       return false;
     }
     const must = this.#verify;
-    const missing = must.filter(
-      (field) => row[field] === undefined || row[field] === null || row[field] === '',
-    );
+    const missing = must.filter((field) => !isPresent(row[field]));
     if (missing.length === 0) return true;
     work.reject(
       'MISSING_FIELD',
@@ -379,22 +380,33 @@ export class StepRunner {
   async #attempt(work: BatchWork, originals: Row[], inputs: Row[]): Promise<void> {
     const ctx = new AttemptContext(work, { ...work.meta });
     await this.#fn.handler(inputs, ctx);
+    ctx.checkCommits();
     work.accept(ctx, originals);
   }
 
   /** Runs the function on the rows; when it throws, bisects until failing rows are alone. */
   async #isolate(work: BatchWork, originals: Row[], inputs: Row[]): Promise<void> {
     let error: unknown;
+    const n = inputs.length;
     try {
-      // The handler gets its own array: it may sort or splice it without touching `originals`.
-      await this.#attempt(work, originals, inputs.slice());
+      // No defensive copy of the rows for the handler: on a clean batch it would be the engine's
+      // largest per-row cost. Functions treat `rows` as read-only (see StepRunner); one that
+      // shortened or grew it and then failed is caught below, as its rows can no longer be re-run.
+      await this.#attempt(work, originals, inputs);
       return;
     } catch (err) {
       if (propagates(err)) throw err;
       error = err;
       work.errors++;
     }
-    const n = inputs.length;
+    if (inputs.length !== n || originals.length !== n) {
+      throw new StepError(
+        'ROWS_MUTATED',
+        `Function '${this.step.fid}' added or removed rows of its input array and then threw (${messageOf(error)}), so the rows it was given cannot be re-run to isolate the failure. Treat \`rows\` as read-only: copy it before sorting or filtering (\`[...rows]\`).`,
+        { flowId: work.flowId, step: work.step, fid: work.fid, batchId: work.flow.batchId },
+        { cause: error },
+      );
+    }
     if (n > 1) {
       const mid = n >>> 1;
       await this.#isolate(work, originals.slice(0, mid), inputs.slice(0, mid));

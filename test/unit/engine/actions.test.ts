@@ -140,7 +140,7 @@ describe('reuse', () => {
       {
         a: defineFunction((rows, ctx) => {
           ctx.commit({ dropped: true });
-          rows.reverse();
+          for (const r of rows) ctx.commit({ ...r, changed: true });
           ctx.reuse();
         }),
         b: pass,

@@ -147,6 +147,40 @@ describe('a function that throws', () => {
     expect(result.rejected).toEqual([expect.objectContaining({ code: 'FUNCTION_ERROR', reason: 'always' })]);
   });
 
+  it('fails the batch when the function removed input rows and then threw: they could not be re-run', async () => {
+    const e = engine(
+      { funcs: [{ fid: 'a' }], flows: [{ flowId: 'f', steps: ['a'] }] },
+      {
+        a: defineFunction((rows: Row[]) => {
+          rows.pop();
+          throw new Error('after pop');
+        }),
+      },
+    );
+    await expect(e.run('f', rowsOf(3))).rejects.toMatchObject({
+      code: 'ROWS_MUTATED',
+      message: expect.stringContaining('after pop'),
+    });
+  });
+
+  it('still isolates rows when the function sorted its input before failing', async () => {
+    const e = engine(
+      { funcs: [{ fid: 'a' }], flows: [{ flowId: 'f', steps: ['a'] }] },
+      {
+        a: defineFunction((rows: Row[], ctx) => {
+          rows.sort((x, y) => Number(y.id) - Number(x.id));
+          for (const r of rows) {
+            if (r.id === 3) throw new Error('three');
+            ctx.commit(r);
+          }
+        }),
+      },
+    );
+    const result = await e.run('f', rowsOf(6));
+    expect(result.output.map((r) => r.id).sort()).toEqual([0, 1, 2, 4, 5]);
+    expect(result.rejected).toEqual([expect.objectContaining({ reason: 'three', row: { id: 3 } })]);
+  });
+
   it('fails the batch when the function throws on an empty (forced) batch', async () => {
     const e = engine(
       { funcs: [{ fid: 'a' }, { fid: 'b' }], flows: [{ flowId: 'f', steps: ['a', 'b'] }] },

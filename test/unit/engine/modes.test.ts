@@ -47,6 +47,24 @@ describe('Verify', () => {
     ]);
   });
 
+  it('does not call the function when every row was refused', async () => {
+    let called = false;
+    const e = engine(
+      {
+        funcs: [{ fid: 'check', fmode: 'Verify', must: ['id'] }],
+        flows: [{ flowId: 'f', steps: ['check'] }],
+      },
+      {
+        check: defineFunction(() => {
+          called = true;
+        }),
+      },
+    );
+    const result = await e.run('f', [{ x: 1 }, { id: '' }]);
+    expect(called).toBe(false);
+    expect(result.rejected.map((r) => r.code)).toEqual(['MISSING_FIELD', 'MISSING_FIELD']);
+  });
+
   it('does not check source.must outside Verify', async () => {
     const e = engine(
       { funcs: [{ fid: 'calc', must: ['x'] }], flows: [{ flowId: 'f', steps: ['calc'] }] },
