@@ -1,9 +1,8 @@
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type KisFlowApp } from '../../infra/app.ts';
 import { resourceNames } from '../../kisflow/config/names.ts';
-import { flow, flowStackOf, func, project, shopProject } from './projects.ts';
+import { flow, flowStackOf, func, project, shopProject, testApp } from './projects.ts';
 
 const names = resourceNames();
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]*$/;
@@ -12,7 +11,7 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
   let built: KisFlowApp;
   let shared: Template;
   beforeAll(() => {
-    built = buildApp({ project: shopProject(), app: new App(), bundling: false });
+    built = buildApp({ project: shopProject(), app: testApp(), bundling: false });
     shared = Template.fromStack(built.shared);
   });
 
@@ -29,7 +28,7 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
     expect(id).toBe(names.flowStack('订单流'));
     const again = buildApp({
       project: shopProject(),
-      app: new App(),
+      app: testApp(),
       bundling: false,
       securityChecks: false,
     });
@@ -70,7 +69,7 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
   it('destroys tables and logs with their stacks when kisflow:destroy is set (dev)', () => {
     const dev = buildApp({
       project: shopProject(),
-      app: new App({ context: { 'kisflow:destroy': 'true', 'kisflow:prefix': 'dev' } }),
+      app: testApp({ 'kisflow:destroy': 'true', 'kisflow:prefix': 'dev' }),
       bundling: false,
       securityChecks: false,
     });
@@ -84,7 +83,7 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
   it('puts kisflow:prefix into physical names and deployed stack names, not into the CLI ids', () => {
     const dev = buildApp({
       project: shopProject(),
-      app: new App({ context: { 'kisflow:prefix': 'dev' } }),
+      app: testApp({ 'kisflow:prefix': 'dev' }),
       bundling: false,
       securityChecks: false,
     });
@@ -102,7 +101,7 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
     expect(() =>
       buildApp({
         project: shopProject(),
-        app: new App({ context: { 'kisflow:prefix': 'my_env!' } }),
+        app: testApp({ 'kisflow:prefix': 'my_env!' }),
         bundling: false,
       }),
     ).toThrow(/kisflow:prefix is "my_env!"; use 1-20 ASCII letters/);
@@ -138,7 +137,7 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
         ['f', { ...f, steps: [{ fid: 'a', params: {}, at: { file: 'flows/f.yml', line: 4, col: 5 } }] }],
       ]),
     };
-    expect(() => buildApp({ project: withPosition, app: new App(), bundling: false })).toThrow(
+    expect(() => buildApp({ project: withPosition, app: testApp(), bundling: false })).toThrow(
       /flows\/f\.yml:4:5: step 0 \(a\) of flow 'f': jump_targets names 'b', which no step of the flow runs\. 'b' is a function, but no step of this flow runs it\./,
     );
   });

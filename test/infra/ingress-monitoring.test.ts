@@ -1,9 +1,8 @@
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app.ts';
 import { resourceNames, safeId } from '../../kisflow/config/names.ts';
-import { flowStackOf, parseRenderedJson, shopProject } from './projects.ts';
+import { flowStackOf, parseRenderedJson, shopProject, testApp } from './projects.ts';
 
 const names = resourceNames();
 
@@ -17,7 +16,7 @@ describe('jobs, event sources, dashboards and alarms', () => {
   let orders: Template;
   let orderFlow: Template;
   beforeAll(() => {
-    const { flows } = buildApp({ project: shopProject(), app: new App(), bundling: false });
+    const { flows } = buildApp({ project: shopProject(), app: testApp(), bundling: false });
     orders = Template.fromStack(flowStackOf(flows, 'orders'));
     orderFlow = Template.fromStack(flowStackOf(flows, '订单流'));
   });

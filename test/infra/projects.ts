@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
 import type {
   ConnSpec,
   FlowSpec,
@@ -164,4 +165,13 @@ export function parseRenderedJson(value: unknown): unknown {
     const m = typeof v === 'string' ? /^@@ref(\d+)@@$/.exec(v) : null;
     return m ? refs[Number(m[1])] : v;
   });
+}
+
+/**
+ * An App for template-shape tests. CloudFormation's built-in template rules cost seconds to load
+ * per test file; they run, strict as cdk.json sets them, in security.test.ts and on the real
+ * bundles of seed-bundling.test.ts. cdk-nag runs on every synth.
+ */
+export function testApp(context: Record<string, unknown> = {}): App {
+  return new App({ builtinCloudFormationValidation: false, context });
 }

@@ -6,7 +6,7 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app.ts';
 import { loadProject } from '../../kisflow/config/index.ts';
-import { REPO_ROOT, shopProject } from './projects.ts';
+import { REPO_ROOT, shopProject, testApp } from './projects.ts';
 
 /** Rule id and construct paths of each finding that failed the synth (none when it passes). */
 function findings(app: App): { rule: string; paths: string[] }[] {
@@ -41,7 +41,7 @@ describe('cdk-nag (AwsSolutions) at synth', () => {
   });
 
   it('fails the synth on a deliberate violation: a queue that accepts requests without TLS', () => {
-    const { app, shared } = buildApp({ project: shopProject(), app: new App(), bundling: false });
+    const { app, shared } = buildApp({ project: shopProject(), app: testApp(), bundling: false });
     new Queue(shared, 'PlainTextQueue', { enforceSSL: false });
     expect(findings(app)).toContainEqual({
       rule: 'AwsSolutions-SQS4',
@@ -51,7 +51,7 @@ describe('cdk-nag (AwsSolutions) at synth', () => {
 
   it('fails on an acknowledgement that names another rule, and passes on one that names this finding', () => {
     const build = (ack: string) => {
-      const app = new App();
+      const app = testApp();
       buildApp({ project: shopProject(), app, bundling: false });
       const queue = new Queue(new Stack(app, 'Extra'), 'Unwatched', { enforceSSL: true });
       Validations.of(queue).acknowledge({ id: ack, reason: 'a test of acknowledgements' });

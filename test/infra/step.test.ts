@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, type Stack } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Runtime, RuntimeFamily } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { STEP_RUNTIME } from '../../infra/bundling.ts';
 import { type StepWiringShape, TABLE_DATA_ACTIONS, WIRING_ENV_NAME } from '../../infra/step.ts';
 import { resourceNames } from '../../kisflow/config/names.ts';
 import { type StepWiring, WIRING_ENV } from '../../kisflow/lambda/wiring.ts';
-import { flowStackOf, parseRenderedJson, REPO_ROOT, shopProject } from './projects.ts';
+import { flowStackOf, parseRenderedJson, REPO_ROOT, shopProject, testApp } from './projects.ts';
 
 const names = resourceNames();
 
@@ -55,7 +55,7 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
   let orders: Template;
   let stack: Stack;
   beforeAll(() => {
-    const { flows } = buildApp({ project: shopProject(), app: new App(), bundling: false });
+    const { flows } = buildApp({ project: shopProject(), app: testApp(), bundling: false });
     stack = flowStackOf(flows, 'orders');
     orders = Template.fromStack(stack);
   });
@@ -249,7 +249,7 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
       ],
     });
     const tables = (step: number) =>
-      policyOf(step).find((s) => ([] as string[]).concat(s.Action).includes('dynamodb:PutItem'))?.Resource;
+      policyOf(step).find((s) => ([] as string[]).concat(s.Action).includes('dynamodb:UpdateItem'))?.Resource;
     expect(tables(1)).toEqual([tableArn(names.connectorTable('orders')), tableArn(names.stateTable())]);
     expect(tables(0)).toEqual(tableArn(names.stateTable()));
     const logs = policyOf(0).find((s) => ([] as string[]).concat(s.Action).includes('logs:PutLogEvents'));
