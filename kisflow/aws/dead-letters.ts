@@ -66,7 +66,7 @@ async function receive(
         WaitTimeSeconds: waitTimeSeconds,
         // Real SQS returns no attributes unless asked (fauxqs returns all either way).
         MessageAttributeNames: ['All'],
-        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
       }),
     );
     return out.Messages ?? [];
@@ -172,6 +172,16 @@ export async function listDeadLetters(
 /** Where a redrive sends a message: one queue, or a queue per step the message was for. */
 export type RedriveTarget = string | ((message: { readonly step?: number }) => string);
 
+/** Options of `redrive`. */
+export interface RedriveOptions extends DeadLetterReadOptions {
+  /**
+   * Only dead letters that reached the DLQ before this time (epoch ms, SQS's SentTimestamp) move.
+   * @default - when the redrive starts: rows that fail again while it runs come back to the DLQ and
+   * are left there, instead of cycling between the step and its DLQ for ever.
+   */
+  readonly sentBefore?: number;
+}
+
 /**
  * Moves up to `max` dead letters back for processing (fauxqs has no StartMessageMoveTask, and
  * a KisFlow redrive must rewrite rejected-rows records anyway): receive → send → delete, so a
@@ -187,66 +197,89 @@ export async function redrive(
   sqs: SQSClient,
   dlqUrl: string,
   targetUrl: RedriveTarget,
-  options: DeadLetterReadOptions = {},
+  options: RedriveOptions = {},
 ): Promise<number> {
   const max = options.max ?? Number.POSITIVE_INFINITY;
+  // +1: a dead letter sent in the very millisecond the redrive starts still counts as before it.
+  const sentBefore = options.sentBefore ?? Date.now() + 1;
+  const visibility = options.visibilitySeconds ?? 60;
+  // Dead letters that arrived after the start stay hidden until the end, so that the loop (which
+  // ends at the first empty receive) does not see them again.
+  const later: Message[] = [];
   let moved = 0;
-  while (moved < max) {
-    const got = await receive(
-      sqs,
-      dlqUrl,
-      Math.min(SQS_MAX_BATCH_ENTRIES, max - moved),
-      options.visibilitySeconds ?? 60,
-      options.waitTimeSeconds ?? 1,
-    );
-    if (got.length === 0) break;
-    const byTarget = new Map<string, OutgoingMessage[]>();
-    for (const m of got) {
-      const body = m.Body ?? '';
-      const read = readDeadLetterBody(body);
-      const step =
-        read.kind === 'rejected'
-          ? read.record.step
-          : read.kind === 'envelope'
-            ? read.envelope.step
-            : undefined;
-      const url = typeof targetUrl === 'string' ? targetUrl : targetUrl(step === undefined ? {} : { step });
-      const list = byTarget.get(url) ?? [];
-      byTarget.set(url, list);
-      if (read.kind !== 'rejected') {
-        list.push({ id: m.MessageId ?? '', body });
-        continue;
-      }
-      const { record } = read;
-      const packed = packBatch(
-        {
-          flowId: record.flow,
-          step: record.step,
-          runId: record.run,
-          batchId: redriveBatchId(record.batch, m.MessageId ?? body),
-          rows: rejectedRows(record),
-          meta: record.meta ?? {},
-        },
-        SQS_MAX_MESSAGE_BYTES,
+  try {
+    while (moved < max) {
+      const received = await receive(
+        sqs,
+        dlqUrl,
+        Math.min(SQS_MAX_BATCH_ENTRIES, max - moved),
+        visibility,
+        options.waitTimeSeconds ?? 1,
       );
-      // A rejected row fitted a dead letter, so it fits an envelope: `oversize` stays empty.
-      for (const p of packed.messages) list.push({ id: p.id, body: p.body });
+      if (received.length === 0) break;
+      const got = received.filter((m) => {
+        const sent = Number(m.Attributes?.SentTimestamp ?? 0);
+        if (sent < sentBefore) return true;
+        later.push(m);
+        return false;
+      });
+      if (got.length === 0) continue;
+      moved += await moveBack(sqs, dlqUrl, targetUrl, got);
     }
-    for (const [url, messages] of byTarget) await sendMessageBatches(sqs, url, messages);
-    const deleted = await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: dlqUrl,
-        Entries: got.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle })),
-      }),
-    );
-    if ((deleted.Failed ?? []).length > 0) {
-      throw new InfrastructureError(
-        'SQS_DELETE_FAILED',
-        `Redrove ${got.length} dead letters but could not delete ${deleted.Failed?.length} of them from ${dlqUrl}; they will be redriven again (a redriven batch is idempotent).`,
-        { queueUrl: dlqUrl, failed: deleted.Failed },
-      );
-    }
-    moved += got.length;
+  } finally {
+    await makeVisible(sqs, dlqUrl, later);
   }
   return moved;
+}
+
+/** Sends received dead letters to their targets, then deletes them from the DLQ. */
+async function moveBack(
+  sqs: SQSClient,
+  dlqUrl: string,
+  targetUrl: RedriveTarget,
+  got: readonly Message[],
+): Promise<number> {
+  const byTarget = new Map<string, OutgoingMessage[]>();
+  for (const m of got) {
+    const body = m.Body ?? '';
+    const read = readDeadLetterBody(body);
+    const step =
+      read.kind === 'rejected' ? read.record.step : read.kind === 'envelope' ? read.envelope.step : undefined;
+    const url = typeof targetUrl === 'string' ? targetUrl : targetUrl(step === undefined ? {} : { step });
+    const list = byTarget.get(url) ?? [];
+    byTarget.set(url, list);
+    if (read.kind !== 'rejected') {
+      list.push({ id: m.MessageId ?? '', body });
+      continue;
+    }
+    const { record } = read;
+    const packed = packBatch(
+      {
+        flowId: record.flow,
+        step: record.step,
+        runId: record.run,
+        batchId: redriveBatchId(record.batch, m.MessageId ?? body),
+        rows: rejectedRows(record),
+        meta: record.meta ?? {},
+      },
+      SQS_MAX_MESSAGE_BYTES,
+    );
+    // A rejected row fitted a dead letter, so it fits an envelope: `oversize` stays empty.
+    for (const p of packed.messages) list.push({ id: p.id, body: p.body });
+  }
+  for (const [url, messages] of byTarget) await sendMessageBatches(sqs, url, messages);
+  const deleted = await sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: dlqUrl,
+      Entries: got.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle })),
+    }),
+  );
+  if ((deleted.Failed ?? []).length > 0) {
+    throw new InfrastructureError(
+      'SQS_DELETE_FAILED',
+      `Redrove ${got.length} dead letters but could not delete ${deleted.Failed?.length} of them from ${dlqUrl}; they will be redriven again (a redriven batch is idempotent).`,
+      { queueUrl: dlqUrl, failed: deleted.Failed },
+    );
+  }
+  return got.length;
 }

@@ -14,7 +14,7 @@ export {
   rejectedRecord,
 } from './dead-letter.ts';
 export { deadLetterMessage } from './dead-letter-send.ts';
-export type { DeadLetter, DeadLetterReadOptions, RedriveTarget } from './dead-letters.ts';
+export type { DeadLetter, DeadLetterReadOptions, RedriveOptions, RedriveTarget } from './dead-letters.ts';
 export { listDeadLetters, RETRIES_EXHAUSTED, redrive } from './dead-letters.ts';
 export type { FlowDeployment, FlowDeploymentOptions } from './deployment.ts';
 export { enabledFlow, openFlowDeployment } from './deployment.ts';

@@ -129,4 +129,22 @@ describe('redrive', () => {
     );
     expect(left.Messages).toHaveLength(1);
   });
+
+  it('leaves dead letters that arrive while it runs (rows failing again), instead of cycling', async () => {
+    const { dlq } = await deadLetterQueue();
+    const target = await createQueue(ctx.clients.sqs);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    let sentBack = 0;
+    // A step that rejects everything again at once: each redriven message makes a new dead letter.
+    const moved = await redrive(ctx.clients.sqs, dlq, () => {
+      sentBack++;
+      void deadLetterMessage(ctx.clients.sqs, dlq, 'failed again', { code: 'AGAIN', message: 'still bad' });
+      return target;
+    });
+    expect(moved).toBe(4);
+    expect(sentBack).toBe(4);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const left = await listDeadLetters(ctx.clients.sqs, dlq);
+    expect(left.map((d) => d.code)).toEqual(['AGAIN', 'AGAIN', 'AGAIN', 'AGAIN']);
+  });
 });
