@@ -192,7 +192,7 @@ export async function run(
   options: { rows?: number; rounds?: number } = {},
 ): Promise<void> {
   const n = options.rows ?? 1_000_000;
-  const rounds = options.rounds ?? 5;
+  const rounds = options.rounds ?? 7;
   const input: In[] = Array.from({ length: n }, (_, i) => ({ id: i, a: i % 100, b: (i * 7) % 13 }));
   const plan = FlowPlan.build(benchProject(), 'bench');
   const registry = new Registry()
