@@ -105,9 +105,9 @@ class BatchWork implements AttemptScope {
 
   /** Takes in an attempt that succeeded on `originals` (the rows as they entered the step). */
   accept(ctx: AttemptContext, originals: Row[]): void {
-    // reuse: the input goes on unchanged. jumpTo without commits: the input goes to the target,
-    // as the previous step's output would in KisFlow (see StepRunner).
-    // `originals` may be the caller's input array: emit a copy of it.
+    // reuse: the input goes on. jumpTo without commits: the input goes to the target, as the
+    // previous step's output would in KisFlow (see StepRunner). `originals` may be the caller's
+    // input array: emit a copy of it.
     const out = ctx.reused || (ctx.jump !== undefined && ctx.out.length === 0) ? originals.slice() : ctx.out;
     if (out.length > 0) this.parts.push(out);
     if (ctx.rejected !== undefined) for (const r of ctx.rejected) this.rejected.push(r);
@@ -144,7 +144,10 @@ class BatchWork implements AttemptScope {
  *
  * Per batch, KisFlow's semantics with the framework's mode behaviour around the user function:
  * - Verify rejects rows lacking a `source.must` field (`MISSING_FIELD`) before the function runs;
- *   a function's zod `input` schema rejects rows that do not parse (`INVALID_ROW`), in any mode.
+ *   a function's zod `input` schema rejects rows that do not parse (`INVALID_ROW`), in any mode,
+ *   and the function gets the parsed rows; the first step also rejects rows that are not objects
+ *   (`INVALID_ROW`; later steps get rows committed through `ctx.commit`, which are checked). When
+ *   no row is left, the function is not called.
  * - The function's commits are the output; `reuse()` passes the input on instead; `reject(row,
  *   reason)` routes a row out (`REJECTED_BY_FUNCTION`); `abort()` ends the flow after this step;
  *   a step that emits nothing ends the flow unless it called `forceNext()`.
@@ -239,7 +242,8 @@ export class StepRunner {
    *
    * @throws InfrastructureError / ConnectorError when a store or connector fails (retry the message);
    *   EnvelopeError `BATCH_MISMATCH` when the batch is addressed to another flow or step;
-   *   StepError `FUNCTION_ERROR` when the function keeps failing on a batch with no rows.
+   *   StepError `FUNCTION_ERROR` when the function keeps failing on a batch with no rows,
+   *   `ROWS_MUTATED` (see above), `BAD_INPUT_SCHEMA` for an asynchronous zod input schema.
    */
   async run(batch: StepBatch): Promise<StepOutcome> {
     const started = performance.now();
