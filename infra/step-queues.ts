@@ -39,6 +39,10 @@ export class StepQueues extends Construct {
   /** Messages that failed `maxReceiveCount` times, and rows the step rejected with a reason. */
   public readonly deadLetterQueue: Queue;
   public readonly maxReceiveCount: number;
+  /** Timeout of the consuming function: the visibility timeout was sized from it. */
+  public readonly functionTimeout: Duration;
+  /** Batching window of the event source: the visibility timeout was sized from it. */
+  public readonly batchingWindow?: Duration;
 
   constructor(scope: Construct, id: string, props: StepQueuesProps) {
     super(scope, id);
@@ -52,6 +56,8 @@ export class StepQueues extends Construct {
       );
     }
     this.maxReceiveCount = props.maxReceiveCount;
+    this.functionTimeout = props.functionTimeout;
+    this.batchingWindow = props.batchingWindow;
     this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', { queueName: props.deadLetterQueueName });
     const window = props.batchingWindow?.toSeconds() ?? 0;
     this.queue = secureQueue(this, 'Queue', {

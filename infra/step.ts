@@ -54,7 +54,11 @@ export interface KisFlowStepProps {
   readonly projectRoot: string;
   /** @default - the `package-lock.json` (or other lock file) found upwards from the working directory */
   readonly depsLockFilePath?: string;
-  /** The step's input queue and DLQ. */
+  /**
+   * The step's input queue and DLQ. The function's timeout and the event source's batching window
+   * are theirs (`functionTimeout`, `batchingWindow`): the queue's visibility timeout was sized
+   * from them.
+   */
   readonly queues: StepQueues;
   /** Queues this step may send to, by step index: the next step and `jump_targets`. @default {} */
   readonly stepQueues?: Readonly<Record<string, IQueue>>;
@@ -68,12 +72,8 @@ export interface KisFlowStepProps {
   readonly metricsNamespace: string;
   /** Messages per invocation (event source BatchSize, 1-10000). @default 10 */
   readonly batchSize?: number;
-  /** Time to gather a batch (0-300 s). @default - none: invoke as soon as messages arrive */
-  readonly batchingWindow?: Duration;
   /** Concurrent invocations the event source may use (2-1000). @default - the account's concurrency */
   readonly maxConcurrency?: number;
-  /** @default Duration.seconds(30) */
-  readonly timeout?: Duration;
   /** @default 256 */
   readonly memorySize?: number;
   /** Packing limit for outgoing messages. @default 262144 */
@@ -112,7 +112,7 @@ export class KisFlowStep extends Construct {
     // IAM descriptions take Latin-1 only; fids and flow ids may be any Unicode.
     const asciiWhere = `step ${props.step} (${safeId(props.fid, 64)}) of flow ${safeId(props.flowId, 64)}`;
     const batchSize = props.batchSize ?? 10;
-    const window = props.batchingWindow?.toSeconds() ?? 0;
+    const window = props.queues.batchingWindow?.toSeconds() ?? 0;
     validateTuning(where, batchSize, window, props.maxConcurrency);
 
     const { queue, deadLetterQueue, maxReceiveCount } = props.queues;
@@ -155,7 +155,7 @@ export class KisFlowStep extends Construct {
       runtime: STEP_RUNTIME,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
-      timeout: props.timeout ?? Duration.seconds(30),
+      timeout: props.queues.functionTimeout,
       role: this.role,
       logGroup: this.logGroup,
       description: truncate(`KisFlow ${where}`, 256),
