@@ -38,7 +38,7 @@ describe('cdk-nag (AwsSolutions) at synth', () => {
     const { app, flows } = buildApp({ project, app: new App({ context }), bundling: false });
     expect(flows.size).toBeGreaterThan(0);
     expect(findings(app)).toEqual([]);
-  });
+  }, 120_000);
 
   it('fails the synth on a deliberate violation: a queue that accepts requests without TLS', () => {
     const { app, shared } = buildApp({ project: shopProject(), app: testApp(), bundling: false });
@@ -86,5 +86,5 @@ describe('a configuration mistake stops `cdk synth`', () => {
     for (const line of located) expect(synth.stderr).toContain(line);
     expect(located[0]).toMatch(/^test\/fixtures\/infra\/broken\/flows\/broken\.yml:\d+:\d+: /);
     expect(synth.stderr).not.toMatch(/\n\s+at /);
-  });
+  }, 120_000);
 });
