@@ -1,6 +1,6 @@
+import { didYouMeanHint } from '../config/did-you-mean.ts';
 import type { ConnSpec, FlowSpec, FuncSpec, Params, ProjectConfig } from '../config/model.ts';
 import { ConnectorError, StepError } from '../errors.ts';
-import { didYouMean } from './suggest.ts';
 
 /** One step of a flow, resolved: its function's config, merged params and connector. */
 export interface PlannedStep {
@@ -46,7 +46,7 @@ export class FlowPlan {
       const known = [...project.flows.keys()];
       throw new StepError(
         'UNKNOWN_FLOW',
-        `There is no flow '${flowId}'.${didYouMean(flowId, known)} Flows: ${known.length ? known.map((k) => `'${k}'`).join(', ') : 'none (add a `kistype: flow` document under flows/)'}.`,
+        `There is no flow '${flowId}'${didYouMeanHint(flowId, known)}. Flows: ${known.length ? known.map((k) => `'${k}'`).join(', ') : 'none (add a `kistype: flow` document under flows/)'}.`,
         { flowId, known },
       );
     }
@@ -55,7 +55,7 @@ export class FlowPlan {
       if (func === undefined) {
         throw new StepError(
           'UNKNOWN_FUNCTION',
-          `Step ${index} of flow '${flowId}' names function '${spec.fid}', which has no config.${didYouMean(spec.fid, project.funcs.keys())} Add a \`kistype: func\` document with fid '${spec.fid}'.`,
+          `Step ${index} of flow '${flowId}' names function '${spec.fid}', which has no config${didYouMeanHint(spec.fid, project.funcs.keys())}. Add a \`kistype: func\` document with fid '${spec.fid}'.`,
           { flowId, step: index, fid: spec.fid },
         );
       }
@@ -65,7 +65,7 @@ export class FlowPlan {
       if (conn === undefined) {
         throw new ConnectorError(
           'UNKNOWN_CONNECTOR',
-          `Function '${func.fid}' names connector '${func.cid}', which has no config.${didYouMean(func.cid, project.conns.keys())} Add a \`kistype: conn\` document with cid '${func.cid}'.`,
+          `Function '${func.fid}' names connector '${func.cid}', which has no config${didYouMeanHint(func.cid, project.conns.keys())}. Add a \`kistype: conn\` document with cid '${func.cid}'.`,
           { flowId, step: index, fid: func.fid, cid: func.cid },
         );
       }

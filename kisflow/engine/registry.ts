@@ -1,3 +1,4 @@
+import { didYouMeanHint } from '../config/did-you-mean.ts';
 import type { ConnSpec, Params } from '../config/model.ts';
 import { ConnectorError, KisFlowError, StepError } from '../errors.ts';
 import type { Row } from '../ports.ts';
@@ -7,7 +8,6 @@ import {
   isConnectorImplementation,
 } from './connector.ts';
 import { isKisFunction, type KisFunction } from './function.ts';
-import { didYouMean } from './suggest.ts';
 
 /** Short description of a value for error messages ("a function", "an object with keys a, b"). */
 export function describeValue(value: unknown): string {
@@ -59,7 +59,7 @@ export class Registry {
       const known = [...this.#functions.keys()];
       throw new StepError(
         'FUNCTION_NOT_REGISTERED',
-        `No function is registered for fid '${fid}'.${didYouMean(fid, known)} Registered: ${known.length ? known.map((k) => `'${k}'`).join(', ') : 'none'}. Load the project's functions with loadFunctions(project) or call registry.addFunction('${fid}', defineFunction(...)).`,
+        `No function is registered for fid '${fid}'${didYouMeanHint(fid, known)}. Registered: ${known.length ? known.map((k) => `'${k}'`).join(', ') : 'none'}. Load the project's functions with loadFunctions(project) or call registry.addFunction('${fid}', defineFunction(...)).`,
         { fid, registered: known },
       );
     }
@@ -101,7 +101,7 @@ export class Registry {
       return Promise.reject(
         new ConnectorError(
           'CONNECTOR_TYPE_NOT_IMPLEMENTED',
-          `Connector '${conn.cid}' has type '${conn.type}', which has no implementation.${didYouMean(conn.type, [...known, 'dynamodb'])} Built in: 'dynamodb'${known.length ? `; registered: ${known.map((k) => `'${k}'`).join(', ')}` : ''}. Write connectors/${conn.type}.ts exporting \`export default defineConnector('${conn.type}', (conn) => ({ save, load }))\` (or set the conn's handler to its module), or use type 'dynamodb'.`,
+          `Connector '${conn.cid}' has type '${conn.type}', which has no implementation${didYouMeanHint(conn.type, [...known, 'dynamodb'])}. Built in: 'dynamodb'${known.length ? `; registered: ${known.map((k) => `'${k}'`).join(', ')}` : ''}. Write connectors/${conn.type}.ts exporting \`export default defineConnector('${conn.type}', (conn) => ({ save, load }))\` (or set the conn's handler to its module), or use type 'dynamodb'.`,
           { cid: conn.cid, type: conn.type },
         ),
       );

@@ -1,4 +1,5 @@
 import { prettifyError } from 'zod';
+import { didYouMeanHint } from '../config/did-you-mean.ts';
 import type { Params } from '../config/model.ts';
 import {
   ConnectorError,
@@ -17,7 +18,6 @@ import { compileMustCheck, isPresent } from './must-check.ts';
 import type { FlowPlan, PlannedStep } from './plan.ts';
 import type { Registry } from './registry.ts';
 import { type PendingSave, StepConnector } from './step-connector.ts';
-import { didYouMean } from './suggest.ts';
 
 /** What one step did with one batch. */
 export interface StepOutcome {
@@ -284,7 +284,7 @@ export class StepRunner {
       next = this.plan.indexOf(work.jump);
       if (next < 0) {
         const fids = this.plan.steps.map((s) => s.fid);
-        const reason = `jumpTo('${work.jump}'): flow '${batch.flowId}' has no step '${work.jump}'.${didYouMean(work.jump, fids)} Steps: ${[...new Set(fids)].map((f) => `'${f}'`).join(', ')}.`;
+        const reason = `jumpTo('${work.jump}'): flow '${batch.flowId}' has no step '${work.jump}'${didYouMeanHint(work.jump, fids)}. Steps: ${[...new Set(fids)].map((f) => `'${f}'`).join(', ')}.`;
         for (const row of emitted) work.reject('UNKNOWN_JUMP_TARGET', reason, row);
         emitted = [];
         next = null;

@@ -232,7 +232,7 @@ describe('jumpTo', () => {
       step: 0,
       row: { id: 0 },
     });
-    expect(result.rejected[0]?.reason).toMatch(/'totl'.*Did you mean 'total'/);
+    expect(result.rejected[0]?.reason).toMatch(/'totl'.*did you mean "total"/);
   });
 
   it('loops back while the function says so (the user guards the loop)', async () => {

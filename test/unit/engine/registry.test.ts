@@ -26,7 +26,7 @@ describe('Registry', () => {
     }
     expect(caught).toBeInstanceOf(StepError);
     expect(caught).toMatchObject({ code: 'FUNCTION_NOT_REGISTERED', context: { fid: 'doubel' } });
-    expect((caught as Error).message).toMatch(/'doubel'.*Did you mean 'double'/);
+    expect((caught as Error).message).toMatch(/'doubel'.*did you mean "double"/);
   });
 
   it('refuses a value that is not a KisFunction', () => {
