@@ -74,7 +74,12 @@ export async function run(print: (line: string) => void): Promise<void> {
         `  one message per row: ${fmt(ROWS)} messages in ${fmt(perRowRequests)} requests: ${(perRowRequests / requests).toFixed(0)}× the requests, ${(ROWS / messages).toFixed(0)}× the messages`,
       );
       let back = 0;
-      await tailQueue(sqs, queueUrl, { waitTimeSeconds: 0, onBatch: (b) => void (back += b.rows.length) });
+      await tailQueue(sqs, queueUrl, {
+        waitTimeSeconds: 0,
+        onBatch: (b) => {
+          back += b.rows.length;
+        },
+      });
       print(
         `  received back: ${fmt(back)} rows${back === ROWS ? ', all intact' : ` (EXPECTED ${fmt(ROWS)})`}`,
       );
