@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { App, type RemovalPolicy, Tags } from 'aws-cdk-lib';
 import type { ProjectConfig } from '../kisflow/config/model.ts';
-import { resourceNames, safeId } from '../kisflow/config/names.ts';
+import { resourceNames, safeId, stackSafeId } from '../kisflow/config/names.ts';
 import { ConfigError } from '../kisflow/errors.ts';
 import { DEFAULT_PREFIX, readSettings } from './context.ts';
 import { FlowStack } from './flow-stack.ts';
@@ -71,12 +71,21 @@ export function buildApp(options: BuildAppOptions): KisFlowApp {
         },
       ]);
     }
+    const clash = [...flows.values()].find((other) => other.node.id === id);
+    if (clash) {
+      throw new ConfigError([
+        {
+          ...flow.at,
+          message: `flows '${clash.flow.flowId}' and '${flow.flowId}' would both deploy as stack ${id} (stack names allow only letters, digits and '-'); rename one flow_id`,
+        },
+      ]);
+    }
     const stack = new FlowStack(app, id, {
       project,
       flowId: flow.flowId,
       shared,
       prefix: settings.prefix,
-      stackName: stackName(settings.prefix, safeId(flow.flowId, 90)),
+      stackName: stackName(settings.prefix, stackSafeId(flow.flowId, 90)),
       description: `KisFlow flow ${flow.flowId}: ${flow.flowName}`.slice(0, 1024),
       entriesDir: options.entriesDir,
       bundling: options.bundling,

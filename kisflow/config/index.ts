@@ -28,6 +28,6 @@ export type {
   StepSpec,
 } from './model.ts';
 export type { ResourceNames } from './names.ts';
-export { resourceNames, safeId } from './names.ts';
+export { resourceNames, safeId, stackSafeId } from './names.ts';
 export type { ProjectJson } from './project-json.ts';
 export { projectFromJson, projectToJson } from './project-json.ts';

@@ -2,17 +2,33 @@ import { createHash } from 'node:crypto';
 
 /**
  * Cloud resource names derived from config ids. Ids may be any Unicode (the seed uses Chinese
- * fids); AWS names may not. A name is the id's ASCII letters and digits, and when anything had
- * to be dropped or cut, a hash of the whole id: stable across deploys, distinct for distinct ids.
+ * fids); AWS names may not. A name keeps the id's ASCII letters, digits and `_`, and when
+ * anything had to be dropped or cut, adds a hash of the whole id: stable across deploys,
+ * distinct for distinct ids. SQS and DynamoDB names allow `_`.
  */
 export function safeId(id: string, maxLength = 40): string {
+  return withHashIfChanged(id, maxLength, /[^A-Za-z0-9_]+/g);
+}
+
+/**
+ * A CloudFormation stack name part (`[A-Za-z0-9-]`): `_` reads as `-` (`order_intake` deploys
+ * as `KisFlow-order-intake`), anything else outside the set gives a hashed name as in safeId.
+ * Two flows whose ids differ only by `_`/`-` collide; the CDK app reports that.
+ */
+export function stackSafeId(id: string, maxLength = 100): string {
+  const dashed = id.replace(/_/g, '-');
+  if (dashed.length <= maxLength && /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/.test(dashed)) return dashed;
+  return withHashIfChanged(id, maxLength, /[^A-Za-z0-9]+/g);
+}
+
+function withHashIfChanged(id: string, maxLength: number, unsafe: RegExp): string {
   const ascii = id
-    .replace(/[^A-Za-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
+    .replace(unsafe, '-')
+    .replace(/^[-_]+|[-_]+$/g, '')
     .replace(/-{2,}/g, '-');
   if (ascii === id && id.length <= maxLength) return id;
   const hash = createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 8);
-  const head = ascii.slice(0, Math.max(0, maxLength - hash.length - 1)).replace(/-+$/, '');
+  const head = ascii.slice(0, Math.max(0, maxLength - hash.length - 1)).replace(/[-_]+$/, '');
   return head ? `${head}-${hash}` : `h${hash}`;
 }
 
@@ -20,7 +36,7 @@ export function safeId(id: string, maxLength = 40): string {
 export function resourceNames(prefix = 'kisflow') {
   return {
     /** CloudFormation stack of one flow: `^[A-Za-z][A-Za-z0-9-]*$`. */
-    flowStack: (flowId: string) => `KisFlow-${safeId(flowId, 100)}`,
+    flowStack: (flowId: string) => `KisFlow-${stackSafeId(flowId, 100)}`,
     sharedStack: () => 'KisFlow-Shared',
     /** SQS names: at most 80 of `[A-Za-z0-9_-]`. */
     stepQueue: (flowId: string, step: number) => `${prefix}-${safeId(flowId, 40)}-s${step}`,
