@@ -1,5 +1,5 @@
 import { defineFunction } from 'kisflow';
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Typed input: a row that does not parse is rejected with zod's reason before this runs.
 const Order = z.looseObject({ price: z.number().nonnegative(), qty: z.number().int().positive() });

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { EnvelopeError, OversizeError } from '../errors.ts';
 import type { RejectedRow, Row, StepBatch } from '../ports.ts';
 import { type Envelope, parseEnvelope } from './envelope.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { EnvelopeError } from '../errors.ts';
 import type { Row, StepBatch } from '../ports.ts';
 import { sqsSafeJson } from './sqs-limits.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type DocumentKind, defined } from './document-kind.ts';
 import {
   ALWAYS,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { didYouMeanHint } from './did-you-mean.ts';
 import { type DocumentKind, defined } from './document-kind.ts';
 import {

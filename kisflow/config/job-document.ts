@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type DocumentKind, defined } from './document-kind.ts';
 import { idField, paramsField, paramValue, statusField } from './fields.ts';
 import type { JobSpec } from './model.ts';

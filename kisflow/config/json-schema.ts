@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { documentKinds, KISTYPES } from './kistypes.ts';
 
 /** Where editors find the schema, relative to a YAML file in `flows/`. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { connDocument } from './conn-document.ts';
 import type { Kistype } from './document-kind.ts';
 import { flowDocument } from './flow-document.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InfrastructureError, UsageError } from '../errors.ts';
 import type { StateEntry, StateStore, StateWrite } from '../ports.ts';
 

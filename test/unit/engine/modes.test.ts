@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineFunction } from '../../../kisflow/engine/function.ts';
 import { engine, rowsOf } from './project.ts';
 
