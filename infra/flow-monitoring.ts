@@ -12,6 +12,7 @@ import {
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { stepMetricLabel } from '../kisflow/config/names.ts';
 
 /** The custom metrics each step emits (Powertools EMF), counted in rows. */
 export const ROW_METRICS = ['rows_in', 'rows_out', 'rows_rejected'] as const;
@@ -20,12 +21,12 @@ export const ROW_METRICS = ['rows_in', 'rows_out', 'rows_rejected'] as const;
 export const METRICS_SERVICE = 'kisflow';
 
 /**
- * Dimensions of a step's row metrics: the engine's `flow` and `step` (its fid; steps of a flow that
- * run the same fid share the series) and Powertools' `service`. A dashboard metric matches only
+ * Dimensions of a step's row metrics: the engine's `flow` and `step` (index and fid, so steps
+ * that run the same fid keep their own series) and Powertools' `service`. A dashboard metric matches only
  * the exact dimension set: this is the contract with kisflow/engine and kisflow/lambda.
  */
-export function stepMetricDimensions(flowId: string, fid: string): Record<string, string> {
-  return { service: METRICS_SERVICE, flow: flowId, step: fid };
+export function stepMetricDimensions(flowId: string, step: number, fid: string): Record<string, string> {
+  return { service: METRICS_SERVICE, flow: flowId, step: stepMetricLabel(step, fid) };
 }
 
 export interface MonitoredStep {
@@ -92,7 +93,7 @@ export class FlowMonitoring extends Construct {
           new Metric({
             namespace: props.metricsNamespace,
             metricName,
-            dimensionsMap: stepMetricDimensions(props.flowId, s.fid),
+            dimensionsMap: stepMetricDimensions(props.flowId, s.step, s.fid),
             statistic: 'Sum',
             period,
             label: metricName,

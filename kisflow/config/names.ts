@@ -49,3 +49,12 @@ export function resourceNames(prefix = 'kisflow') {
 }
 
 export type ResourceNames = ReturnType<typeof resourceNames>;
+
+/**
+ * The `step` dimension of a step's metrics: index and fid, because a flow may run the same fid
+ * in several steps (the seed's MyFlow1) and each step needs its own series. The engine emits
+ * it; the CDK dashboard reads it.
+ */
+export function stepMetricLabel(step: number, fid: string): string {
+  return `${step}.${fid}`;
+}

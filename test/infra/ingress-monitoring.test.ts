@@ -150,10 +150,16 @@ describe('jobs, event sources, dashboards and alarms', () => {
       const rows = titled(`s${step} ${fid}: rows`);
       for (const metric of ['rows_in', 'rows_out', 'rows_rejected']) {
         expect(rows).toContain(
-          JSON.stringify(['ShopMetrics', metric, 'flow', 'orders', 'service', 'kisflow', 'step', fid]).slice(
-            1,
-            -1,
-          ),
+          JSON.stringify([
+            'ShopMetrics',
+            metric,
+            'flow',
+            'orders',
+            'service',
+            'kisflow',
+            'step',
+            `${step}.${fid}`,
+          ]).slice(1, -1),
         );
       }
       const lambda = titled(`s${step} ${fid}: Lambda`);

@@ -52,8 +52,8 @@ describe('a function that throws', () => {
     ]);
     // Alone, the bad row ran once plus retry_times (2) retries.
     expect(badTries).toBe(3);
-    expect(e.deps.metrics.counter('retries', { step: 'calc' })).toBe(2);
-    expect(e.deps.metrics.counter('errors', { step: 'calc' })).toBe(failed);
+    expect(e.deps.metrics.counter('retries', { step: '0.calc' })).toBe(2);
+    expect(e.deps.metrics.counter('errors', { step: '0.calc' })).toBe(failed);
     // Bisection, not row-by-row: far fewer calls than rows.
     expect(calls.length).toBeLessThan(25);
     expect(calls[0]).toBe(100);
