@@ -12,6 +12,7 @@ import { DynamoStateStore } from '../aws/dynamodb-state-store.ts';
 import { decodeEnvelope } from '../aws/envelope.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import type { ProjectConfig } from '../config/model.ts';
+import { stepMetricLabel } from '../config/names.ts';
 // project-json.ts, not config/index.ts: the index pulls in the YAML loader, which a Lambda never needs.
 import { type ProjectJson, projectFromJson } from '../config/project-json.ts';
 import type { ConnectorImplementation } from '../engine/connector.ts';
@@ -153,7 +154,8 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     persistentKeys: { flow: flowId, step, fid },
     ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
   });
-  const dims: MetricDimensions = Object.freeze({ flow: flowId, step: fid });
+  // The engine's dimensions exactly: EMF buffers one dimension set per invocation.
+  const dims: MetricDimensions = Object.freeze({ flow: flowId, step: stepMetricLabel(step, fid) });
   const emf = options.metrics === undefined ? new EmfMetrics(wiring.metricsNamespace, dims) : undefined;
   const metrics: Metrics = options.metrics ?? (emf as EmfMetrics);
 

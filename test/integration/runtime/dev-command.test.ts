@@ -66,9 +66,9 @@ describe('kisflow dev (command)', () => {
     expect(sink.deadRows('mini', 'cli-')[0]).toMatchObject({ code: 'MISSING_FIELD', step: 0 });
 
     const text = await (await fetch(metricsUrl)).text();
-    expect(text).toContain('kisflow_rows_in_total{flow="mini",step="verify_tx"} 2');
-    expect(text).toContain('kisflow_rows_rejected_total{flow="mini",step="verify_tx"} 1');
-    expect(text).toContain('kisflow_rows_out_total{flow="mini",step="publish_tx"} 1');
+    expect(text).toContain('kisflow_rows_in_total{flow="mini",step="0.verify_tx"} 2');
+    expect(text).toContain('kisflow_rows_rejected_total{flow="mini",step="0.verify_tx"} 1');
+    expect(text).toContain('kisflow_rows_out_total{flow="mini",step="1.publish_tx"} 1');
 
     await sink.stop();
     child.kill('SIGINT');

@@ -5,6 +5,7 @@ import { DynamoConnectorStore } from '../../../kisflow/aws/dynamodb-connector-st
 import { DynamoStateStore } from '../../../kisflow/aws/dynamodb-state-store.ts';
 import { encodeEnvelope } from '../../../kisflow/aws/envelope.ts';
 import { buildProject, loadProject } from '../../../kisflow/config/index.ts';
+import { stepMetricLabel } from '../../../kisflow/config/names.ts';
 import { defineFunction, FlowPlan, loadFunctions, Registry, runFlow } from '../../../kisflow/engine/index.ts';
 import { type DevStack, startDevStack } from '../../../kisflow/local/dev-stack.ts';
 import { MemoryConnectorStore, MemoryStateStore } from '../../../kisflow/memory/index.ts';
@@ -49,6 +50,15 @@ afterAll(async () => {
 
 const counter = (name: string, step?: string) =>
   stack.metrics.counter(name, step === undefined ? undefined : { step });
+
+/** The `step` label of a ledger/flaky step's metrics. */
+const label = (flow: 'ledger' | 'flaky', fid: string) => {
+  const steps = {
+    ledger: ['verify_tx', 'save_tx', 'load_tx', 'running_total', 'publish_tx'],
+    flaky: ['flaky_step', 'publish_tx'],
+  };
+  return stepMetricLabel(steps[flow].indexOf(fid), fid);
+};
 
 function ledgerRows(prefix: string, n: number, extra: (i: number) => Row = () => ({})): Row[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -130,7 +140,7 @@ describe('kisflow dev stack on the emulators', () => {
 
   it('a malformed message is dead-lettered at once with its reason, never retried', async () => {
     const before = {
-      dead: counter('messages_dead_lettered', 'verify_tx'),
+      dead: counter('messages_dead_lettered', label('ledger', 'verify_tx')),
       retried: counter('messages_retried'),
     };
     const started = Date.now();
@@ -155,7 +165,7 @@ describe('kisflow dev stack on the emulators', () => {
     expect(byBody.get(v2)?.code).toBe('UNSUPPORTED_VERSION');
     expect(byBody.get(v2)?.message).toMatch(/version 2 envelope; this KisFlow reads version 1/);
     expect(byBody.get('{"v":1,"flow":"ledger"}')?.code).toBe('INVALID_ENVELOPE');
-    expect(counter('messages_dead_lettered', 'verify_tx') - before.dead).toBe(3);
+    expect(counter('messages_dead_lettered', label('ledger', 'verify_tx')) - before.dead).toBe(3);
     expect(counter('messages_retried') - before.retried).toBe(0);
   });
 
@@ -217,7 +227,7 @@ describe('kisflow dev stack on the emulators', () => {
   });
 
   it('an infrastructure failure is retried after retry_duration; retries exhausted → DLQ with the reason', async () => {
-    const before = counter('messages_retried', 'flaky_step');
+    const before = counter('messages_retried', label('flaky', 'flaky_step'));
     const started = Date.now();
     await sendRows(clients.sqs, stack.resources, 'flaky', 'flaky-once', [
       { tx_id: 'flaky-once-1', user_id: 'f', amount: 1 },
@@ -238,7 +248,7 @@ describe('kisflow dev stack on the emulators', () => {
     expect(dead?.letter.message).toMatch(/the store is down \(attempt 3\)/);
     // retry_times 2: received 3 times, dead-lettered by the handler on the 3rd (1 s + 2 s of backoff).
     expect(Date.now() - started).toBeLessThan(2 * VISIBILITY_SECONDS * 1000);
-    expect(counter('messages_retried', 'flaky_step') - before).toBe(3);
+    expect(counter('messages_retried', label('flaky', 'flaky_step')) - before).toBe(3);
     expect(sink.deadRows('flaky', 'flaky-down-')).toHaveLength(1);
     expect(lines.filter((l) => /error/i.test(l))).toEqual([]);
   });
