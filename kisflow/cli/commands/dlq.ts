@@ -1,17 +1,18 @@
 import type { Command } from 'commander';
 import { type DeadLetter, listDeadLetters } from '../../aws/dead-letters.ts';
-import { openFlowDeployment } from '../../aws/deployment.ts';
-import { loadProject } from '../../config/index.ts';
 import type { FlowSpec } from '../../config/model.ts';
 import { UsageError } from '../../errors.ts';
+import {
+  type DeploymentOptions,
+  deploymentOptions,
+  openDeployment,
+  positiveInteger,
+} from '../deployment-options.ts';
 
-interface DlqOptions {
-  dir: string;
+interface DlqOptions extends DeploymentOptions {
   step?: string;
   max: string;
   json?: boolean;
-  endpoint?: string;
-  prefix?: string;
 }
 
 /** The step indexes `--step` selects: every step running that fid, or one index; all without it. */
@@ -46,31 +47,15 @@ function oneLine(text: string, max = 100): string {
 
 /** `kisflow dlq <flow_id>`: a flow's dead letters with their reasons, left in place. */
 export function register(program: Command): void {
-  program
-    .command('dlq')
+  deploymentOptions(program.command('dlq'))
     .description("list a flow's dead letters with the reason each one is there (they stay in the DLQ)")
     .argument('<flow_id>', 'the flow')
     .option('--step <fid>', 'only the step(s) running this fid (or a step index)')
     .option('--max <n>', 'at most this many per step', '1000')
     .option('--json', 'one JSON object per dead letter instead of a table')
-    .option('-d, --dir <dir>', 'flows directory', 'flows')
-    .option(
-      '--endpoint <url>',
-      'AWS-compatible endpoint (default: AWS_ENDPOINT_URL, a running kisflow dev, else AWS)',
-    )
-    .option('--prefix <prefix>', 'resource name prefix (default: the running kisflow dev one, else kisflow)')
     .action(async (flowId: string, opts: DlqOptions) => {
-      const max = Number(opts.max);
-      if (!Number.isInteger(max) || max < 1) {
-        throw new UsageError('BAD_OPTION', `--max must be a positive integer, received "${opts.max}"`);
-      }
-      const project = await loadProject(opts.dir);
-      const deployment = await openFlowDeployment(project, {
-        flowId,
-        root: process.cwd(),
-        ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-        ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
-      });
+      const max = positiveInteger(opts.max, '--max') ?? 1000;
+      const deployment = await openDeployment(flowId, opts);
       try {
         const { flow, queues } = deployment;
         const found: { step: number; letter: DeadLetter }[] = [];

@@ -1,19 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { openFlowDeployment } from '../../aws/deployment.ts';
 import { eventIdentity, putRowEvents } from '../../aws/event-bridge.ts';
 import { SqsTransport } from '../../aws/sqs-transport.ts';
-import { loadProject } from '../../config/index.ts';
 import { UsageError } from '../../errors.ts';
 import type { Destination } from '../../ports.ts';
+import { type DeploymentOptions, deploymentOptions, openDeployment } from '../deployment-options.ts';
 import { readJsonLines } from '../jsonl.ts';
 
-interface SendOptions {
-  dir: string;
+interface SendOptions extends DeploymentOptions {
   input: string;
   via: string;
-  endpoint?: string;
-  prefix?: string;
 }
 
 /**
@@ -22,25 +18,17 @@ interface SendOptions {
  * event bus with `--via eventbridge`.
  */
 export function register(program: Command): void {
-  program
-    .command('send')
+  deploymentOptions(program.command('send'))
     .description(
       "feed JSON Lines rows to a running flow: packed into its first queue (--via sqs), or as events on the flow's source.event_bus (--via eventbridge)",
     )
     .argument('<flow_id>', 'the flow to feed')
     .option('-i, --input <file>', 'rows as JSON Lines, - for stdin', '-')
     .option('--via <channel>', 'sqs or eventbridge', 'sqs')
-    .option('-d, --dir <dir>', 'flows directory', 'flows')
-    .option(
-      '--endpoint <url>',
-      'AWS-compatible endpoint (default: AWS_ENDPOINT_URL, a running kisflow dev, else AWS)',
-    )
-    .option('--prefix <prefix>', 'resource name prefix (default: the running kisflow dev one, else kisflow)')
     .action(async (flowId: string, opts: SendOptions) => {
       if (opts.via !== 'sqs' && opts.via !== 'eventbridge') {
         throw new UsageError('BAD_OPTION', `--via must be sqs or eventbridge, received "${opts.via}"`);
       }
-      const project = await loadProject(opts.dir);
       const { rows, malformed } = await readJsonLines(opts.input);
       if (malformed.length > 0) {
         const shown = malformed
@@ -53,12 +41,7 @@ export function register(program: Command): void {
           { lines: malformed.map((m) => m.line) },
         );
       }
-      const deployment = await openFlowDeployment(project, {
-        flowId,
-        root: process.cwd(),
-        ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-        ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
-      });
+      const deployment = await openDeployment(flowId, opts);
       try {
         const { flow, queues } = deployment;
         if (opts.via === 'eventbridge') {
