@@ -8,27 +8,10 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { safeId } from '../kisflow/config/names.ts';
+import { type StepWiring, WIRING_ENV } from '../kisflow/config/wiring.ts';
 import { STEP_RUNTIME, stepBundlingOptions } from './bundling.ts';
 import { METRICS_SERVICE } from './flow-monitoring.ts';
 import type { StepQueues } from './step-queues.ts';
-
-/**
- * `WIRING_ENV` and `StepWiring` of kisflow/lambda/wiring.ts, restated: infra imports nothing of the
- * runtime, not even types (test/unit/architecture.test.ts). test/infra checks both still agree.
- */
-export const WIRING_ENV_NAME = 'KISFLOW_WIRING';
-
-export interface StepWiringShape {
-  readonly inputQueue?: string;
-  readonly stepQueues: Readonly<Record<string, string>>;
-  readonly outputQueue?: string;
-  readonly deadLetterQueue: string;
-  readonly connectorTables: Readonly<Record<string, string>>;
-  readonly stateTable?: string;
-  readonly maxReceiveCount: number;
-  readonly maxMessageBytes: number;
-  readonly metricsNamespace: string;
-}
 
 /**
  * The item-level calls kisflow/aws's DynamoDB stores make (test/infra checks the list against
@@ -104,7 +87,7 @@ export class KisFlowStep extends Construct {
   public readonly logGroup: LogGroup;
   public readonly eventSource: SqsEventSource;
   /** What the function finds in `KISFLOW_WIRING` (URLs and names are deploy-time tokens). */
-  public readonly wiring: StepWiringShape;
+  public readonly wiring: StepWiring;
 
   constructor(scope: Construct, id: string, props: KisFlowStepProps) {
     super(scope, id);
@@ -163,7 +146,7 @@ export class KisFlowStep extends Construct {
       // names only, a few hundred bytes for a step with a handful of jump targets.
       // https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
       environment: {
-        [WIRING_ENV_NAME]: Stack.of(this).toJsonString(this.wiring),
+        [WIRING_ENV]: Stack.of(this).toJsonString(this.wiring),
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
         POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,

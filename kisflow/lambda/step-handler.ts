@@ -15,6 +15,7 @@ import type { ProjectConfig } from '../config/model.ts';
 import { stepMetricLabel } from '../config/names.ts';
 // project-json.ts, not config/index.ts: the index pulls in the YAML loader, which a Lambda never needs.
 import { type ProjectJson, projectFromJson } from '../config/project-json.ts';
+import { type StepWiring, WIRING_ENV } from '../config/wiring.ts';
 import type { ConnectorImplementation } from '../engine/connector.ts';
 import type { KisFunction } from '../engine/function.ts';
 import { FlowPlan } from '../engine/plan.ts';
@@ -26,7 +27,6 @@ import { retryDelaySeconds } from './backoff.ts';
 import { EmfMetrics } from './emf-metrics.ts';
 import { powertoolsLog } from './powertools-log.ts';
 import { coalescingSqsClient } from './send-coalescer.ts';
-import { type StepWiring, WIRING_ENV } from './wiring.ts';
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 

@@ -7,11 +7,11 @@ import { type ProvisionedResources, provisionProject } from '../aws/provision.ts
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import { loadProject } from '../config/index.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
+import type { StepWiring } from '../config/wiring.ts';
 import type { ConnectorImplementation } from '../engine/connector.ts';
 import { loadFunctions, type Registry } from '../engine/index.ts';
 import { KisFlowError } from '../errors.ts';
 import { createStepHandler, type LogLevel } from '../lambda/step-handler.ts';
-import type { StepWiring } from '../lambda/wiring.ts';
 import { MemoryMetrics } from '../memory/index.ts';
 import { type Poller, startPoller } from './poller.ts';
 import { type PrometheusServer, startPrometheusServer } from './prometheus.ts';

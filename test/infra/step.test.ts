@@ -6,15 +6,12 @@ import { Runtime, RuntimeFamily } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app.ts';
 import { STEP_RUNTIME } from '../../infra/bundling.ts';
-import { type StepWiringShape, TABLE_DATA_ACTIONS, WIRING_ENV_NAME } from '../../infra/step.ts';
+import { TABLE_DATA_ACTIONS } from '../../infra/step.ts';
 import { resourceNames } from '../../kisflow/config/names.ts';
-import { type StepWiring, WIRING_ENV } from '../../kisflow/lambda/wiring.ts';
+import { type StepWiring, WIRING_ENV } from '../../kisflow/config/wiring.ts';
 import { flowStackOf, parseRenderedJson, REPO_ROOT, shopProject, testApp } from './projects.ts';
 
 const names = resourceNames();
-
-/** True only when X and Y are the same type (readonly and optional modifiers included). */
-type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
 
 type Resource = { Properties: Record<string, unknown> };
 
@@ -138,7 +135,6 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
   });
 
   it('wires each step through KISFLOW_WIRING: next queue (and jump targets), own DLQ, tables, limits, namespace', () => {
-    expect(WIRING_ENV_NAME).toBe(WIRING_ENV);
     const wiringOf = (step: number): StepWiring => {
       const env = (functionOf(orders, step).Properties.Environment as { Variables: Record<string, unknown> })
         .Variables;
@@ -171,13 +167,6 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
     // publish is last: the output queue, no step queue.
     expect(wiringOf(3).stepQueues).toEqual({});
     expect(wiringOf(3).outputQueue).toEqual(queueRef(names.outputQueue('orders')));
-  });
-
-  it('keeps the restated wiring type in step with kisflow/lambda', () => {
-    // Type-checks (npx tsc --noEmit) only while both interfaces have the same fields, optionality
-    // and types.
-    const same: Equal<StepWiring, StepWiringShape> = true;
-    expect(same).toBe(true);
   });
 
   it('grants exactly the DynamoDB calls the stores make', () => {
