@@ -10,6 +10,8 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSReco
 
 /** A Lambda handler fed by SQS, as the event source mapping calls it. */
 // biome-ignore lint/suspicious/noConfusingVoidType: a Lambda SQS handler may return nothing (aws-lambda's SQSHandler type says the same).
+const TIMED_OUT = Symbol('timed out');
+
 export type SqsEventHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
 export interface PollerOptions {
@@ -26,7 +28,10 @@ export interface PollerOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Seconds one long poll waits (SQS allows 0 to 20). @default 2 - short, so `stop()` is quick */
   readonly waitTimeSeconds?: number;
-  /** The function timeout the handler sees in `context.getRemainingTimeInMillis()`. @default 30 */
+  /**
+   * The function timeout: the handler sees it in `context.getRemainingTimeInMillis()`, and a batch
+   * still running when it passes fails as a whole, as in Lambda. @default 30
+   */
   readonly timeoutSeconds?: number;
   /** Name shown in the handler's `context.functionName`. @default - the queue's name */
   readonly functionName?: string;
@@ -142,12 +147,26 @@ export function startPoller(options: PollerOptions): Poller {
     const { arn, region } = await eventSource();
     const records = messages.map((m) => toRecord(m, arn, region));
     let failed: Set<string>;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const response = await handler({ Records: records }, lambdaContext(functionName, timeoutSeconds));
+      const call = handler({ Records: records }, lambdaContext(functionName, timeoutSeconds));
+      // Lambda stops an invocation at its timeout and the whole batch fails: its messages come
+      // back after their visibility timeout. In-process code cannot be stopped, so a late finish
+      // is only ignored (and, like a killed Lambda, may have had effects: handlers are idempotent).
+      const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
+        timer = setTimeout(() => resolve(TIMED_OUT), timeoutSeconds * 1000);
+      });
+      const response = await Promise.race([call, timedOut]);
+      if (response === TIMED_OUT) {
+        call.catch(() => {});
+        throw new Error(`${functionName}: task timed out after ${timeoutSeconds} seconds`);
+      }
       failed = failuresOf(response ?? undefined, records);
     } catch (err) {
       onError(err);
       failed = new Set(records.map((r) => r.messageId));
+    } finally {
+      clearTimeout(timer);
     }
     const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
     await deleteAll(done);

@@ -194,6 +194,40 @@ describe('local poller (Lambda SQS event source mapping)', () => {
     expect(await depth(url)).toEqual({ visible: 0, inFlight: 0 });
   });
 
+  it('a batch still running at the function timeout fails as a whole and comes back, as in Lambda', async () => {
+    const { url } = await queuePair(5, 2);
+    await sendBodies(url, ['slow']);
+    const receives: string[] = [];
+    const errors: unknown[] = [];
+    const poller = startPoller({
+      sqs,
+      queueUrl: url,
+      batchSize: 10,
+      batchingWindowSeconds: 0,
+      maxConcurrency: 1,
+      timeoutSeconds: 1,
+      functionName: 'slow-step',
+      onError: (e) => errors.push(e),
+      handler: async (event): Promise<SQSBatchResponse> => {
+        const count = event.Records[0]?.attributes.ApproximateReceiveCount ?? '?';
+        receives.push(count);
+        // The first delivery outlives the 1 s timeout; the redelivery is quick.
+        if (count === '1') await new Promise((r) => setTimeout(r, 1_500));
+        return { batchItemFailures: [] };
+      },
+    });
+    await waitFor(
+      'the message is redelivered after the timeout and then deleted',
+      () => receives.includes('2'),
+      15_000,
+    );
+    await waitFor('queue empty', () => receives.length >= 2, 5_000);
+    await poller.stop();
+    expect(errors.map((e) => (e as Error).message)).toContain('slow-step: task timed out after 1 seconds');
+    expect(receives.slice(0, 2)).toEqual(['1', '2']);
+    expect(await depth(url)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
   it('respects maxConcurrency and finishes in-flight batches on stop', async () => {
     const { url } = await queuePair(3, 10);
     await sendBodies(
