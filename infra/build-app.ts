@@ -90,6 +90,7 @@ export function buildApp(options: BuildAppOptions): KisFlowApp {
       entriesDir: options.entriesDir,
       bundling: options.bundling,
       bundleAwsSdk: settings.bundleAwsSdk,
+      ...(settings.alarmTopicArn === undefined ? {} : { alarmTopicArn: settings.alarmTopicArn }),
       depsLockFilePath,
       ...common,
     });

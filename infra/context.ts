@@ -8,13 +8,15 @@ import { UsageError } from '../kisflow/errors.ts';
  * - `kisflow:prefix` prefix of physical names, to keep environments apart (default `kisflow`);
  * - `kisflow:destroy` `true` for dev: tables and log groups are deleted with their stacks
  *   (default: retained);
- * - `kisflow:bundleSdk` `true` bundles `@aws-sdk/*` into each step instead of using the runtime's.
+ * - `kisflow:bundleSdk` `true` bundles `@aws-sdk/*` into each step instead of using the runtime's;
+ * - `kisflow:alarmTopicArn` an SNS topic every alarm notifies (default: alarms only show in the console).
  */
 export const CONTEXT = {
   dir: 'kisflow:dir',
   prefix: 'kisflow:prefix',
   destroy: 'kisflow:destroy',
   bundleSdk: 'kisflow:bundleSdk',
+  alarmTopicArn: 'kisflow:alarmTopicArn',
 } as const;
 
 export const DEFAULT_PREFIX = 'kisflow';
@@ -27,6 +29,7 @@ export interface AppSettings {
   readonly prefix: string;
   readonly removalPolicy: RemovalPolicy;
   readonly bundleAwsSdk: boolean;
+  readonly alarmTopicArn?: string;
 }
 
 export function readSettings(scope: Construct): AppSettings {
@@ -38,7 +41,18 @@ export function readSettings(scope: Construct): AppSettings {
       `context ${CONTEXT.prefix} is ${JSON.stringify(prefix)}; use 1-20 ASCII letters, digits and '-', starting with a letter (e.g. -c ${CONTEXT.prefix}=dev)`,
     );
   }
+  const alarmTopicArn = node.tryGetContext(CONTEXT.alarmTopicArn) as unknown;
+  if (
+    alarmTopicArn !== undefined &&
+    !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(String(alarmTopicArn))
+  ) {
+    throw new UsageError(
+      'INVALID_CONTEXT',
+      `context ${CONTEXT.alarmTopicArn} is ${JSON.stringify(alarmTopicArn)}; use an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)`,
+    );
+  }
   return {
+    ...(alarmTopicArn === undefined ? {} : { alarmTopicArn: String(alarmTopicArn) }),
     dir: String(node.tryGetContext(CONTEXT.dir) ?? 'flows'),
     prefix,
     removalPolicy: flag(node.tryGetContext(CONTEXT.destroy), CONTEXT.destroy)

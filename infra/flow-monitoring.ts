@@ -9,7 +9,9 @@ import {
   TextWidget,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stepMetricLabel } from '../kisflow/config/names.ts';
@@ -47,6 +49,8 @@ export interface FlowMonitoringProps {
   readonly dashboardName?: string;
   /** Prefix of alarm names. @default - names CloudFormation generates */
   readonly alarmNamePrefix?: string;
+  /** Topic every alarm notifies (alarm and OK). @default - no action */
+  readonly alarmTopic?: ITopic;
   /** Percentage of invocations that fail before the error alarm fires. @default 5 */
   readonly errorRatePercent?: number;
   /** @default Duration.minutes(5) */
@@ -182,5 +186,12 @@ export class FlowMonitoring extends Construct {
     }
     this.deadLetterAlarms = deadLetterAlarms;
     this.errorRateAlarms = errorRateAlarms;
+    if (props.alarmTopic !== undefined) {
+      const action = new SnsAction(props.alarmTopic);
+      for (const alarm of [...deadLetterAlarms.values(), ...errorRateAlarms.values()]) {
+        alarm.addAlarmAction(action);
+        alarm.addOkAction(action);
+      }
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { CfnOutput, Duration, type RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { type ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { FlowSpec, ParamValue, ProjectConfig } from '../kisflow/config/model.ts';
@@ -39,6 +40,8 @@ export interface FlowStackProps extends StackProps {
   readonly bundling?: boolean;
   /** Bundle `@aws-sdk/*` into each step instead of using the runtime's. @default false */
   readonly bundleAwsSdk?: boolean;
+  /** SNS topic every alarm of the flow notifies. @default - alarms have no action */
+  readonly alarmTopicArn?: string;
   /** What happens to log groups when they leave the stack. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   /**
@@ -208,6 +211,9 @@ export class FlowStack extends Stack {
 
     this.monitoring = new FlowMonitoring(this, 'Monitoring', {
       flowId,
+      ...(props.alarmTopicArn === undefined
+        ? {}
+        : { alarmTopic: Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) }),
       metricsNamespace: project.global.metricsNamespace,
       steps: this.steps.map((s, step) => ({
         step,

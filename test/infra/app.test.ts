@@ -107,6 +107,42 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
     ).toThrow(/kisflow:prefix is "my_env!"; use 1-20 ASCII letters/);
   });
 
+  it('notifies the SNS topic in kisflow:alarmTopicArn from every alarm, and rejects what is not a topic ARN', () => {
+    const topic = 'arn:aws:sns:eu-west-1:123456789012:ops-alerts';
+    const built = buildApp({
+      project: shopProject(),
+      app: testApp({ 'kisflow:alarmTopicArn': topic }),
+      bundling: false,
+      securityChecks: false,
+    });
+    const alarms = Object.values(
+      Template.fromStack(flowStackOf(built.flows, 'orders')).findResources('AWS::CloudWatch::Alarm'),
+    );
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const alarm of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([topic]);
+      expect(alarm.Properties.OKActions).toEqual([topic]);
+    }
+    const quiet = buildApp({
+      project: shopProject(),
+      app: testApp(),
+      bundling: false,
+      securityChecks: false,
+    });
+    for (const alarm of Object.values(
+      Template.fromStack(flowStackOf(quiet.flows, 'orders')).findResources('AWS::CloudWatch::Alarm'),
+    )) {
+      expect(alarm.Properties.AlarmActions).toBeUndefined();
+    }
+    expect(() =>
+      buildApp({
+        project: shopProject(),
+        app: testApp({ 'kisflow:alarmTopicArn': 'ops-alerts' }),
+        bundling: false,
+      }),
+    ).toThrow(/kisflow:alarmTopicArn is "ops-alerts"; use an SNS topic ARN/);
+  });
+
   it('exports the first queue and the output queue of each flow', () => {
     const t = Template.fromStack(flowStackOf(built.flows, 'orders'));
     const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
