@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { KeyRule } from '../config/model.ts';
 import { RowRejectedError } from '../errors.ts';
 import type { Row } from '../ports.ts';
@@ -44,11 +45,16 @@ export function keyOf(rule: KeyRule, row: Row): string {
 }
 
 /**
- * The sort key of the `index`-th row a step stores in batch `batchId`.
+ * The sort key of a row a step stores in batch `batchId`.
  * `fields`/`template` rules address one row per key, so the sort key is '' and the latest write
- * wins; a `literal` rule collects many rows under one key, so each gets `${batchId}#${index}`:
- * a redelivered batch rewrites the same items instead of adding copies.
+ * wins. A `literal` rule collects many rows under one key, so each gets
+ * `${batchId}#${digest of the row}#${occurrence}`, where `occurrence` counts identical rows before
+ * it in the same save. It depends on the row itself, not on its position: a redelivered batch
+ * that saves a different subset (a row failed this time, or succeeded) rewrites the same items
+ * instead of shifting them onto each other.
  */
-export function sortOf(rule: KeyRule, batchId: string, index: number): string {
-  return rule.kind === 'literal' ? `${batchId}#${index}` : '';
+export function sortOf(rule: KeyRule, batchId: string, row: Row, occurrence = 0): string {
+  if (rule.kind !== 'literal') return '';
+  const digest = createHash('sha256').update(JSON.stringify(row)).digest('base64url').slice(0, 22);
+  return `${batchId}#${digest}#${occurrence}`;
 }

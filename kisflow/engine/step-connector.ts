@@ -70,11 +70,17 @@ export class StepConnector {
       return;
     }
     const rule = this.conn.key;
-    const items: StoredItem[] = saves.map((s, i) => ({
-      key: s.key,
-      sort: sortOf(rule, batchId, i),
-      row: s.row,
-    }));
+    const seen = new Map<string, number>();
+    const items: StoredItem[] = saves.map((s) => {
+      let sort = sortOf(rule, batchId, s.row);
+      if (sort !== '') {
+        // Identical rows in one save are kept apart by their occurrence, still independent of position.
+        const occurrence = seen.get(sort) ?? 0;
+        seen.set(sort, occurrence + 1);
+        if (occurrence > 0) sort = sortOf(rule, batchId, s.row, occurrence);
+      }
+      return { key: s.key, sort, row: s.row };
+    });
     await this.#guard('put', () => this.#store.put(this.conn.cid, items));
   }
 

@@ -39,9 +39,17 @@ describe('keyOf', () => {
 });
 
 describe('sortOf', () => {
-  it("is '' for one-row-per-key rules and batch#index for a literal rule", () => {
-    expect(sortOf({ kind: 'fields', fields: ['a'] }, 'b1', 3)).toBe('');
-    expect(sortOf({ kind: 'template', template: '{a}', fields: ['a'] }, 'b1', 3)).toBe('');
-    expect(sortOf({ kind: 'literal', name: 'all' }, 'b1', 3)).toBe('b1#3');
+  it("is '' for one-row-per-key rules", () => {
+    expect(sortOf({ kind: 'fields', fields: ['a'] }, 'b1', { a: 1 })).toBe('');
+    expect(sortOf({ kind: 'template', template: '{a}', fields: ['a'] }, 'b1', { a: 1 })).toBe('');
+  });
+  it('for a literal rule depends on the batch, the row and its occurrence, not its position', () => {
+    const rule = { kind: 'literal', name: 'all' } as const;
+    const a = sortOf(rule, 'b1', { id: 'a' });
+    expect(a).toMatch(/^b1#[\w-]{22}#0$/);
+    expect(sortOf(rule, 'b1', { id: 'a' })).toBe(a);
+    expect(sortOf(rule, 'b1', { id: 'b' })).not.toBe(a);
+    expect(sortOf(rule, 'b2', { id: 'a' })).not.toBe(a);
+    expect(sortOf(rule, 'b1', { id: 'a' }, 1)).not.toBe(a);
   });
 });
