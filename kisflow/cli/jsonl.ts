@@ -19,47 +19,77 @@ export async function readJsonLines(source: string): Promise<{ rows: Row[]; malf
     );
   }
   const stream = source === '-' ? process.stdin : createReadStream(source, 'utf8');
-  const opened = new Promise<void>((resolve, reject) => {
-    if (source === '-') return resolve();
-    stream.once('open', () => resolve());
-    stream.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new UsageError('INPUT_UNREADABLE', `cannot read input ${source}: ${e.code ?? e.message}`)),
-    );
-  });
-  await opened;
   const rows: Row[] = [];
   const malformed: MalformedLine[] = [];
   let line = 0;
-  for await (const text of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
-    line++;
-    if (text.trim() === '') continue;
-    try {
-      const value: unknown = JSON.parse(text);
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) rows.push(value as Row);
-      else malformed.push({ line, text, reason: 'not a JSON object' });
-    } catch (e) {
-      malformed.push({ line, text, reason: `not JSON: ${(e as Error).message}` });
+  try {
+    for await (const text of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
+      line++;
+      if (text.trim() === '') continue;
+      try {
+        const value: unknown = JSON.parse(text);
+        if (typeof value === 'object' && value !== null && !Array.isArray(value)) rows.push(value as Row);
+        else malformed.push({ line, text, reason: 'not a JSON object' });
+      } catch (e) {
+        malformed.push({ line, text, reason: `not JSON: ${(e as Error).message}` });
+      }
     }
+  } catch (e) {
+    // A missing file, a directory, a read error: the user's input, not a KisFlow bug.
+    throw new UsageError('INPUT_UNREADABLE', `cannot read input ${source}: ${fsReason(e)}`);
   }
   return { rows, malformed };
 }
 
 /** A line writer to a file or `-` (stdout) that respects back-pressure. */
-export function openJsonLinesWriter(target: string): {
+export async function openJsonLinesWriter(target: string): Promise<{
   write(value: unknown): Promise<void>;
   close(): Promise<void>;
-} {
-  const stream = target === '-' ? process.stdout : createWriteStream(target, 'utf8');
+}> {
+  if (target === '-') {
+    return {
+      async write(value) {
+        if (!process.stdout.write(`${JSON.stringify(value)}\n`)) {
+          await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+        }
+      },
+      async close() {},
+    };
+  }
+  const stream = createWriteStream(target, 'utf8');
+  let failure: UsageError | undefined;
+  const fail = (e: unknown) => {
+    failure ??= new UsageError('OUTPUT_UNWRITABLE', `cannot write output ${target}: ${fsReason(e)}`);
+    return failure;
+  };
+  stream.on('error', fail);
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', (e) => reject(fail(e)));
+  });
   return {
     async write(value) {
-      if (!stream.write(`${JSON.stringify(value)}\n`))
-        await new Promise<void>((r) => stream.once('drain', () => r()));
+      if (failure) throw failure;
+      if (!stream.write(`${JSON.stringify(value)}\n`)) {
+        await new Promise<void>((resolve, reject) => {
+          stream.once('drain', () => resolve());
+          stream.once('error', (e) => reject(fail(e)));
+        });
+      }
     },
     async close() {
-      if (stream === process.stdout) return;
       await new Promise<void>((resolve, reject) =>
-        stream.end((e?: Error | null) => (e ? reject(e) : resolve())),
+        stream.end((e?: Error | null) => (e ? reject(fail(e)) : resolve())),
       );
+      if (failure) throw failure;
     },
   };
+}
+
+/** `ENOENT (no such file or directory)` from a Node file-system error. */
+export function fsReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err.code
+    ? `${err.code} (${err.message.replace(/^\w+: /, '').split(',')[0]})`
+    : String(err?.message ?? e);
 }

@@ -144,8 +144,15 @@ export function startPoller(options: PollerOptions): Poller {
   };
 
   const invoke = async (messages: Message[]): Promise<void> => {
-    const { arn, region } = await eventSource();
-    const records = messages.map((m) => toRecord(m, arn, region));
+    let origin: { arn: string; region: string };
+    try {
+      origin = await eventSource();
+    } catch (err) {
+      // Not invoked, not deleted: the messages come back after their visibility timeout.
+      onError(err);
+      return;
+    }
+    const records = messages.map((m) => toRecord(m, origin.arn, origin.region));
     let failed: Set<string>;
     let timer: NodeJS.Timeout | undefined;
     try {

@@ -134,6 +134,27 @@ describe('kisflow run (subprocess) on the example flows', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('unreadable input, unwritable output and store are clear errors without a stack trace', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--input', dir], /cannot read input .*: EISDIR/],
+      [['--input', join(dir, 'missing.jsonl')], /cannot read input .*: ENOENT/],
+      [
+        ['--input', 'flows/samples/orders.jsonl', '--output', join(dir, 'no', 'such', 'dir', 'out.jsonl')],
+        /cannot write output .*: ENOENT/,
+      ],
+      [
+        ['--input', 'flows/samples/orders.jsonl', '--store', join(store, 'under-a-file.json')],
+        /local store .*ENOTDIR/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = await kisflow(['run', 'order_intake', '--store', store, ...args]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at |internal error/);
+    }
+  });
+
   it('validate exits 0 on the examples; graph prints Mermaid with the connectors joining flows', async () => {
     const v = await kisflow(['validate']);
     expect(v.code, v.stderr).toBe(0);

@@ -6,7 +6,7 @@ import { FlowPlan, loadFunctions, runFlow } from '../../engine/index.ts';
 import { UsageError } from '../../errors.ts';
 import { MemoryConnectorStore, MemoryMetrics, MemoryStateStore, silentLog } from '../../memory/index.ts';
 import type { RejectedRow } from '../../ports.ts';
-import { openJsonLinesWriter, readJsonLines } from '../jsonl.ts';
+import { fsReason, openJsonLinesWriter, readJsonLines } from '../jsonl.ts';
 
 interface RunOptions {
   dir: string;
@@ -103,7 +103,7 @@ export function register(program: Command): void {
         },
       );
 
-      const out = openJsonLinesWriter(opts.output);
+      const out = await openJsonLinesWriter(opts.output);
       for (const row of result.output) await out.write(row);
       await out.close();
 
@@ -120,11 +120,18 @@ export function register(program: Command): void {
       ];
       for (const r of rejected) process.stderr.write(`rejected ${JSON.stringify(r)}\n`);
 
-      await mkdir(dirname(opts.store), { recursive: true });
-      await writeFile(
-        opts.store,
-        JSON.stringify({ connectors: stores.connectors.snapshot(), state: stores.state.snapshot() }),
-      );
+      try {
+        await mkdir(dirname(opts.store), { recursive: true });
+        await writeFile(
+          opts.store,
+          JSON.stringify({ connectors: stores.connectors.snapshot(), state: stores.state.snapshot() }),
+        );
+      } catch (e) {
+        throw new UsageError(
+          'STORE_UNWRITABLE',
+          `cannot write the local store ${opts.store}: ${fsReason(e)}`,
+        );
+      }
 
       const { stats } = result;
       const seconds = Math.max(stats.ms, 0.001) / 1000;

@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .action(async (flowId: string, opts: TailOptions) => {
       const max = positiveInteger(opts.max, '--max');
       const deployment = await openDeployment(flowId, opts);
-      const out = openJsonLinesWriter('-');
+      const out = await openJsonLinesWriter('-');
       const abort = new AbortController();
       const stop = () => abort.abort();
       process.once('SIGINT', stop);
