@@ -23,6 +23,11 @@ export interface ConnectorStore {
   put(cid: string, items: readonly StoredItem[]): Promise<void>;
   /** Every row stored under each key (all sort keys), in sort-key order. Missing keys map to []. */
   get(cid: string, keys: readonly string[]): Promise<Map<string, Row[]>>;
+  /**
+   * Why an item can never be stored (too large, key too long), or undefined. The engine rejects
+   * such a row on its own instead of failing, and retrying in vain, the whole batch.
+   */
+  problem?(cid: string, item: StoredItem): { readonly code: string; readonly reason: string } | undefined;
 }
 
 export interface StateEntry {

@@ -141,6 +141,11 @@ export class DynamoConnectorStore implements ConnectorStore {
     }
   }
 
+  /** Why `item` can never be written to DynamoDB (key or item over its limits), or undefined. */
+  problem(cid: string, item: StoredItem): { code: string; reason: string } | undefined {
+    return itemProblem(cid, item, KEY_PREFIX + item.key, KEY_PREFIX + item.sort, JSON.stringify(item.row));
+  }
+
   async get(cid: string, keys: readonly string[]): Promise<Map<string, Row[]>> {
     const table = this.#options.tableName(cid);
     const unique = [...new Set(keys)];
@@ -188,20 +193,30 @@ export class DynamoConnectorStore implements ConnectorStore {
 }
 
 function checkItem(cid: string, item: StoredItem, pk: string, sk: string, row: string): void {
+  const problem = itemProblem(cid, item, pk, sk, row);
+  if (problem) throw new ConnectorError(problem.code, problem.reason, { cid, key: item.key.slice(0, 200) });
+}
+
+function itemProblem(
+  cid: string,
+  item: StoredItem,
+  pk: string,
+  sk: string,
+  row: string,
+): { code: string; reason: string } | undefined {
   if (bytes(pk) > DYNAMODB_MAX_PARTITION_KEY_BYTES || bytes(sk) > DYNAMODB_MAX_SORT_KEY_BYTES) {
-    throw new ConnectorError(
-      'KEY_TOO_LONG',
-      `Connector ${cid}: the key ${JSON.stringify(item.key.slice(0, 80))} (${bytes(item.key)} bytes) or its sort (${bytes(item.sort)} bytes) is longer than DynamoDB allows (${DYNAMODB_MAX_PARTITION_KEY_BYTES - 1} and ${DYNAMODB_MAX_SORT_KEY_BYTES - 1} bytes). Build the key from fewer or shorter fields.`,
-      { cid, keyBytes: bytes(item.key), sortBytes: bytes(item.sort) },
-    );
+    return {
+      code: 'KEY_TOO_LONG',
+      reason: `Connector ${cid}: the key ${JSON.stringify(item.key.slice(0, 80))} (${bytes(item.key)} bytes) or its sort (${bytes(item.sort)} bytes) is longer than DynamoDB allows (${DYNAMODB_MAX_PARTITION_KEY_BYTES - 1} and ${DYNAMODB_MAX_SORT_KEY_BYTES - 1} bytes). Build the key from fewer or shorter fields.`,
+    };
   }
   // Item size: attribute names plus values (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
   const size = 2 + bytes(pk) + 2 + bytes(sk) + 3 + bytes(row) + 3 + 21;
   if (size > DYNAMODB_MAX_ITEM_BYTES) {
-    throw new ConnectorError(
-      'ITEM_TOO_LARGE',
-      `Connector ${cid}: the row under key ${JSON.stringify(item.key.slice(0, 80))} takes ${size} bytes as a DynamoDB item, more than the ${DYNAMODB_MAX_ITEM_BYTES}-byte item limit. Save fewer fields.`,
-      { cid, key: item.key, size, limit: DYNAMODB_MAX_ITEM_BYTES },
-    );
+    return {
+      code: 'ITEM_TOO_LARGE',
+      reason: `Connector ${cid}: the row under key ${JSON.stringify(item.key.slice(0, 80))} takes ${size} bytes as a DynamoDB item, more than the ${DYNAMODB_MAX_ITEM_BYTES}-byte item limit. Save fewer fields.`,
+    };
   }
+  return undefined;
 }

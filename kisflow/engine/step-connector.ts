@@ -38,6 +38,12 @@ export class StepConnector {
     return this.isStore ? keyOf(this.conn.key, row) : '';
   }
 
+  /** Why the store can never hold this row (see ConnectorStore.problem), or undefined. */
+  problem(batchId: string, key: string, row: Row): { code: string; reason: string } | undefined {
+    if (!this.isStore || this.#store.problem === undefined) return undefined;
+    return this.#store.problem(this.conn.cid, { key, sort: sortOf(this.conn.key, batchId, row), row });
+  }
+
   async load(rows: readonly Row[]): Promise<Row[][]> {
     if (!this.isStore) {
       const driver = await this.#registry.driver(this.conn);

@@ -463,6 +463,12 @@ export class StepRunner {
         work.reject(err.code, err.message, row);
         continue;
       }
+      // A row the store can never hold fails alone, instead of failing its batch on every retry.
+      const problem = connector.problem(work.flow.batchId, key, row);
+      if (problem !== undefined) {
+        work.reject(problem.code, problem.reason, row);
+        continue;
+      }
       saves.push({ key, row });
       kept.push(row);
     }

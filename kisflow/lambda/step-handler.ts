@@ -57,8 +57,16 @@ export interface StepHandlerOptions {
 export type StepHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 /** Errors a retry cannot fix: the message goes to the step's DLQ at once, with the reason. */
+/** Failures a retry cannot fix: the message is dead-lettered with its reason at once. */
+const PERMANENT_CODES = new Set(['KEY_TOO_LONG', 'ITEM_TOO_LARGE', 'STATE_TOO_LARGE', 'STATE_KEY_TOO_LONG']);
+
 function isPermanent(err: unknown): err is KisFlowError {
-  return err instanceof EnvelopeError || err instanceof OversizeError || err instanceof StepError;
+  return (
+    err instanceof EnvelopeError ||
+    err instanceof OversizeError ||
+    err instanceof StepError ||
+    (err instanceof KisFlowError && PERMANENT_CODES.has(err.code))
+  );
 }
 
 function describe(err: unknown): { code: string; message: string } {

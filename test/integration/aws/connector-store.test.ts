@@ -100,3 +100,39 @@ describe('DynamoConnectorStore on dynalite', () => {
     expect((error as ConnectorError).code).toBe('ITEM_TOO_LARGE');
   });
 });
+
+describe('a Save step on DynamoDB with a row DynamoDB cannot hold', () => {
+  it('rejects that row alone (ITEM_TOO_LARGE) and stores and passes on the others', async () => {
+    const { buildProject } = await import('../../../kisflow/config/index.ts');
+    const { FlowPlan, Registry, StepRunner, defineFunction } = await import(
+      '../../../kisflow/engine/index.ts'
+    );
+    const { MemoryStateStore } = await import('../../../kisflow/memory/index.ts');
+    await ensureTable(ctx.clients.dynamodb, tableName('big'));
+    const project = buildProject({
+      funcs: [{ fid: 'save', fmode: 'Save', option: { cid: 'big' } }],
+      conns: [{ cid: 'big', key: ['id'] }],
+      flows: [{ flow_id: 'f', flows: [{ fid: 'save' }] }],
+    });
+    const registry = new Registry().addFunction(
+      'save',
+      defineFunction((_rows, c) => c.reuse()),
+    );
+    const runner = new StepRunner(FlowPlan.build(project, 'f'), 0, registry, {
+      store,
+      state: new MemoryStateStore(),
+    });
+    const rows = [{ id: 'small-1' }, { id: 'huge', blob: 'x'.repeat(420_000) }, { id: 'small-2' }];
+    const outcome = await runner.run({ flowId: 'f', step: 0, runId: 'r', batchId: 'b1', rows, meta: {} });
+    expect(outcome.emitted.map((r) => r.id)).toEqual(['small-1', 'small-2']);
+    expect(outcome.rejected).toHaveLength(1);
+    expect(outcome.rejected[0]).toMatchObject({ code: 'ITEM_TOO_LARGE', row: { id: 'huge' } });
+    expect(outcome.rejected[0]?.reason).toMatch(/400\d*-byte item limit|item limit/);
+    const stored = await store.get('big', ['small-1', 'small-2', 'huge']);
+    expect([
+      stored.get('small-1')?.length,
+      stored.get('small-2')?.length,
+      stored.get('huge')?.length,
+    ]).toEqual([1, 1, 0]);
+  });
+});
