@@ -58,3 +58,19 @@ export type ResourceNames = ReturnType<typeof resourceNames>;
 export function stepMetricLabel(step: number, fid: string): string {
   return `${step}.${fid}`;
 }
+
+/**
+ * The stable identity of each step of a flow, given its fids in order: the fid for its first use,
+ * `fid~2`, `fid~3`, ... for later uses of the same fid. Unlike the index, it survives inserting or
+ * removing other steps, so queues, construct ids and envelopes addressed by it keep reaching the
+ * function they were meant for across a redeploy. (Readable, may be non-ASCII: cloud names pass it
+ * through safeId.)
+ */
+export function stepKeys(fids: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  return fids.map((fid) => {
+    const n = (seen.get(fid) ?? 0) + 1;
+    seen.set(fid, n);
+    return n === 1 ? fid : `${fid}~${n}`;
+  });
+}
