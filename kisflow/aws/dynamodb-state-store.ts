@@ -314,6 +314,7 @@ function checkSize(scope: string, key: string, pk: string, value: AttributeValue
       'STATE_KEY_TOO_LONG',
       `State key ${JSON.stringify(key.slice(0, 80))} of ${scope} is longer than DynamoDB's ${DYNAMODB_MAX_PARTITION_KEY_BYTES}-byte partition key. Use shorter state keys.`,
       { scope, key },
+      { retryable: false },
     );
   }
   // The item holds the value twice at most (value and prevValue) plus small fields and the ring.
@@ -323,6 +324,7 @@ function checkSize(scope: string, key: string, pk: string, value: AttributeValue
       'STATE_TOO_LARGE',
       `State value of ${scope}/${JSON.stringify(key.slice(0, 80))} takes ${Buffer.byteLength(value.S ?? '', 'utf8')} bytes; with the previous value kept for redeliveries the item would exceed DynamoDB's ${DYNAMODB_MAX_ITEM_BYTES}-byte limit. Keep per-key state under ~190 KB.`,
       { scope, key, limit: DYNAMODB_MAX_ITEM_BYTES },
+      { retryable: false },
     );
   }
 }
