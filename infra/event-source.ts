@@ -10,7 +10,7 @@ import {
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { eventEnvelope } from './envelope.ts';
+import { eventEnvelope } from '../kisflow/wire/envelope.ts';
 
 export interface FlowEventSourceProps {
   readonly flowId: string;

@@ -8,7 +8,7 @@ import {
 import { SqsSendMessage } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { tickEnvelope } from './envelope.ts';
+import { tickEnvelope } from '../kisflow/wire/envelope.ts';
 
 export interface KisFlowJobProps {
   readonly jobId: string;

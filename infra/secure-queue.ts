@@ -1,16 +1,17 @@
 import { Duration } from 'aws-cdk-lib';
 import { type DeadLetterQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { SQS_MAX_MESSAGE_BYTES, SQS_MAX_RETENTION_SECONDS } from '../kisflow/wire/limits.ts';
 
 /** SQS's largest message: a dead letter or a packed batch is never refused for its size. */
-export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
+export { SQS_MAX_MESSAGE_BYTES };
 
 /**
  * A dead letter keeps its original enqueue time, so a DLQ must retain messages longer than its
  * source queue or they expire early; 14 days is SQS's maximum.
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
  */
-export const DEAD_LETTER_RETENTION = Duration.days(14);
+export const DEAD_LETTER_RETENTION = Duration.seconds(SQS_MAX_RETENTION_SECONDS);
 
 export interface SecureQueueProps {
   /** @default - a name CloudFormation generates */

@@ -8,7 +8,8 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { safeId } from '../kisflow/config/names.ts';
-import { type StepWiring, WIRING_ENV } from '../kisflow/config/wiring.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../kisflow/wire/limits.ts';
+import { type StepWiring, WIRING_ENV } from '../kisflow/wire/step-wiring.ts';
 import { STEP_RUNTIME, stepBundlingOptions } from './bundling.ts';
 import { METRICS_SERVICE } from './flow-monitoring.ts';
 import type { StepQueues } from './step-queues.ts';
@@ -130,7 +131,7 @@ export class KisFlowStep extends Construct {
       ),
       ...(props.stateTable ? { stateTable: props.stateTable.tableName } : {}),
       maxReceiveCount,
-      maxMessageBytes: props.maxMessageBytes ?? 262_144,
+      maxMessageBytes: props.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       metricsNamespace: props.metricsNamespace,
     };
 

@@ -60,9 +60,17 @@ export interface StepBatch {
   readonly flowId: string;
   /** Index (0-based) of the step that consumes this batch. */
   readonly step: number;
+  /**
+   * The stable key of that step (`stepKeys` in kisflow/config/names.ts): unlike the index, it
+   * still names the same step after steps are inserted before it. Absent on batches from outside
+   * the flow (ticks, events, older envelopes): the index applies.
+   */
+  readonly stepKey?: string;
   readonly runId: string;
   /** Deterministic: a redelivered input produces the same downstream batch ids. */
   readonly batchId: string;
+  /** Step runs the rows went through before this batch (0 or absent entering the flow): the hop limit counts them. */
+  readonly hops?: number;
   readonly rows: readonly Row[];
   /** Flow metadata carried from step to step. */
   readonly meta: Readonly<Record<string, unknown>>;

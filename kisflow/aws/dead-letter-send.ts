@@ -1,7 +1,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { InfrastructureError, OversizeError } from '../errors.ts';
-import { type DeadLetterReason, deadLetterAttributes } from './dead-letter.ts';
-import { messageSize, SQS_MAX_MESSAGE_BYTES } from './sqs-limits.ts';
+import { type DeadLetterReason, deadLetterAttributes } from '../wire/dead-letter-record.ts';
+import { messageSize, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
 
 /**
  * Room kept for a dead letter's attributes when sizing its body: the five `kisflow.*` attributes

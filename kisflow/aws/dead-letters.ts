@@ -6,11 +6,11 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { InfrastructureError } from '../errors.ts';
+import { DEAD_LETTER_ATTRIBUTES, readDeadLetterBody, rejectedRows } from '../wire/dead-letter-record.ts';
+import { SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
 import { redriveBatchId } from './batch-id.ts';
-import { DEAD_LETTER_ATTRIBUTES, readDeadLetterBody, rejectedRows } from './dead-letter.ts';
 import { packBatch } from './pack.ts';
 import { type OutgoingMessage, sendMessageBatches } from './sqs-batch-send.ts';
-import { SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES } from './sqs-limits.ts';
 
 /** One dead letter as an operator reads it. */
 export interface DeadLetter {

@@ -6,21 +6,17 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { ConnectorError, InfrastructureError } from '../errors.ts';
 import type { ConnectorStore, Row, StoredItem } from '../ports.ts';
-import { mapLimit } from './parallel.ts';
-import { backoffDelay, type RetryPolicy, retryPolicy } from './retry.ts';
 import {
+  DYNAMODB_BATCH_WRITE_MAX_ITEMS,
   DYNAMODB_MAX_ITEM_BYTES,
   DYNAMODB_MAX_PARTITION_KEY_BYTES,
   DYNAMODB_MAX_SORT_KEY_BYTES,
-  TABLE_KEY,
-  TTL_ATTRIBUTE,
-} from './tables.ts';
+} from '../wire/limits.ts';
+import { TABLE_KEY, TTL_ATTRIBUTE } from '../wire/table-keys.ts';
+import { mapLimit } from './parallel.ts';
+import { backoffDelay, type RetryPolicy, retryPolicy } from './retry.ts';
 
-/**
- * Items per BatchWriteItem request.
- * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
- */
-export const BATCH_WRITE_MAX_ITEMS = 25;
+export const BATCH_WRITE_MAX_ITEMS = DYNAMODB_BATCH_WRITE_MAX_ITEMS;
 
 /** The attribute holding a row as JSON text: a string round-trips every JSON value exactly. */
 export const ROW_ATTRIBUTE = 'row';

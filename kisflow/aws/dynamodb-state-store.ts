@@ -7,20 +7,16 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { InfrastructureError } from '../errors.ts';
 import type { StateEntry, StateStore, StateWrite } from '../ports.ts';
-import { mapLimit } from './parallel.ts';
-import { backoffDelay, type RetryPolicy, retryPolicy } from './retry.ts';
 import {
+  DYNAMODB_BATCH_GET_MAX_KEYS,
   DYNAMODB_MAX_ITEM_BYTES,
   DYNAMODB_MAX_PARTITION_KEY_BYTES,
-  TABLE_KEY,
-  TTL_ATTRIBUTE,
-} from './tables.ts';
+} from '../wire/limits.ts';
+import { TABLE_KEY, TTL_ATTRIBUTE } from '../wire/table-keys.ts';
+import { mapLimit } from './parallel.ts';
+import { backoffDelay, type RetryPolicy, retryPolicy } from './retry.ts';
 
-/**
- * Keys per BatchGetItem request.
- * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
- */
-export const BATCH_GET_MAX_KEYS = 100;
+export const BATCH_GET_MAX_KEYS = DYNAMODB_BATCH_GET_MAX_KEYS;
 
 /** The sort key of every state item (one item per scope and key). */
 export const STATE_SORT_KEY = 'state';

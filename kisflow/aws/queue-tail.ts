@@ -7,8 +7,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { EnvelopeError, InfrastructureError } from '../errors.ts';
 import type { StepBatch } from '../ports.ts';
-import { decodeEnvelope } from './envelope.ts';
-import { SQS_MAX_BATCH_ENTRIES } from './sqs-limits.ts';
+import { decodeEnvelope } from '../wire/envelope.ts';
+import { SQS_MAX_BATCH_ENTRIES } from '../wire/limits.ts';
 
 export interface TailOptions {
   /** Keep waiting for new messages until `signal` aborts. @default false: stop when the queue is empty */

@@ -5,14 +5,14 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { InfrastructureError } from '../errors.ts';
-import { mapLimit } from './parallel.ts';
-import { backoffDelay, type RetryPolicy, retryPolicy } from './retry.ts';
 import {
   messageSize,
   SQS_MAX_BATCH_BYTES,
   SQS_MAX_BATCH_ENTRIES,
   type StringAttribute,
-} from './sqs-limits.ts';
+} from '../wire/limits.ts';
+import { mapLimit } from './parallel.ts';
+import { backoffDelay, type RetryPolicy, retryPolicy } from './retry.ts';
 
 /** A message to send: `id` names it in errors (a batch id); the request entry ids are positional. */
 export interface OutgoingMessage {

@@ -6,12 +6,12 @@ import {
   encodeRejectedRecords,
   rejectedRecord,
   rejectionReason,
-} from './dead-letter.ts';
+} from '../wire/dead-letter-record.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
 import { DEAD_LETTER_ATTRIBUTE_ROOM } from './dead-letter-send.ts';
 import { checkMessageLimit, packBatch, rowBytes } from './pack.ts';
 import type { RetryPolicy } from './retry.ts';
 import { type OutgoingMessage, type SendStats, sendMessageBatches } from './sqs-batch-send.ts';
-import { DEFAULT_MAX_MESSAGE_BYTES, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES } from './sqs-limits.ts';
 
 export interface SqsTransportOptions {
   readonly sqs: SQSClient;

@@ -6,21 +6,9 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { InfrastructureError } from '../errors.ts';
+import { TABLE_KEY, TTL_ATTRIBUTE } from '../wire/table-keys.ts';
 
-/** Key schema of every KisFlow table (connectors and state): `pk` (S, HASH) + `sk` (S, RANGE). */
-export const TABLE_KEY = { partition: 'pk', sort: 'sk' } as const;
-
-/** The attribute DynamoDB's TTL reads (epoch seconds) on records that expire. */
-export const TTL_ATTRIBUTE = 'ttl';
-
-/**
- * Largest item DynamoDB stores: 400 KB, attribute names included.
- * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items
- */
-export const DYNAMODB_MAX_ITEM_BYTES = 400 * 1024;
-/** Partition key values: 1 to 2,048 bytes; sort key values: 1 to 1,024 bytes (same page). */
-export const DYNAMODB_MAX_PARTITION_KEY_BYTES = 2_048;
-export const DYNAMODB_MAX_SORT_KEY_BYTES = 1_024;
+export { TABLE_KEY, TTL_ATTRIBUTE };
 
 /** How `ensureTable` left a table. */
 export interface EnsuredTable {

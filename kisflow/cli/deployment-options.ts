@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { type FlowDeployment, openFlowDeployment } from '../aws/deployment.ts';
 import { loadProject } from '../config/index.ts';
 import { UsageError } from '../errors.ts';
+import { type FlowDeployment, openFlowDeployment } from './deployment.ts';
 
 /** The options every command that talks to a deployed (or `kisflow dev`) flow takes. */
 export interface DeploymentOptions {

@@ -1,9 +1,9 @@
+import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
 import { didYouMean } from '../config/did-you-mean.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
 import { InfrastructureError, UsageError } from '../errors.ts';
-import { type AwsClients, createAwsClients, destroyAwsClients } from './clients.ts';
+import { locateResources, type ProvisionedResources } from '../local/provision.ts';
 import { type EndpointSource, resolveEndpoints } from './endpoints.ts';
-import { locateResources, type ProvisionedResources } from './provision.ts';
 
 export interface FlowDeploymentOptions {
   readonly flowId: string;

@@ -1,8 +1,4 @@
-/**
- * SQS caps a message's visibility timeout at 12 hours.
- * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html
- */
-export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
+import { SQS_MAX_VISIBILITY_SECONDS } from '../wire/limits.ts';
 
 /** Retries wait at most this long, so a failing dependency is retried within minutes of its repair. */
 export const MAX_RETRY_DELAY_SECONDS = 900;

@@ -3,7 +3,7 @@
  * with the CDK app. Bundles should import `kisflow/lambda/step-handler.ts` directly.
  */
 
-export { type StepWiring, WIRING_ENV } from '../config/wiring.ts';
+export { type StepWiring, WIRING_ENV } from '../wire/step-wiring.ts';
 export { MAX_RETRY_DELAY_SECONDS, retryDelaySeconds } from './backoff.ts';
 export { EmfMetrics } from './emf-metrics.ts';
 export {

@@ -9,13 +9,11 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { deadLetterMessage } from '../aws/dead-letter-send.ts';
 import { DynamoConnectorStore } from '../aws/dynamodb-connector-store.ts';
 import { DynamoStateStore } from '../aws/dynamodb-state-store.ts';
-import { decodeEnvelope } from '../aws/envelope.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import type { ProjectConfig } from '../config/model.ts';
 import { stepMetricLabel } from '../config/names.ts';
 // project-json.ts, not config/index.ts: the index pulls in the YAML loader, which a Lambda never needs.
 import { type ProjectJson, projectFromJson } from '../config/project-json.ts';
-import { type StepWiring, WIRING_ENV } from '../config/wiring.ts';
 import type { ConnectorImplementation } from '../engine/connector.ts';
 import type { KisFunction } from '../engine/function.ts';
 import { FlowPlan } from '../engine/plan.ts';
@@ -23,6 +21,8 @@ import { Registry } from '../engine/registry.ts';
 import { StepRunner } from '../engine/step-runner.ts';
 import { ConnectorError, EnvelopeError, KisFlowError, OversizeError, StepError } from '../errors.ts';
 import type { Destination, MetricDimensions, Metrics, StateStore, StepBatch } from '../ports.ts';
+import { decodeEnvelope } from '../wire/envelope.ts';
+import { type StepWiring, WIRING_ENV } from '../wire/step-wiring.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { EmfMetrics } from './emf-metrics.ts';
 import { powertoolsLog } from './powertools-log.ts';

@@ -2,19 +2,19 @@ import { unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Emulators, startEmulators } from '../../localstack/emulators.ts';
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
-import { devEndpointsFile, readDevEndpoints, writeDevEndpoints } from '../aws/endpoints.ts';
-import { type ProvisionedResources, provisionProject } from '../aws/provision.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
+import { devEndpointsFile, readDevEndpoints, writeDevEndpoints } from '../cli/endpoints.ts';
 import { loadProject } from '../config/index.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
-import type { StepWiring } from '../config/wiring.ts';
 import type { ConnectorImplementation } from '../engine/connector.ts';
 import { loadFunctions, type Registry } from '../engine/index.ts';
 import { KisFlowError } from '../errors.ts';
 import { createStepHandler, type LogLevel } from '../lambda/step-handler.ts';
 import { MemoryMetrics } from '../memory/index.ts';
+import type { StepWiring } from '../wire/step-wiring.ts';
 import { type Poller, startPoller } from './poller.ts';
 import { type PrometheusServer, startPrometheusServer } from './prometheus.ts';
+import { type ProvisionedResources, provisionProject } from './provision.ts';
 import { type Scheduler, startScheduler } from './scheduler.ts';
 
 export interface DevStackOptions {

@@ -7,11 +7,12 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import { SQS_MAX_RECEIVE_MESSAGES } from '../wire/limits.ts';
+
+const TIMED_OUT = Symbol('timed out');
 
 /** A Lambda handler fed by SQS, as the event source mapping calls it. */
 // biome-ignore lint/suspicious/noConfusingVoidType: a Lambda SQS handler may return nothing (aws-lambda's SQSHandler type says the same).
-const TIMED_OUT = Symbol('timed out');
-
 export type SqsEventHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
 export interface PollerOptions {
@@ -47,8 +48,8 @@ export interface Poller {
   stop(): Promise<void>;
 }
 
-/** SQS caps one ReceiveMessage and one DeleteMessageBatch at 10 messages. */
-const SQS_MAX_BATCH = 10;
+// One ReceiveMessage and one DeleteMessageBatch carry at most 10 messages.
+const SQS_MAX_BATCH = SQS_MAX_RECEIVE_MESSAGES;
 const ERROR_BACKOFF_MS = 1000;
 
 /**

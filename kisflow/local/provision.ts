@@ -6,11 +6,15 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { ensureTable, TTL_ATTRIBUTE } from '../aws/tables.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
 import { resourceNames } from '../config/names.ts';
 import { InfrastructureError, UsageError } from '../errors.ts';
-import { SQS_MAX_MESSAGE_BYTES } from './sqs-limits.ts';
-import { ensureTable, TTL_ATTRIBUTE } from './tables.ts';
+import {
+  SQS_MAX_MESSAGE_BYTES,
+  SQS_MAX_RETENTION_SECONDS,
+  SQS_MAX_VISIBILITY_SECONDS,
+} from '../wire/limits.ts';
 
 /** The queues and tables of a deployment, by flow. */
 export interface ProvisionedResources {
@@ -42,10 +46,9 @@ export interface ProvisionOptions {
   readonly visibilityTimeoutSeconds?: number;
 }
 
-/** Longest message retention SQS allows (14 days): dead letters wait for an operator. */
-const DEAD_LETTER_RETENTION_SECONDS = 1_209_600;
-/** Largest visibility timeout SQS allows (12 hours). */
-const MAX_VISIBILITY_SECONDS = 43_200;
+// Dead letters wait for an operator as long as SQS allows (14 days).
+const DEAD_LETTER_RETENTION_SECONDS = SQS_MAX_RETENTION_SECONDS;
+const MAX_VISIBILITY_SECONDS = SQS_MAX_VISIBILITY_SECONDS;
 
 function errorName(error: unknown): string {
   return (error as { name?: string })?.name ?? '';

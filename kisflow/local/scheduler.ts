@@ -1,9 +1,9 @@
 import { Cron } from 'croner';
 import type { JobSpec, ProjectConfig } from '../config/model.ts';
-import { safeId } from '../config/names.ts';
 import { scheduleProblem, timezoneProblem } from '../config/schedule.ts';
 import { ConfigError } from '../errors.ts';
-import type { Row, StepBatch } from '../ports.ts';
+import type { StepBatch } from '../ports.ts';
+import { envelopeToBatch, schedulerTime, tickEnvelope } from '../wire/envelope.ts';
 
 /**
  * A parsed EventBridge Scheduler expression.
@@ -87,14 +87,17 @@ export function nextRuns(schedule: Schedule, n: number, from: Date, anchor: Date
   }
 }
 
-/** A job's tick: the batch a firing puts into its flow's first queue. */
+/** A job's tick: the batch a firing puts into its flow's first queue (the same one EventBridge Scheduler sends). */
 export function tickBatch(job: JobSpec, scheduledAt: Date): StepBatch {
-  // The ids derive from the job and the scheduled time, so a tick delivered twice is one run.
-  const id = `job-${safeId(job.jobId, 60)}-${scheduledAt.getTime()}`;
-  const rows: readonly Row[] = job.rows?.map((r) => ({ ...r })) ?? [
-    { job_id: job.jobId, scheduled_at: scheduledAt.toISOString() },
-  ];
-  return { flowId: job.flowId, step: 0, runId: id, batchId: id, rows, meta: { ...job.params } };
+  return envelopeToBatch(
+    tickEnvelope({
+      flowId: job.flowId,
+      jobId: job.jobId,
+      scheduledTime: schedulerTime(scheduledAt),
+      ...(job.rows === undefined ? {} : { rows: job.rows }),
+      params: job.params,
+    }),
+  );
 }
 
 export interface SchedulerOptions {

@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { EnvelopeError, OversizeError } from '../errors.ts';
 import type { RejectedRow, Row, StepBatch } from '../ports.ts';
 import { type Envelope, parseEnvelope } from './envelope.ts';
-import { type StringAttribute, sqsSafeJson, stringAttribute } from './sqs-limits.ts';
+import { type StringAttribute, sqsSafeJson, stringAttribute } from './limits.ts';
 
 /**
  * Message attributes on every dead letter KisFlow writes, so an operator (console, `kisflow dlq`)

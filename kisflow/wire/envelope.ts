@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { EnvelopeError } from '../errors.ts';
 import type { Row, StepBatch } from '../ports.ts';
-import { sqsSafeJson } from './sqs-limits.ts';
+import { sqsSafeJson } from './limits.ts';
 
 // zod/mini ships no messages; English ones make dead-letter reasons readable (`expected number, received string`).
 z.config(en());
@@ -23,6 +23,10 @@ const envelopeSchema = z.object({
   run: z.string(),
   batch: z.string().check(z.minLength(1)),
   attempt: z.optional(z.int().check(z.nonnegative())),
+  /** Steps the rows have run through before this one (absent: 0, as producers outside KisFlow write). */
+  hops: z.optional(z.int().check(z.nonnegative())),
+  /** The stable key of the step this batch is for (`stepKeys`); absent in older envelopes and ticks. */
+  key: z.optional(z.string().check(z.minLength(1))),
   meta: z.record(z.string(), z.unknown()),
   rows: z.array(z.custom<Row>(isRow, { message: 'a row must be a JSON object' })),
 });
@@ -45,9 +49,11 @@ export interface EncodeOptions {
  */
 export function envelopeHead(header: BatchHeader, options: EncodeOptions = {}): string {
   const attempt = options.attempt === undefined ? '' : `,"attempt":${options.attempt}`;
+  const hops = header.hops === undefined || header.hops === 0 ? '' : `,"hops":${header.hops}`;
+  const key = header.stepKey === undefined ? '' : `,"key":${sqsSafeJson(header.stepKey)}`;
   return (
-    `{"v":${ENVELOPE_VERSION},"flow":${sqsSafeJson(header.flowId)},"step":${header.step},` +
-    `"run":${sqsSafeJson(header.runId)},"batch":${sqsSafeJson(header.batchId)}${attempt},` +
+    `{"v":${ENVELOPE_VERSION},"flow":${sqsSafeJson(header.flowId)},"step":${header.step}${key},` +
+    `"run":${sqsSafeJson(header.runId)},"batch":${sqsSafeJson(header.batchId)}${attempt}${hops},` +
     `"meta":${sqsSafeJson(header.meta)},"rows":[`
   );
 }
@@ -129,9 +135,66 @@ export function envelopeToBatch(envelope: Envelope): StepBatch {
   return {
     flowId: envelope.flow,
     step: envelope.step,
+    ...(envelope.key === undefined ? {} : { stepKey: envelope.key }),
     runId: envelope.run,
     batchId: envelope.batch,
+    ...(envelope.hops === undefined ? {} : { hops: envelope.hops }),
     rows: envelope.rows,
     meta: envelope.meta,
+  };
+}
+
+/**
+ * A job's tick, as EventBridge Scheduler (in AWS) and the local scheduler (`kisflow dev`) put it
+ * into the flow's first queue. The batch id is the job id and the scheduled time, the same on every
+ * delivery retry, so a tick delivered twice is applied once. In AWS `scheduledTime` is the
+ * Scheduler's `<aws.scheduler.scheduled-time>` placeholder; locally the time in the same format.
+ *
+ * @example
+ * tickEnvelope({ flowId: 'orders', jobId: 'nightly', scheduledTime: '2026-01-01T02:00:00Z', params: {} }).batch
+ * // 'nightly@2026-01-01T02:00:00Z'
+ */
+export function tickEnvelope(input: {
+  readonly flowId: string;
+  readonly jobId: string;
+  readonly scheduledTime: string;
+  readonly rows?: readonly Row[];
+  readonly params: Readonly<Record<string, unknown>>;
+}): Envelope {
+  return {
+    v: ENVELOPE_VERSION,
+    flow: input.flowId,
+    step: 0,
+    run: input.jobId,
+    batch: `${input.jobId}@${input.scheduledTime}`,
+    rows: input.rows?.map((r) => ({ ...r })) ?? [{ job_id: input.jobId, scheduled_at: input.scheduledTime }],
+    meta: { ...input.params },
+  };
+}
+
+/** A time as EventBridge Scheduler renders `<aws.scheduler.scheduled-time>`: ISO 8601, whole seconds, UTC. */
+export function schedulerTime(at: Date): string {
+  return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * An EventBridge event as a one-row batch: the row is the event's `detail`; run and batch ids are
+ * the event id, which EventBridge keeps across its delivery retries. In infra the inputs are
+ * EventBridge input-transformer fields.
+ */
+export function eventEnvelope(input: {
+  readonly flowId: string;
+  readonly eventId: string;
+  readonly detail: unknown;
+  readonly meta: Readonly<Record<string, unknown>>;
+}): Envelope {
+  return {
+    v: ENVELOPE_VERSION,
+    flow: input.flowId,
+    step: 0,
+    run: input.eventId,
+    batch: input.eventId,
+    rows: [input.detail as Row],
+    meta: { ...input.meta },
   };
 }

@@ -1,5 +1,6 @@
 /**
- * SQS quotas the transport packs against, and how SQS measures a message.
+ * The AWS service limits KisFlow packs, sizes and schedules against (SQS, DynamoDB, EventBridge,
+ * Lambda), and how SQS measures a message: one place, read by the runtime, `kisflow dev` and infra.
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
  */
 
@@ -30,6 +31,48 @@ export const SQS_MAX_BATCH_ENTRIES = 10;
  * Configurable on the transport because older SQS-compatible servers still enforce 256 KiB.
  */
 export const SQS_MAX_BATCH_BYTES = 1_048_576;
+
+/**
+ * SQS caps a message's visibility timeout at 12 hours.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html
+ */
+export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
+
+/** Messages per ReceiveMessage request. */
+export const SQS_MAX_RECEIVE_MESSAGES = 10;
+
+/**
+ * The longest a queue keeps a message: 14 days (its default is 4). Dead-letter queues keep theirs
+ * that long, so a dead letter outlives the message it came from.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html
+ */
+export const SQS_MAX_RETENTION_SECONDS = 1_209_600;
+
+/**
+ * Largest item DynamoDB stores: 400 KB, attribute names included.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items
+ */
+export const DYNAMODB_MAX_ITEM_BYTES = 400 * 1024;
+/** Partition key values: 1 to 2,048 bytes; sort key values: 1 to 1,024 bytes (same page). */
+export const DYNAMODB_MAX_PARTITION_KEY_BYTES = 2_048;
+export const DYNAMODB_MAX_SORT_KEY_BYTES = 1_024;
+/** Items per BatchWriteItem request. */
+export const DYNAMODB_BATCH_WRITE_MAX_ITEMS = 25;
+/** Keys per BatchGetItem request. */
+export const DYNAMODB_BATCH_GET_MAX_KEYS = 100;
+
+/**
+ * PutEvents: at most 10 entries and 256 KiB per request.
+ * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
+ */
+export const EVENTBRIDGE_PUT_MAX_ENTRIES = 10;
+export const EVENTBRIDGE_PUT_MAX_BYTES = 262_144;
+
+/**
+ * An SQS event source mapping hands a function at most 10,000 records per batch (10 for FIFO).
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+ */
+export const LAMBDA_SQS_MAX_BATCH_SIZE = 10_000;
 
 /** A message attribute as the SDK takes it. */
 export interface StringAttribute {

@@ -8,7 +8,7 @@ import { buildApp } from '../../infra/app.ts';
 import { STEP_RUNTIME } from '../../infra/bundling.ts';
 import { TABLE_DATA_ACTIONS } from '../../infra/step.ts';
 import { resourceNames } from '../../kisflow/config/names.ts';
-import { type StepWiring, WIRING_ENV } from '../../kisflow/config/wiring.ts';
+import { type StepWiring, WIRING_ENV } from '../../kisflow/wire/step-wiring.ts';
 import { flowStackOf, parseRenderedJson, REPO_ROOT, shopProject, testApp } from './projects.ts';
 
 const names = resourceNames();

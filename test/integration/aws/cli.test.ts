@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDevEndpoints } from '../../../kisflow/aws/endpoints.ts';
-import { decodeEnvelope } from '../../../kisflow/aws/envelope.ts';
-import { type ProvisionedResources, provisionProject } from '../../../kisflow/aws/provision.ts';
 import { SqsTransport } from '../../../kisflow/aws/sqs-transport.ts';
+import { writeDevEndpoints } from '../../../kisflow/cli/endpoints.ts';
 import type { FlowSpec, FuncSpec, ProjectConfig } from '../../../kisflow/config/model.ts';
+import { type ProvisionedResources, provisionProject } from '../../../kisflow/local/provision.ts';
+import { decodeEnvelope } from '../../../kisflow/wire/envelope.ts';
 import { drain, useEmulators } from './harness.ts';
 
 const exec = promisify(execFile);

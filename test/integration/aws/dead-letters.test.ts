@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { childBatchId, redriveBatchId } from '../../../kisflow/aws/batch-id.ts';
 import { deadLetterMessage } from '../../../kisflow/aws/dead-letter-send.ts';
 import { listDeadLetters, RETRIES_EXHAUSTED, redrive } from '../../../kisflow/aws/dead-letters.ts';
-import { decodeEnvelope, encodeEnvelope } from '../../../kisflow/aws/envelope.ts';
 import { SqsTransport } from '../../../kisflow/aws/sqs-transport.ts';
 import type { RejectedRow, StepBatch } from '../../../kisflow/ports.ts';
+import { decodeEnvelope, encodeEnvelope } from '../../../kisflow/wire/envelope.ts';
 import { createQueue, drain, useEmulators } from './harness.ts';
 
 const ctx = useEmulators();

@@ -26,8 +26,8 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope } from '../../../kisflow/aws/envelope.ts';
 import { ensureTable } from '../../../kisflow/aws/tables.ts';
+import { decodeEnvelope, encodeEnvelope } from '../../../kisflow/wire/envelope.ts';
 import { createQueue, drain, useEmulators } from './harness.ts';
 
 const ctx = useEmulators();

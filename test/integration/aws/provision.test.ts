@@ -6,9 +6,9 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { locateResources, provisionProject } from '../../../kisflow/aws/provision.ts';
 import { resourceNames } from '../../../kisflow/config/names.ts';
 import { UsageError } from '../../../kisflow/errors.ts';
+import { locateResources, provisionProject } from '../../../kisflow/local/provision.ts';
 import { drain, useEmulators } from './harness.ts';
 import { testProject } from './project.ts';
 

@@ -3,9 +3,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAwsClients, destroyAwsClients } from '../../../kisflow/aws/clients.ts';
-import { devEndpointsFile } from '../../../kisflow/aws/endpoints.ts';
-import { locateResources, type ProvisionedResources } from '../../../kisflow/aws/provision.ts';
+import { devEndpointsFile } from '../../../kisflow/cli/endpoints.ts';
 import { loadProject } from '../../../kisflow/config/index.ts';
+import { locateResources, type ProvisionedResources } from '../../../kisflow/local/provision.ts';
 import { FIXTURE_ROOT, Sink, sendRows, waitFor } from './harness.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', '..', 'bin', 'kisflow.js');

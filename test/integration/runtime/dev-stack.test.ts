@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../../../kisflow/aws/clients.ts';
 import { DynamoConnectorStore } from '../../../kisflow/aws/dynamodb-connector-store.ts';
 import { DynamoStateStore } from '../../../kisflow/aws/dynamodb-state-store.ts';
-import { encodeEnvelope } from '../../../kisflow/aws/envelope.ts';
 import { buildProject, loadProject } from '../../../kisflow/config/index.ts';
 import { stepMetricLabel } from '../../../kisflow/config/names.ts';
 import { defineFunction, FlowPlan, loadFunctions, Registry, runFlow } from '../../../kisflow/engine/index.ts';
 import { type DevStack, startDevStack } from '../../../kisflow/local/dev-stack.ts';
 import { MemoryConnectorStore, MemoryStateStore } from '../../../kisflow/memory/index.ts';
 import type { Row } from '../../../kisflow/ports.ts';
+import { encodeEnvelope } from '../../../kisflow/wire/envelope.ts';
 import { type Emulators, startEmulators } from '../../../localstack/emulators.ts';
 import { byTxId, FIXTURE_ROOT, Sink, sendRaw, sendRows, totalsByUser, waitFor } from './harness.ts';
 

@@ -6,11 +6,11 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_ATTRIBUTES, readDeadLetterBody } from '../../../kisflow/aws/dead-letter.ts';
-import { parseEnvelope } from '../../../kisflow/aws/envelope.ts';
-import type { ProvisionedResources } from '../../../kisflow/aws/provision.ts';
 import { SqsTransport } from '../../../kisflow/aws/sqs-transport.ts';
+import type { ProvisionedResources } from '../../../kisflow/local/provision.ts';
 import type { Row } from '../../../kisflow/ports.ts';
+import { DEAD_LETTER_ATTRIBUTES, readDeadLetterBody } from '../../../kisflow/wire/dead-letter-record.ts';
+import { parseEnvelope } from '../../../kisflow/wire/envelope.ts';
 
 export const FIXTURE_ROOT = join(import.meta.dirname, '..', '..', 'fixtures', 'runtime');
 

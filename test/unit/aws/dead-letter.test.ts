@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { redriveBatchId } from '../../../kisflow/aws/batch-id.ts';
+import { OversizeError } from '../../../kisflow/errors.ts';
+import type { RejectedRow, StepBatch } from '../../../kisflow/ports.ts';
 import {
   DEAD_LETTER_ATTRIBUTES,
   deadLetterAttributes,
@@ -7,11 +9,9 @@ import {
   readDeadLetterBody,
   rejectedRecord,
   rejectionReason,
-} from '../../../kisflow/aws/dead-letter.ts';
-import { encodeEnvelope } from '../../../kisflow/aws/envelope.ts';
-import { messageSize, stringAttribute } from '../../../kisflow/aws/sqs-limits.ts';
-import { OversizeError } from '../../../kisflow/errors.ts';
-import type { RejectedRow, StepBatch } from '../../../kisflow/ports.ts';
+} from '../../../kisflow/wire/dead-letter-record.ts';
+import { encodeEnvelope } from '../../../kisflow/wire/envelope.ts';
+import { messageSize, stringAttribute } from '../../../kisflow/wire/limits.ts';
 
 const batch: StepBatch = { flowId: 'orders', step: 1, runId: 'r', batchId: 'b', rows: [], meta: { k: 'v' } };
 const reject = (i: number, code = 'MISSING_FIELD'): RejectedRow => ({

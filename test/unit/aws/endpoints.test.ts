@@ -8,7 +8,7 @@ import {
   readDevEndpoints,
   resolveEndpoints,
   writeDevEndpoints,
-} from '../../../kisflow/aws/endpoints.ts';
+} from '../../../kisflow/cli/endpoints.ts';
 
 let root: string;
 const deadPid = spawnSync(process.execPath, ['-e', '']).pid as number;

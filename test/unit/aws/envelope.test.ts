@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { EnvelopeError } from '../../../kisflow/errors.ts';
+import type { StepBatch } from '../../../kisflow/ports.ts';
 import {
   decodeEnvelope,
   ENVELOPE_VERSION,
   encodeEnvelope,
   parseEnvelope,
-} from '../../../kisflow/aws/envelope.ts';
-import { EnvelopeError } from '../../../kisflow/errors.ts';
-import type { StepBatch } from '../../../kisflow/ports.ts';
+} from '../../../kisflow/wire/envelope.ts';
 
 const batch: StepBatch = {
   flowId: '订单流',

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_RETRY_DELAY_SECONDS,
-  retryDelaySeconds,
-  SQS_MAX_VISIBILITY_SECONDS,
-} from '../../../kisflow/lambda/backoff.ts';
+import { MAX_RETRY_DELAY_SECONDS, retryDelaySeconds } from '../../../kisflow/lambda/backoff.ts';
+import { SQS_MAX_VISIBILITY_SECONDS } from '../../../kisflow/wire/limits.ts';
 
 describe('retryDelaySeconds', () => {
   it('is retry_duration on the first receive, doubling per receive, in whole seconds', () => {

@@ -128,15 +128,15 @@ const job = (over: Partial<JobSpec>): JobSpec => ({
 });
 
 describe('tickBatch', () => {
-  it('default row, job params as meta, ids derived from the job and the time', () => {
+  it('default row, job params as meta, ids derived from the job and the time as EventBridge Scheduler writes them', () => {
     const at = new Date('2026-01-01T08:00:00Z');
     const tick = tickBatch(job({ params: { region: 'eu' } }), at);
     expect(tick).toEqual({
       flowId: 'f',
       step: 0,
-      runId: `job-nightly-${at.getTime()}`,
-      batchId: `job-nightly-${at.getTime()}`,
-      rows: [{ job_id: 'nightly', scheduled_at: '2026-01-01T08:00:00.000Z' }],
+      runId: 'nightly',
+      batchId: 'nightly@2026-01-01T08:00:00Z',
+      rows: [{ job_id: 'nightly', scheduled_at: '2026-01-01T08:00:00Z' }],
       meta: { region: 'eu' },
     });
     expect(tickBatch(job({ rows: [{ a: 1 }] }), at).rows).toEqual([{ a: 1 }]);
@@ -159,7 +159,9 @@ describe('startScheduler', () => {
     expect(scheduler.nextRuns('daily', 2)).toHaveLength(2);
     expect(() => scheduler.nextRuns('nope', 1)).toThrow(/no running job 'nope'/);
     await new Promise((r) => setTimeout(r, at.getTime() - Date.now() + 300));
-    expect(sent.map((t) => t.rows[0])).toEqual([{ job_id: 'once', scheduled_at: at.toISOString() }]);
+    expect(sent.map((t) => t.rows[0])).toEqual([
+      { job_id: 'once', scheduled_at: at.toISOString().replace('.000Z', 'Z') },
+    ]);
     await scheduler.stop();
   });
 
