@@ -56,6 +56,14 @@ const tuning = z
       .max(1_048_576)
       .default(262_144)
       .describe('Size limit of a message between steps, in bytes; rows are packed up to it.'),
+    max_hops: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe(
+        'Step runs a batch may go through (jumpTo loops included) before it is dead-lettered with HOP_LIMIT. Default: 1000.',
+      ),
   })
   .superRefine((value, ctx) => {
     // AWS rejects a batch size above 10 for SQS unless the batching window is at least one second.
@@ -140,6 +148,7 @@ export const flowDocument: DocumentKind<typeof schema, FlowSpec> = {
         timeoutSeconds: t.timeout,
         memoryMb: t.memory,
         maxMessageBytes: t.max_message_bytes,
+        maxHops: t.max_hops,
       }),
       source: parsed.source
         ? defined({ eventPattern: parsed.source.event_pattern, eventBus: parsed.source.event_bus })

@@ -53,6 +53,11 @@ export interface FlowTuning {
   readonly memoryMb: number;
   /** Message size limit in bytes used to pack rows (default 262144; at most 1048576). */
   readonly maxMessageBytes: number;
+  /**
+   * Step runs a batch may go through before it is dead-lettered with `HOP_LIMIT` (a guard against a
+   * `jumpTo` loop that never ends). @default 1000 (`DEFAULT_MAX_HOPS` in kisflow/engine/delivery.ts)
+   */
+  readonly maxHops?: number;
 }
 
 export interface FlowSourceSpec {
