@@ -6,6 +6,7 @@
 
 export type { ConnectorDriver, ConnectorImplementation } from './connector.ts';
 export { defineConnector, isConnectorImplementation } from './connector.ts';
+export { DEFAULT_MAX_HOPS, Delivery, type DeliveryOptions, HOP_LIMIT } from './delivery.ts';
 export type { EngineDeps } from './deps.ts';
 export type {
   Connector,

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { StepError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
+// The in-process run is the memory transport's reason to exist: it is the one adapter the engine runs on.
+import { MemoryTransport } from '../memory/transport.ts';
 import type { RejectedRow, Row, StepBatch } from '../ports.ts';
+import { Delivery } from './delivery.ts';
 import type { EngineDeps } from './deps.ts';
 import type { FlowPlan } from './plan.ts';
 import type { Registry } from './registry.ts';
@@ -43,18 +46,19 @@ export interface RunFlowOptions {
   /** Called after each input batch went through the flow, with the number of input rows done. */
   readonly onBatch?: (done: number) => void;
   /**
-   * Step runs allowed per input batch before the run stops with StepError `TOO_MANY_STEPS`
-   * (default 10000): a guard against a `jumpTo` loop the user did not end.
+   * Step runs allowed per input batch; rows that would go further are rejected with `HOP_LIMIT`,
+   * as they are dead-lettered under `kisflow dev` and in Lambda: a guard against a `jumpTo` loop
+   * the user did not end. @default - the flow's `tuning.max_hops`, else 1000
    */
-  readonly maxStepRuns?: number;
+  readonly maxHops?: number;
 }
 
 /**
  * Runs a flow in-process: the input is cut into batches and each batch goes through the steps,
- * following each step's `next` (jumps included), exactly as messages would between Lambda steps.
- * One StepRunner per step serves the whole run. Batch ids are deterministic
- * (`${runId}#${batch}` entering the flow, `.${hop}` appended per step run after the first), so
- * the same run id replays onto the same state and connector items.
+ * following each step's `next` (jumps included), delivered by the same `Delivery` as between
+ * Lambda steps, over a MemoryTransport. One StepRunner per step serves the whole run. Batch ids
+ * are deterministic (`${runId}#${batch}` entering the flow, `.${hops}` per step run after the
+ * first), so the same run id replays onto the same state and connector items.
  *
  * @example
  * const registry = await loadFunctions(project, { flowIds: ['orders'] });
@@ -75,7 +79,6 @@ export async function runFlow(
   const flowId = plan.flow.flowId;
   const runId = options.runId ?? randomUUID();
   const batchRows = options.batchRows ?? 1000;
-  const maxStepRuns = options.maxStepRuns ?? 10_000;
   if (!Number.isInteger(batchRows) || batchRows < 1) {
     throw new UsageError('BAD_BATCH_ROWS', `batchRows must be a positive integer, received ${batchRows}.`, {
       batchRows,
@@ -89,8 +92,8 @@ export async function runFlow(
     rejected: 0,
     ms: 0,
   }));
-  const output: Row[] = [];
-  const rejected: RejectedRow[] = [];
+  const transport = new MemoryTransport();
+  const { output, rejected } = transport;
   const result = (disabled: boolean): FlowResult => ({
     output,
     rejected,
@@ -110,44 +113,31 @@ export async function runFlow(
   }
 
   const runners = plan.steps.map((_, index) => new StepRunner(plan, index, registry, deps));
+  const delivery = new Delivery(
+    plan,
+    transport,
+    options.maxHops === undefined ? {} : { maxHops: options.maxHops },
+  );
   const meta = options.meta ?? {};
   for (let b = 0, start = 0; start < rows.length; b++, start += batchRows) {
-    const batchId = `${runId}#${b}`;
-    let batch: StepBatch = {
+    let batch: StepBatch | undefined = {
       flowId,
       step: 0,
       runId,
-      batchId,
+      batchId: `${runId}#${b}`,
       rows: rows.slice(start, start + batchRows),
       meta,
     };
-    for (let hop = 1; ; hop++) {
-      if (hop > maxStepRuns) {
-        throw new StepError(
-          'TOO_MANY_STEPS',
-          `Batch ${batchId} of flow '${flowId}' ran ${maxStepRuns} steps without ending: a jumpTo loop never stops. End the loop in the function (stop calling jumpTo), or raise maxStepRuns.`,
-          { flowId, batchId, step: batch.step },
-        );
-      }
+    // Each outcome has at most one next batch: the queue holds one batch at a time, and rows leave
+    // in input order per batch.
+    for (; batch !== undefined; batch = transport.take()) {
       const outcome = await (runners[batch.step] as StepRunner).run(batch);
       const s = steps[batch.step] as StepStats;
       s.in += outcome.stats.in;
       s.out += outcome.stats.out;
       s.rejected += outcome.stats.rejected;
       s.ms += outcome.stats.ms;
-      for (const r of outcome.rejected) rejected.push(r);
-      if (outcome.next === null) {
-        for (const row of outcome.emitted) output.push(row);
-        break;
-      }
-      batch = {
-        flowId,
-        step: outcome.next,
-        runId,
-        batchId: `${batchId}.${hop}`,
-        rows: outcome.emitted,
-        meta: outcome.meta,
-      };
+      await delivery.deliver(batch, outcome);
     }
     options.onBatch?.(Math.min(start + batchRows, rows.length));
   }

@@ -8,3 +8,4 @@ export { type MemoryConnectorSnapshot, MemoryConnectorStore } from './connector-
 export { consoleLog, createConsoleLog, type LogLevel, silentLog } from './log.ts';
 export { type DurationStats, MemoryMetrics } from './metrics.ts';
 export { type MemoryStateSnapshot, MemoryStateStore } from './state-store.ts';
+export { MemoryTransport } from './transport.ts';

@@ -258,13 +258,35 @@ describe('jumpTo', () => {
     expect(result.stats.steps.map((s) => s.in)).toEqual([3, 3, 1]);
   });
 
-  it('stops a loop that never ends with TOO_MANY_STEPS', async () => {
+  it('stops a loop that never ends: its rows are rejected with HOP_LIMIT after max_hops step runs', async () => {
     const e = engine(
       { funcs: [{ fid: 'a' }], flows: [{ flowId: 'f', steps: ['a'] }] },
       { a: defineFunction((_rows, ctx) => ctx.jumpTo('a')) },
     );
-    await expect(e.run('f', rowsOf(1), { maxStepRuns: 50 })).rejects.toMatchObject({
-      code: 'TOO_MANY_STEPS',
+    const result = await e.run('f', rowsOf(2), { maxHops: 50 });
+    expect(result.output).toEqual([]);
+    expect(result.rejected.map((r) => [r.code, r.fid, r.row])).toEqual([
+      ['HOP_LIMIT', 'a', rowsOf(2)[0]],
+      ['HOP_LIMIT', 'a', rowsOf(2)[1]],
+    ]);
+    expect(result.rejected[0]?.reason).toMatch(/run through 50 steps.*tuning\.max_hops: 50/);
+    expect(result.stats.steps[0]?.in).toBe(100);
+  });
+
+  it('stops an empty loop (forceNext with no rows) with a permanent HOP_LIMIT error', async () => {
+    const e = engine(
+      { funcs: [{ fid: 'a' }, { fid: 'b' }], flows: [{ flowId: 'f', steps: ['a', 'b'] }] },
+      {
+        a: defineFunction((_rows, ctx) => ctx.forceNext()),
+        b: defineFunction((_rows, ctx) => {
+          ctx.forceNext();
+          ctx.jumpTo('b');
+        }),
+      },
+    );
+    await expect(e.run('f', rowsOf(1), { maxHops: 5 })).rejects.toMatchObject({
+      code: 'HOP_LIMIT',
+      retryable: false,
     });
   });
 });
