@@ -32,7 +32,7 @@ export interface SendStats {
 export interface BatchSendOptions {
   /** Sum of message sizes per request (default `SQS_MAX_BATCH_BYTES`, 1 MiB). */
   readonly maxBatchBytes?: number;
-  /** Requests in flight at once (default 4). */
+  /** Requests in flight at once per queue and flush (default 4). */
   readonly concurrency?: number;
   readonly retry?: Partial<RetryPolicy>;
   /** Counters to add to. */
@@ -66,78 +66,199 @@ export function groupForBatches<T extends OutgoingMessage>(
   return groups;
 }
 
+interface Failure {
+  readonly id: string;
+  readonly code: string;
+  readonly message: string;
+  readonly senderFault: boolean;
+}
+
+/** One caller's `send`: settles when each of its messages was sent or failed for good. */
+class Submission {
+  readonly failures: Failure[] = [];
+  requestError: unknown;
+  #left: number;
+  readonly #done: () => void;
+
+  constructor(
+    readonly queueUrl: string,
+    count: number,
+    readonly stats: SendStats | undefined,
+    done: () => void,
+  ) {
+    this.#left = count;
+    this.#done = done;
+  }
+
+  settle(message: OutgoingMessage, failure?: Failure): void {
+    if (failure !== undefined) this.failures.push(failure);
+    else if (this.stats !== undefined) {
+      this.stats.messages++;
+      this.stats.bytes += Buffer.byteLength(message.body, 'utf8');
+    }
+    if (--this.#left === 0) this.#done();
+  }
+}
+
+interface Pending {
+  readonly message: OutgoingMessage;
+  readonly owner: Submission;
+}
+
 function describeError(error: unknown): string {
   const e = error as { name?: string; message?: string };
   return `${e?.name ?? 'Error'}: ${e?.message ?? String(error)}`;
 }
 
-async function sendGroup(
-  sqs: SQSClient,
-  queueUrl: string,
-  group: readonly OutgoingMessage[],
-  policy: RetryPolicy,
-  stats: SendStats,
-): Promise<void> {
-  let pending = group;
-  for (let attempt = 0; ; attempt++) {
-    const entries: SendMessageBatchRequestEntry[] = pending.map((m, i) => ({
-      Id: `m${i}`,
-      MessageBody: m.body,
-      ...(m.attributes === undefined ? {} : { MessageAttributes: { ...m.attributes } }),
-      ...(m.delaySeconds === undefined ? {} : { DelaySeconds: m.delaySeconds }),
-    }));
-    stats.requests++;
-    let output: SendMessageBatchCommandOutput;
-    try {
-      output = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-    } catch (error) {
-      // The SDK has already retried throttling and network errors by now.
-      throw new InfrastructureError(
-        'SQS_SEND_FAILED',
-        `SendMessageBatch to ${queueUrl} failed: ${describeError(error)}. The input message will be retried.`,
-        { queueUrl, messages: pending.map((m) => m.id) },
-        { cause: error },
-      );
+/**
+ * Sends messages with SendMessageBatch, merging the `send` calls made in the same turn of the
+ * event loop for one queue into as few requests as SQS's limits allow (`groupForBatches`). The
+ * records of an invocation run in parallel and each sends its own output: with small outputs that
+ * would be one request per record where one per ten does, and SDK request handling (serialising,
+ * signing) is then most of a step's CPU time. Messages wait at most until the next macrotask:
+ * nothing is held across invocations.
+ *
+ * Entries that fail without a sender fault are retried with exponential backoff and jitter; a
+ * sender fault fails its entry at once. Each caller's promise rejects with an InfrastructureError
+ * (`SQS_SEND_FAILED`) naming only its own failed messages, so one record's bad message never
+ * fails a neighbour.
+ *
+ * @example
+ * const sender = new SqsBatchSender(sqs);
+ * await Promise.all([sender.send(url, [a]), sender.send(url, [b])]); // one request
+ */
+export class SqsBatchSender {
+  /** Requests made, retries included. */
+  requests = 0;
+  readonly #sqs: SQSClient;
+  readonly #policy: RetryPolicy;
+  readonly #maxBatchBytes: number;
+  readonly #concurrency: number;
+  readonly #pending = new Map<string, Pending[]>();
+  #scheduled = false;
+
+  constructor(sqs: SQSClient, options: Omit<BatchSendOptions, 'stats'> = {}) {
+    this.#sqs = sqs;
+    this.#policy = retryPolicy(options.retry);
+    this.#maxBatchBytes = options.maxBatchBytes ?? SQS_MAX_BATCH_BYTES;
+    this.#concurrency = options.concurrency ?? 4;
+  }
+
+  /** Sends `messages` to `queueUrl`; `stats` counts the messages and bytes sent for this caller. */
+  send(queueUrl: string, messages: readonly OutgoingMessage[], stats?: SendStats): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const owner = new Submission(queueUrl, messages.length, stats, () => {
+        if (owner.requestError !== undefined && owner.failures.length === messages.length) {
+          reject(
+            new InfrastructureError(
+              'SQS_SEND_FAILED',
+              `SendMessageBatch to ${queueUrl} failed: ${describeError(owner.requestError)}. The input message will be retried.`,
+              { queueUrl, messages: messages.map((m) => m.id) },
+              { cause: owner.requestError },
+            ),
+          );
+        } else if (owner.failures.length > 0) {
+          reject(failuresError(queueUrl, owner.failures, messages.length, this.#policy.attempts));
+        } else {
+          resolve();
+        }
+      });
+      let list = this.#pending.get(queueUrl);
+      if (list === undefined) {
+        list = [];
+        this.#pending.set(queueUrl, list);
+      }
+      for (const message of messages) list.push({ message, owner });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const all = [...this.#pending];
+    this.#pending.clear();
+    for (const [queueUrl, items] of all) {
+      const groups = groupForBatches(
+        items.map((p) => ({ ...p.message, pending: p })),
+        this.#maxBatchBytes,
+      ).map((g) => g.map((m) => m.pending));
+      void mapLimit(groups, this.#concurrency, (group) => this.#sendGroup(queueUrl, group));
     }
-    const byEntry = (id: string | undefined) => pending[Number(id?.slice(1))];
-    for (const ok of output.Successful ?? []) {
-      const m = byEntry(ok.Id);
-      if (m === undefined) continue;
-      stats.messages++;
-      stats.bytes += Buffer.byteLength(m.body, 'utf8');
+  }
+
+  async #sendGroup(queueUrl: string, group: readonly Pending[]): Promise<void> {
+    let pending = group;
+    for (let attempt = 0; ; attempt++) {
+      const entries: SendMessageBatchRequestEntry[] = pending.map(({ message: m }, i) => ({
+        Id: `m${i}`,
+        MessageBody: m.body,
+        ...(m.attributes === undefined ? {} : { MessageAttributes: { ...m.attributes } }),
+        ...(m.delaySeconds === undefined ? {} : { DelaySeconds: m.delaySeconds }),
+      }));
+      this.requests++;
+      let output: SendMessageBatchCommandOutput;
+      try {
+        output = await this.#sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      } catch (error) {
+        // The SDK has already retried throttling and network errors by now.
+        for (const p of pending) {
+          p.owner.requestError = error;
+          p.owner.settle(p.message, {
+            id: p.message.id,
+            code: (error as Error)?.name ?? 'Error',
+            message: String((error as Error)?.message ?? error),
+            senderFault: false,
+          });
+        }
+        return;
+      }
+      const failed = new Map((output.Failed ?? []).map((f) => [f.Id, f]));
+      const retry: Pending[] = [];
+      const last = attempt + 1 >= this.#policy.attempts;
+      pending.forEach((p, i) => {
+        const f = failed.get(`m${i}`);
+        if (f === undefined) {
+          p.owner.settle(p.message);
+          return;
+        }
+        const failure = {
+          id: p.message.id,
+          code: f.Code ?? 'Unknown',
+          message: f.Message ?? '',
+          senderFault: f.SenderFault === true,
+        };
+        // A sender fault (invalid contents, too large) fails the same way again: no retry.
+        if (failure.senderFault || last) p.owner.settle(p.message, failure);
+        else retry.push(p);
+      });
+      if (retry.length === 0) return;
+      pending = retry;
+      await this.#policy.sleep(backoffDelay(this.#policy, attempt));
     }
-    const failed = output.Failed ?? [];
-    if (failed.length === 0) return;
-    const failures = failed.map((f) => ({
-      id: byEntry(f.Id)?.id ?? String(f.Id),
-      code: f.Code ?? 'Unknown',
-      message: f.Message ?? '',
-      senderFault: f.SenderFault === true,
-    }));
-    // A sender fault (invalid contents, too large) fails the same way again: no retry.
-    const senderFault = failures.some((f) => f.senderFault);
-    if (senderFault || attempt + 1 >= policy.attempts) {
-      const listed = failures
-        .map((f) => `${f.id}: ${f.code}${f.message ? ` (${f.message})` : ''}`)
-        .join('; ');
-      throw new InfrastructureError(
-        'SQS_SEND_FAILED',
-        senderFault
-          ? `SQS refused ${failures.length} of ${pending.length} message(s) to ${queueUrl}: ${listed}`
-          : `${failures.length} message(s) to ${queueUrl} still failed after ${attempt + 1} attempts: ${listed}`,
-        { queueUrl, attempts: attempt + 1, failures },
-      );
-    }
-    pending = failed.map((f) => byEntry(f.Id)).filter((m): m is OutgoingMessage => m !== undefined);
-    await policy.sleep(backoffDelay(policy, attempt));
   }
 }
 
+function failuresError(queueUrl: string, failures: readonly Failure[], total: number, attempts: number) {
+  const listed = failures.map((f) => `${f.id}: ${f.code}${f.message ? ` (${f.message})` : ''}`).join('; ');
+  const refused = failures.filter((f) => f.senderFault);
+  return new InfrastructureError(
+    'SQS_SEND_FAILED',
+    refused.length > 0
+      ? `SQS refused ${refused.length} of ${total} message(s) to ${queueUrl}: ${listed}`
+      : `${failures.length} message(s) to ${queueUrl} still failed after ${attempts} attempts: ${listed}`,
+    { queueUrl, attempts, failures },
+    // Contents SQS refuses are refused again on every retry.
+    { retryable: refused.length === 0 },
+  );
+}
+
 /**
- * Sends messages to one queue with SendMessageBatch, grouped within SQS's per-request limits
- * (`groupForBatches`). Entries that fail without a sender fault are retried with exponential
- * backoff and jitter; a sender fault, or failures left after the last attempt, throw an
- * InfrastructureError (code `SQS_SEND_FAILED`) listing each entry's error.
+ * Sends messages to one queue with SendMessageBatch, grouped within SQS's per-request limits: a
+ * one-off SqsBatchSender, for callers outside a step (redrive, `kisflow send`).
  */
 export async function sendMessageBatches(
   sqs: SQSClient,
@@ -145,8 +266,10 @@ export async function sendMessageBatches(
   messages: readonly OutgoingMessage[],
   options: BatchSendOptions = {},
 ): Promise<void> {
-  const policy = retryPolicy(options.retry);
-  const stats = options.stats ?? { requests: 0, messages: 0, bytes: 0 };
-  const groups = groupForBatches(messages, options.maxBatchBytes ?? SQS_MAX_BATCH_BYTES);
-  await mapLimit(groups, options.concurrency ?? 4, (group) => sendGroup(sqs, queueUrl, group, policy, stats));
+  const sender = new SqsBatchSender(sqs, options);
+  try {
+    await sender.send(queueUrl, messages, options.stats);
+  } finally {
+    if (options.stats !== undefined) options.stats.requests += sender.requests;
+  }
 }

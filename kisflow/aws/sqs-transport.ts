@@ -11,7 +11,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES }
 import { DEAD_LETTER_ATTRIBUTE_ROOM } from './dead-letter-send.ts';
 import { checkMessageLimit, packBatch, rowBytes } from './pack.ts';
 import type { RetryPolicy } from './retry.ts';
-import { type OutgoingMessage, type SendStats, sendMessageBatches } from './sqs-batch-send.ts';
+import { type OutgoingMessage, type SendStats, SqsBatchSender } from './sqs-batch-send.ts';
 
 export interface SqsTransportOptions {
   readonly sqs: SQSClient;
@@ -32,7 +32,7 @@ export interface SqsTransportOptions {
   readonly maxBatchBytes?: number;
   /** @default - 6 attempts, 50 ms doubling to at most 2 s, full jitter */
   readonly retry?: Partial<RetryPolicy>;
-  /** SendMessageBatch requests in flight per `send`. @default 4 */
+  /** SendMessageBatch requests in flight per queue. @default 4 */
   readonly concurrency?: number;
   /** The fid of a step (names the step on dead letters of oversize rows). @default - unnamed */
   readonly fidOf?: (flowId: string, step: number) => string | undefined;
@@ -63,14 +63,27 @@ export interface TransportStats extends SendStats {
  * await transport.send({ kind: 'step', flowId: 'orders', step: 2 }, batch);
  */
 export class SqsTransport implements Transport {
-  readonly stats: TransportStats = { requests: 0, messages: 0, bytes: 0, deadLetters: 0 };
+  readonly #stats: TransportStats = { requests: 0, messages: 0, bytes: 0, deadLetters: 0 };
   readonly #options: SqsTransportOptions;
   readonly #maxMessageBytes: number;
+  // One sender per transport: the sends of records processed in parallel share its requests.
+  readonly #sender: SqsBatchSender;
 
   constructor(options: SqsTransportOptions) {
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     checkMessageLimit(this.#maxMessageBytes);
     this.#options = options;
+    this.#sender = new SqsBatchSender(options.sqs, {
+      maxBatchBytes: options.maxBatchBytes ?? SQS_MAX_BATCH_BYTES,
+      concurrency: options.concurrency ?? 4,
+      ...(options.retry === undefined ? {} : { retry: options.retry }),
+    });
+  }
+
+  /** What this transport has done; `requests` counts every SendMessageBatch, retries included. */
+  get stats(): TransportStats {
+    this.#stats.requests = this.#sender.requests;
+    return this.#stats;
   }
 
   async send(to: Destination, batch: StepBatch): Promise<void> {
@@ -102,7 +115,7 @@ export class SqsTransport implements Transport {
       deadLetters = { url, messages: this.#recordMessages(rejected, batch, step, fid) };
     }
     const outgoing: OutgoingMessage[] = messages.map((m) => ({ id: m.id, body: m.body }));
-    await sendMessageBatches(this.#options.sqs, queueUrl, outgoing, this.#sendOptions(this.stats));
+    await this.#sender.send(queueUrl, outgoing, this.#stats);
     if (deadLetters !== undefined) await this.#sendDeadLetters(deadLetters.url, deadLetters.messages);
   }
 
@@ -132,12 +145,11 @@ export class SqsTransport implements Transport {
   }
 
   async #sendDeadLetters(url: string, messages: OutgoingMessage[]): Promise<void> {
-    const stats = { requests: 0, messages: 0, bytes: 0 };
+    const stats: SendStats = { requests: 0, messages: 0, bytes: 0 };
     try {
-      await sendMessageBatches(this.#options.sqs, url, messages, this.#sendOptions(stats));
+      await this.#sender.send(url, messages, stats);
     } finally {
-      this.stats.requests += stats.requests;
-      this.stats.deadLetters += stats.messages;
+      this.#stats.deadLetters += stats.messages;
     }
   }
 
@@ -148,15 +160,6 @@ export class SqsTransport implements Transport {
     } catch {
       return undefined;
     }
-  }
-
-  #sendOptions(stats: SendStats) {
-    return {
-      maxBatchBytes: this.#options.maxBatchBytes ?? SQS_MAX_BATCH_BYTES,
-      concurrency: this.#options.concurrency ?? 4,
-      stats,
-      ...(this.#options.retry === undefined ? {} : { retry: this.#options.retry }),
-    };
   }
 }
 

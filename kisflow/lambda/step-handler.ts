@@ -1,32 +1,32 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ChangeMessageVisibilityCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { deadLetterMessage } from '../aws/dead-letter-send.ts';
 import { DynamoConnectorStore } from '../aws/dynamodb-connector-store.ts';
 import { DynamoStateStore } from '../aws/dynamodb-state-store.ts';
+import { changeVisibility, queueUrlOfArn } from '../aws/queue-messages.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import type { ProjectConfig } from '../config/model.ts';
-import { stepMetricLabel } from '../config/names.ts';
 // project-json.ts, not config/index.ts: the index pulls in the YAML loader, which a Lambda never needs.
 import { type ProjectJson, projectFromJson } from '../config/project-json.ts';
 import type { ConnectorImplementation } from '../engine/connector.ts';
+import { Delivery } from '../engine/delivery.ts';
 import type { KisFunction } from '../engine/function.ts';
 import { FlowPlan } from '../engine/plan.ts';
 import { Registry } from '../engine/registry.ts';
 import { StepRunner } from '../engine/step-runner.ts';
-import { ConnectorError, EnvelopeError, KisFlowError, OversizeError, StepError } from '../errors.ts';
-import type { Destination, MetricDimensions, Metrics, StateStore, StepBatch } from '../ports.ts';
-import { decodeEnvelope } from '../wire/envelope.ts';
-import { type StepWiring, WIRING_ENV } from '../wire/step-wiring.ts';
-import { retryDelaySeconds } from './backoff.ts';
+import { ConnectorError, KisFlowError, StepError } from '../errors.ts';
+import type { Destination, MetricDimensions, Metrics, StateStore } from '../ports.ts';
+import { destinationQueue } from '../wire/destination.ts';
+import { stepDimensions } from '../wire/metric-names.ts';
+import { parseWiring, type StepWiring, WIRING_ENV } from '../wire/step-wiring.ts';
 import { EmfMetrics } from './emf-metrics.ts';
 import { powertoolsLog } from './powertools-log.ts';
-import { coalescingSqsClient } from './send-coalescer.ts';
+import { createRecordHandler } from './record-handler.ts';
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 
@@ -56,25 +56,6 @@ export interface StepHandlerOptions {
 /** The Lambda handler of one flow step: an SQS event in, the messages to retry out. */
 export type StepHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-/** Errors a retry cannot fix: the message goes to the step's DLQ at once, with the reason. */
-/** Failures a retry cannot fix: the message is dead-lettered with its reason at once. */
-const PERMANENT_CODES = new Set(['KEY_TOO_LONG', 'ITEM_TOO_LARGE', 'STATE_TOO_LARGE', 'STATE_KEY_TOO_LONG']);
-
-function isPermanent(err: unknown): err is KisFlowError {
-  return (
-    err instanceof EnvelopeError ||
-    err instanceof OversizeError ||
-    err instanceof StepError ||
-    (err instanceof KisFlowError && PERMANENT_CODES.has(err.code))
-  );
-}
-
-function describe(err: unknown): { code: string; message: string } {
-  if (err instanceof KisFlowError) return { code: err.code, message: err.message };
-  if (err instanceof Error) return { code: err.name || 'Error', message: err.message };
-  return { code: 'UNKNOWN', message: String(err) };
-}
-
 function readWiring(): StepWiring {
   const text = process.env[WIRING_ENV];
   if (!text) {
@@ -83,16 +64,7 @@ function readWiring(): StepWiring {
       `The step handler has no wiring: set ${WIRING_ENV} to the StepWiring JSON (the CDK app does) or pass options.wiring.`,
     );
   }
-  try {
-    return JSON.parse(text) as StepWiring;
-  } catch (err) {
-    throw new KisFlowError(
-      'WIRING_INVALID',
-      `${WIRING_ENV} is not JSON: ${(err as Error).message}`,
-      {},
-      { cause: err },
-    );
-  }
+  return parseWiring(text);
 }
 
 /** A state store for steps deployed without a state table: a stateful function fails loudly. */
@@ -163,7 +135,7 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
   });
   // The engine's dimensions exactly: EMF buffers one dimension set per invocation.
-  const dims: MetricDimensions = Object.freeze({ flow: flowId, step: stepMetricLabel(step, fid) });
+  const dims: MetricDimensions = Object.freeze(stepDimensions(flowId, step, fid));
   const emf = options.metrics === undefined ? new EmfMetrics(wiring.metricsNamespace, dims) : undefined;
   const metrics: Metrics = options.metrics ?? (emf as EmfMetrics);
 
@@ -191,25 +163,25 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
       : new DynamoStateStore({ dynamodb, tableName: wiring.stateTable });
   const runner = new StepRunner(plan, step, registry, { store, state, metrics, log: powertoolsLog(logger) });
 
+  const queues = {
+    stepQueues: wiring.stepQueues,
+    outputQueue: wiring.outputQueue,
+    deadLetterQueues: { [step]: wiring.deadLetterQueue },
+  };
   const queueUrl = (to: Destination): string => {
-    const url =
-      to.kind === 'step'
-        ? wiring.stepQueues[String(to.step)]
-        : to.kind === 'output'
-          ? wiring.outputQueue
-          : wiring.deadLetterQueue;
+    const url = destinationQueue(queues, to);
     if (url === undefined) {
+      // Permanent: the deployment grants this step no queue for it; retrying cannot change that.
       throw new KisFlowError(
         'DESTINATION_NOT_WIRED',
-        `Step '${fid}' of flow '${flowId}' may not send to ${to.kind === 'output' ? 'the output queue' : `step ${to.kind === 'step' ? to.step : '?'}`}: its wiring has no queue for it.`,
+        `Step '${fid}' of flow '${flowId}' may not send to ${to.kind === 'output' ? 'the output queue' : `step ${to.kind === 'step' ? `${to.step} ('${plan.steps[to.step]?.fid ?? '?'}')` : '?'}`}: its wiring has no queue for it. Redeploy the flow's stack (every step may send to its own flow's step queues), then redrive.`,
         { flowId, step, to },
       );
     }
     return url;
   };
   const transport = new SqsTransport({
-    // The records of an invocation run in parallel: their sends share SendMessageBatch requests.
-    sqs: coalescingSqsClient(sqs),
+    sqs,
     queueUrl,
     maxMessageBytes: wiring.maxMessageBytes,
     // Rows this step cannot fit into a message stay with this step: its DLQ is the only one it may write.
@@ -221,141 +193,46 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
   let inputQueue: Promise<string> | undefined =
     wiring.inputQueue === undefined ? undefined : Promise.resolve(wiring.inputQueue);
   const inputQueueUrl = (record: SQSRecord): Promise<string> => {
-    inputQueue ??= (async () => {
-      const [, , , , account, name] = record.eventSourceARN.split(':');
-      const out = await sqs.send(
-        new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }),
-      );
-      return out.QueueUrl ?? '';
-    })();
-    inputQueue.catch(() => {
-      inputQueue = undefined;
-    });
+    if (inputQueue === undefined) {
+      const lookup = queueUrlOfArn(sqs, record.eventSourceARN);
+      // A failed lookup is tried again with the next retry.
+      lookup.catch(() => {
+        if (inputQueue === lookup) inputQueue = undefined;
+      });
+      inputQueue = lookup;
+    }
     return inputQueue;
   };
 
-  const deadLetter = async (record: SQSRecord, err: unknown, batch?: StepBatch): Promise<void> => {
-    const { code, message } = describe(err);
-    await deadLetterMessage(sqs, wiring.deadLetterQueue, record.body, {
-      code,
-      message,
-      flow: flowId,
-      step,
-      fid,
+  const handleRecord = createRecordHandler({
+    flowId,
+    step,
+    fid,
+    delivery: new Delivery(plan, transport),
+    run: (batch) => runner.run(batch),
+    deadLetter: async (record, reason) => {
+      await deadLetterMessage(sqs, wiring.deadLetterQueue, record.body, reason);
+    },
+    delayRetry: async (record, seconds) => {
+      await changeVisibility(sqs, await inputQueueUrl(record), record.receiptHandle, seconds);
+    },
+    maxReceiveCount: wiring.maxReceiveCount,
+    retryDurationMs: planned.func.retryDurationMs,
+    metrics,
+    dimensions: dims,
+    log: powertoolsLog(logger),
+  });
+
+  // Records run in parallel (their sends share SendMessageBatch requests in the transport); each
+  // fails alone (partial batch response), so one bad message never fails its neighbours.
+  const handle = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const settled = await Promise.allSettled(event.Records.map(handleRecord));
+    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+    settled.forEach((s, i) => {
+      if (s.status === 'rejected')
+        batchItemFailures.push({ itemIdentifier: event.Records[i]?.messageId ?? '' });
     });
-    metrics.count('messages_dead_lettered', 1, dims);
-    logger.warn('message dead-lettered', {
-      messageId: record.messageId,
-      code,
-      error: message,
-      receiveCount: Number(record.attributes.ApproximateReceiveCount),
-      ...(batch === undefined ? {} : { runId: batch.runId, batchId: batch.batchId }),
-    });
-  };
-
-  const forward = async (batch: StepBatch): Promise<void> => {
-    const outcome = await runner.run(batch);
-    const sends: Promise<void>[] = [];
-    // The packer derives message i's batch id from (input batch id, destination step, i).
-    if (outcome.next !== null) {
-      sends.push(
-        transport.send(
-          { kind: 'step', flowId, step: outcome.next },
-          {
-            flowId,
-            step: outcome.next,
-            runId: batch.runId,
-            batchId: batch.batchId,
-            rows: outcome.emitted,
-            meta: outcome.meta,
-          },
-        ),
-      );
-    } else if (outcome.emitted.length > 0) {
-      // Output envelopes carry the step index one past the last: they are addressed to no step.
-      sends.push(
-        transport.send(
-          { kind: 'output', flowId },
-          {
-            flowId,
-            step: plan.steps.length,
-            runId: batch.runId,
-            batchId: batch.batchId,
-            rows: outcome.emitted,
-            meta: outcome.meta,
-          },
-        ),
-      );
-    }
-    if (outcome.rejected.length > 0) {
-      sends.push(transport.reject({ kind: 'rejected', flowId, step }, outcome.rejected, batch));
-    }
-    const settled = await Promise.allSettled(sends);
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
-  };
-
-  const recordHandler = async (record: SQSRecord): Promise<void> => {
-    metrics.count('messages', 1, dims);
-    const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
-    let batch: StepBatch | undefined;
-    try {
-      batch = decodeEnvelope(record.body);
-      await forward(batch);
-    } catch (err) {
-      if (isPermanent(err) || receiveCount >= wiring.maxReceiveCount) {
-        // Dead-lettering is this record's success: the message leaves the queue with its reason.
-        // If even that fails, the throw below leaves the message for SQS to redeliver.
-        await deadLetter(record, err, batch);
-        return;
-      }
-      metrics.count('messages_retried', 1, dims);
-      const delay = retryDelaySeconds(planned.func.retryDurationMs, receiveCount);
-      logger.warn('message will be retried', {
-        messageId: record.messageId,
-        ...describe(err),
-        receiveCount,
-        maxReceiveCount: wiring.maxReceiveCount,
-        retryInSeconds: delay,
-        ...(batch === undefined ? {} : { runId: batch.runId, batchId: batch.batchId }),
-      });
-      if (delay !== undefined) {
-        try {
-          await sqs.send(
-            new ChangeMessageVisibilityCommand({
-              QueueUrl: await inputQueueUrl(record),
-              ReceiptHandle: record.receiptHandle,
-              VisibilityTimeout: delay,
-            }),
-          );
-        } catch (visibilityError) {
-          // The queue's own visibility timeout then paces the retry: slower or faster, never lost.
-          logger.warn('could not delay the retry', {
-            messageId: record.messageId,
-            ...describe(visibilityError),
-          });
-        }
-      }
-      throw err;
-    }
-  };
-
-  // Lambda runs one invocation per container at a time, but the local poller invokes a handler
-  // concurrently: a BatchProcessor holds its batch between register() and response(), so each
-  // concurrent invocation takes its own from this pool (Lambda only ever needs one).
-  const processors: BatchProcessor[] = [new BatchProcessor(EventType.SQS)];
-  const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const processor = processors.pop() ?? new BatchProcessor(EventType.SQS);
-    try {
-      // A batch whose every record failed is reported per record too, never thrown as a whole:
-      // the same response either way, without Powertools' FullBatchFailureError in the logs.
-      return await processPartialResponse(event, recordHandler, processor, {
-        context,
-        throwOnFullBatchFailure: false,
-      });
-    } finally {
-      processors.push(processor);
-    }
+    return { batchItemFailures };
   };
 
   const handler = middy<SQSEvent, SQSBatchResponse>().use(injectLambdaContext(logger));
