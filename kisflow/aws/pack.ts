@@ -54,8 +54,10 @@ export function packBatch(batch: StepBatch, maxMessageBytes: number = DEFAULT_MA
   const headerOf = (part: number) => ({
     flowId: batch.flowId,
     step: batch.step,
+    ...(batch.stepKey === undefined ? {} : { stepKey: batch.stepKey }),
     runId: batch.runId,
     batchId: childBatchId(batch.batchId, batch.step, part),
+    ...(batch.hops === undefined ? {} : { hops: batch.hops }),
     meta: batch.meta,
   });
   // Every part's head has the same length: only the (fixed-length, ASCII) batch id changes.

@@ -110,7 +110,7 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     options.project.funcs instanceof Map
       ? (options.project as ProjectConfig)
       : projectFromJson(options.project as ProjectJson);
-  const wiring = options.wiring ?? readWiring();
+  const wiring = options.wiring === undefined ? readWiring() : parseWiring(options.wiring);
   const plan = FlowPlan.build(project, flowId);
   const planned = plan.steps[step];
   if (planned === undefined) {

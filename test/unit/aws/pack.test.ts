@@ -105,4 +105,15 @@ describe('packBatch', () => {
     const huge = { ...batchOf([{ a: 1 }]), meta: { blob: 'x'.repeat(5_000) } };
     expect(() => packBatch(huge, 4_096)).toThrow(OversizeError);
   });
+
+  it('carries the step key and hop count on every message of the batch', () => {
+    const batch = {
+      ...batchOf(Array.from({ length: 50 }, (_, i) => ({ i, pad: 'x'.repeat(100) }))),
+      stepKey: 'price~2',
+      hops: 7,
+    };
+    const { messages } = packBatch(batch, 2_048);
+    expect(messages.length).toBeGreaterThan(1);
+    for (const m of messages) expect(decodeEnvelope(m.body)).toMatchObject({ stepKey: 'price~2', hops: 7 });
+  });
 });

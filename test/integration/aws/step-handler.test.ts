@@ -1,0 +1,239 @@
+/**
+ * The Lambda step handler over real SQS calls (fauxqs): what reaches the next queue or the DLQ,
+ * with which reason. Messages are received from the queues and handed to the handler as Lambda's
+ * event source mapping would.
+ */
+import { type Message, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { deleteMessages } from '../../../kisflow/aws/queue-messages.ts';
+import type { ProjectConfig } from '../../../kisflow/config/model.ts';
+import { defineFunction, type KisFunction } from '../../../kisflow/engine/function.ts';
+import { createStepHandler } from '../../../kisflow/lambda/step-handler.ts';
+import { MemoryMetrics } from '../../../kisflow/memory/metrics.ts';
+import { DEAD_LETTER_ATTRIBUTES } from '../../../kisflow/wire/dead-letter-record.ts';
+import { decodeEnvelope, encodeEnvelope } from '../../../kisflow/wire/envelope.ts';
+import type { StepWiring } from '../../../kisflow/wire/step-wiring.ts';
+import { createQueue, drain, useEmulators } from './harness.ts';
+
+const ctx = useEmulators();
+
+function project(maxHops?: number): ProjectConfig {
+  const func = (fid: string) => ({
+    fid,
+    fname: fid,
+    fmode: 'Calculate' as const,
+    source: { must: [] },
+    retryTimes: 0,
+    retryDurationMs: 0,
+    defaultParams: {},
+    handler: `functions/${fid}.ts`,
+  });
+  return {
+    root: process.cwd(),
+    funcs: new Map([
+      ['loop', func('loop')],
+      ['last', func('last')],
+    ]),
+    flows: new Map([
+      [
+        'f',
+        {
+          flowId: 'f',
+          flowName: 'f',
+          enabled: true,
+          steps: [
+            { fid: 'loop', params: {} },
+            { fid: 'last', params: {} },
+          ],
+          tuning: {
+            batchSize: 10,
+            batchingWindowSeconds: 0,
+            timeoutSeconds: 30,
+            memoryMb: 256,
+            maxMessageBytes: 262_144,
+            ...(maxHops === undefined ? {} : { maxHops }),
+          },
+        },
+      ],
+    ]),
+    conns: new Map(),
+    jobs: new Map(),
+    global: { prometheusEnable: false, prometheusListen: false, metricsNamespace: 'KisFlow' },
+  };
+}
+
+async function receive(queueUrl: string): Promise<Message[]> {
+  const out = await ctx.clients.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 0,
+      MessageSystemAttributeNames: ['All'],
+    }),
+  );
+  return out.Messages ?? [];
+}
+
+function event(messages: readonly Message[]): SQSEvent {
+  return {
+    Records: messages.map((m) => ({
+      messageId: m.MessageId ?? '',
+      receiptHandle: m.ReceiptHandle ?? '',
+      body: m.Body ?? '',
+      attributes: {
+        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
+        SentTimestamp: '0',
+        SenderId: 'x',
+        ApproximateFirstReceiveTimestamp: '0',
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
+      awsRegion: 'us-east-1',
+    })),
+  };
+}
+
+const lambdaContext = { functionName: 'test', awsRequestId: 'r' } as Context;
+
+async function setup(fn: KisFunction, opts: { maxHops?: number; wireNext?: boolean } = {}) {
+  const { sqs } = ctx.clients;
+  const q0 = await createQueue(sqs);
+  const q1 = await createQueue(sqs);
+  const dlq = await createQueue(sqs);
+  const wiring: StepWiring = {
+    inputQueue: q0,
+    stepQueues: opts.wireNext === false ? { 0: q0 } : { 0: q0, 1: q1 },
+    deadLetterQueue: dlq,
+    connectorTables: {},
+    maxReceiveCount: 5,
+    maxMessageBytes: 262_144,
+    metricsNamespace: 'KisFlow',
+  };
+  const handler = createStepHandler({
+    project: project(opts.maxHops),
+    flowId: 'f',
+    step: 0,
+    fn,
+    wiring,
+    clients: ctx.clients,
+    metrics: new MemoryMetrics(),
+    logLevel: 'SILENT',
+  });
+  return { q0, q1, dlq, handler };
+}
+
+describe('step handler on SQS', () => {
+  it('a function that jumps to itself is dead-lettered with HOP_LIMIT after max_hops, instead of looping', async () => {
+    const loop = defineFunction((rows, c) => {
+      for (const r of rows) c.commit(r);
+      c.jumpTo('loop');
+    });
+    const { q0, dlq, handler } = await setup(loop, { maxHops: 4 });
+    await ctx.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: q0,
+        MessageBody: encodeEnvelope({
+          flowId: 'f',
+          step: 0,
+          runId: 'r',
+          batchId: 'b',
+          rows: [{ id: 1 }],
+          meta: {},
+        }),
+      }),
+    );
+    let invocations = 0;
+    for (let i = 0; i < 20; i++) {
+      const got = await receive(q0);
+      if (got.length === 0) break;
+      const out = await handler(event(got), lambdaContext);
+      expect(out.batchItemFailures).toEqual([]);
+      invocations++;
+      await deleteMessages(ctx.clients.sqs, q0, got);
+    }
+    expect(invocations).toBe(4);
+    const dead = await drain(ctx.clients.sqs, dlq);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.code]?.StringValue).toBe('HOP_LIMIT');
+    expect(JSON.parse(dead[0]?.Body ?? '{}')).toMatchObject({
+      kind: 'rejected',
+      rows: [{ code: 'HOP_LIMIT' }],
+    });
+  });
+
+  it('sends the next batch with its step key and hop count', async () => {
+    const { q0, q1, handler } = await setup(
+      defineFunction((rows, c) => {
+        for (const r of rows) c.commit(r);
+      }),
+    );
+    await ctx.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: q0,
+        MessageBody: encodeEnvelope({
+          flowId: 'f',
+          step: 0,
+          runId: 'r',
+          batchId: 'b',
+          rows: [{ id: 1 }],
+          meta: {},
+        }),
+      }),
+    );
+    await handler(event(await receive(q0)), lambdaContext);
+    const next = await drain(ctx.clients.sqs, q1);
+    expect(next.map((m) => decodeEnvelope(m.Body ?? ''))).toMatchObject([
+      { step: 1, stepKey: 'last', hops: 1, rows: [{ id: 1 }] },
+    ]);
+  });
+
+  it('a destination missing from the wiring is dead-lettered at once with DESTINATION_NOT_WIRED, not retried', async () => {
+    const { q0, dlq, handler } = await setup(
+      defineFunction((rows, c) => {
+        for (const r of rows) c.commit(r);
+      }),
+      { wireNext: false },
+    );
+    await ctx.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: q0,
+        MessageBody: encodeEnvelope({
+          flowId: 'f',
+          step: 0,
+          runId: 'r',
+          batchId: 'b',
+          rows: [{ id: 1 }],
+          meta: {},
+        }),
+      }),
+    );
+    const got = await receive(q0);
+    expect(got[0]?.Attributes?.ApproximateReceiveCount).toBe('1');
+    const out = await handler(event(got), lambdaContext);
+    expect(out.batchItemFailures).toEqual([]);
+    const dead = await drain(ctx.clients.sqs, dlq);
+    expect(dead.map((m) => m.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.code]?.StringValue)).toEqual([
+      'DESTINATION_NOT_WIRED',
+    ]);
+    expect(dead[0]?.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.message]?.StringValue).toMatch(
+      /may not send to step 1 \('last'\)/,
+    );
+  });
+
+  it('refuses to start on a wiring that is not valid, naming the field', () => {
+    expect(() =>
+      createStepHandler({
+        project: project(),
+        flowId: 'f',
+        step: 0,
+        fn: defineFunction(() => {}),
+        wiring: { deadLetterQueue: '' } as unknown as StepWiring,
+        clients: ctx.clients,
+        metrics: new MemoryMetrics(),
+      }),
+    ).toThrow(/WIRING|deadLetterQueue/);
+  });
+});
