@@ -1,10 +1,12 @@
 import {
+  DescribeEventBusCommand,
   type EventBridgeClient,
   PutEventsCommand,
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import { InfrastructureError, OversizeError } from '../errors.ts';
 import type { Row } from '../ports.ts';
+import { EVENTBRIDGE_PUT_MAX_BYTES, EVENTBRIDGE_PUT_MAX_ENTRIES } from '../wire/limits.ts';
 import { backoffDelay, type RetryPolicy, retryPolicy } from './retry.ts';
 
 /**
@@ -13,8 +15,8 @@ import { backoffDelay, type RetryPolicy, retryPolicy } from './retry.ts';
  * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
  * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
  */
-export const PUT_EVENTS_MAX_ENTRIES = 10;
-export const PUT_EVENTS_MAX_BYTES = 262_144;
+export const PUT_EVENTS_MAX_ENTRIES = EVENTBRIDGE_PUT_MAX_ENTRIES;
+export const PUT_EVENTS_MAX_BYTES = EVENTBRIDGE_PUT_MAX_BYTES;
 
 /** Where and how rows become events. */
 export interface RowEvents {
@@ -49,6 +51,44 @@ function entrySize(entry: PutEventsRequestEntry): number {
 
 // What a server without EventBridge answers: fauxqs says 400 UnknownError, others 404 or an
 // unknown-operation error.
+function unavailable(error: unknown): InfrastructureError {
+  return new InfrastructureError(
+    'EVENTBRIDGE_UNAVAILABLE',
+    `The endpoint does not serve EventBridge (${(error as Error).name}: ${(error as Error).message}); the embedded emulators of \`kisflow dev\` are SQS and DynamoDB only. Use --via sqs, or point --endpoint / AWS_ENDPOINT_URL at LocalStack, MiniStack or AWS.`,
+    {},
+    { cause: error, retryable: false },
+  );
+}
+
+/**
+ * Fails unless the bus exists. PutEvents to a missing bus is not refused by every server
+ * (LocalStack answers 200 and drops the events), so "put 3 event(s)" could report events that
+ * went nowhere. A caller allowed to put events but not to describe the bus is trusted.
+ */
+async function checkEventBus(eventbridge: EventBridgeClient, bus: string): Promise<void> {
+  try {
+    await eventbridge.send(new DescribeEventBusCommand({ Name: bus }));
+  } catch (error) {
+    const name = (error as { name?: string })?.name ?? '';
+    if (name === 'AccessDeniedException') return;
+    if (name === 'ResourceNotFoundException') {
+      throw new InfrastructureError(
+        'EVENT_BUS_NOT_FOUND',
+        `There is no event bus '${bus}' at this endpoint, so no event would reach the flow. Create the bus (the flow's stack does not), fix source.event_bus, or use --via sqs.`,
+        { eventBus: bus },
+        { cause: error, retryable: false },
+      );
+    }
+    if (isUnavailable(error)) throw unavailable(error);
+    throw new InfrastructureError(
+      'EVENTBRIDGE_PUT_FAILED',
+      `Could not check event bus '${bus}': ${name || 'Error'}: ${(error as Error).message}`,
+      { eventBus: bus },
+      { cause: error },
+    );
+  }
+}
+
 function isUnavailable(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   return (
@@ -106,6 +146,7 @@ export async function putRowEvents(
   }
   if (group.length > 0) groups.push(group);
 
+  await checkEventBus(eventbridge, events.eventBus ?? 'default');
   let put = 0;
   for (const request of groups) {
     let pending = request;
@@ -119,14 +160,7 @@ export async function putRowEvents(
           return r?.ErrorCode ? [{ entry, code: r.ErrorCode, message: r.ErrorMessage ?? '' }] : [];
         });
       } catch (error) {
-        if (isUnavailable(error)) {
-          throw new InfrastructureError(
-            'EVENTBRIDGE_UNAVAILABLE',
-            `The endpoint does not serve EventBridge (${(error as Error).name}: ${(error as Error).message}); the embedded emulators of \`kisflow dev\` are SQS and DynamoDB only. Use --via sqs, or point --endpoint / AWS_ENDPOINT_URL at LocalStack, MiniStack or AWS.`,
-            {},
-            { cause: error },
-          );
-        }
+        if (isUnavailable(error)) throw unavailable(error);
         throw new InfrastructureError(
           'EVENTBRIDGE_PUT_FAILED',
           `PutEvents to bus ${events.eventBus ?? 'default'} failed: ${(error as Error).name}: ${(error as Error).message}`,

@@ -11,6 +11,7 @@ import { loadFunctions, type Registry } from '../engine/index.ts';
 import { KisFlowError } from '../errors.ts';
 import { createStepHandler, type LogLevel } from '../lambda/step-handler.ts';
 import { MemoryMetrics } from '../memory/index.ts';
+import { destinationQueue } from '../wire/destination.ts';
 import type { StepWiring } from '../wire/step-wiring.ts';
 import { type Poller, startPoller } from './poller.ts';
 import { type PrometheusServer, startPrometheusServer } from './prometheus.ts';
@@ -187,11 +188,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       queueUrl: (to) => {
         const queues = resources.flows[to.flowId];
         const url =
-          to.kind === 'step'
-            ? queues?.stepQueues[to.step]
-            : to.kind === 'output'
-              ? queues?.outputQueue
-              : queues?.stepDeadLetterQueues[to.step];
+          queues === undefined
+            ? undefined
+            : destinationQueue({ ...queues, deadLetterQueues: queues.stepDeadLetterQueues }, to);
         if (url === undefined)
           throw new KisFlowError('NOT_PROVISIONED', `Flow '${to.flowId}' has no such queue.`);
         return url;

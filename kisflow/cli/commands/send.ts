@@ -4,6 +4,7 @@ import { eventIdentity, putRowEvents } from '../../aws/event-bridge.ts';
 import { SqsTransport } from '../../aws/sqs-transport.ts';
 import { UsageError } from '../../errors.ts';
 import type { Destination } from '../../ports.ts';
+import { destinationQueue } from '../../wire/destination.ts';
 import { type DeploymentOptions, deploymentOptions, openDeployment } from '../deployment-options.ts';
 import { readJsonLines } from '../jsonl.ts';
 
@@ -66,12 +67,7 @@ export function register(program: Command): void {
           return;
         }
         const queueUrl = (to: Destination): string => {
-          const url =
-            to.kind === 'step'
-              ? queues.stepQueues[to.step]
-              : to.kind === 'rejected'
-                ? queues.stepDeadLetterQueues[to.step]
-                : queues.outputQueue;
+          const url = destinationQueue({ ...queues, deadLetterQueues: queues.stepDeadLetterQueues }, to);
           if (url === undefined)
             throw new UsageError('NOT_DEPLOYED', `flow '${flowId}' has no queue for ${to.kind}`);
           return url;

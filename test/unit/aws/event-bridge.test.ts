@@ -1,4 +1,8 @@
-import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import {
+  DescribeEventBusCommand,
+  type EventBridgeClient,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
 import { describe, expect, it } from 'vitest';
 import { eventIdentity, putRowEvents } from '../../../kisflow/aws/event-bridge.ts';
 import { type InfrastructureError, OversizeError } from '../../../kisflow/errors.ts';
@@ -7,10 +11,20 @@ import { type InfrastructureError, OversizeError } from '../../../kisflow/errors
  * No EventBridge server runs locally (fauxqs and dynalite have none: localstack/README.md), so
  * PutEvents is exercised with a stand-in client that records requests and fails entries on demand.
  */
-function fakeEventBridge(fail: (call: number, index: number) => string | undefined, thrown?: Error) {
+function fakeEventBridge(
+  fail: (call: number, index: number) => string | undefined,
+  thrown?: Error,
+  describeError?: Error,
+) {
   const calls: PutEventsRequestEntry[][] = [];
+  const described: string[] = [];
   const client = {
-    async send(command: { input: { Entries: PutEventsRequestEntry[] } }) {
+    async send(command: { input: { Entries: PutEventsRequestEntry[]; Name?: string } }) {
+      if (command instanceof DescribeEventBusCommand) {
+        described.push(command.input.Name ?? '');
+        if (describeError) throw describeError;
+        return { Name: command.input.Name };
+      }
       if (thrown) throw thrown;
       calls.push(command.input.Entries);
       const entries = command.input.Entries.map((_, i) => {
@@ -20,7 +34,7 @@ function fakeEventBridge(fail: (call: number, index: number) => string | undefin
       return { FailedEntryCount: entries.filter((e) => 'ErrorCode' in e).length, Entries: entries };
     },
   };
-  return { client: client as unknown as EventBridgeClient, calls };
+  return { client: client as unknown as EventBridgeClient, calls, described };
 }
 
 const noWait = { sleep: async () => {}, random: () => 0 };
@@ -86,5 +100,40 @@ describe('putRowEvents', () => {
       (e: unknown) => e,
     );
     expect((error as InfrastructureError).code).toBe('EVENTBRIDGE_UNAVAILABLE');
+  });
+});
+
+describe('putRowEvents: the bus is checked once before sending', () => {
+  const notFound = Object.assign(new Error('Event bus nope does not exist.'), {
+    name: 'ResourceNotFoundException',
+  });
+
+  it('fails with EVENT_BUS_NOT_FOUND and puts nothing when the bus does not exist', async () => {
+    const { client, calls, described } = fakeEventBridge(() => undefined, undefined, notFound);
+    const error = await putRowEvents(client, {
+      eventBus: 'nope',
+      source: 's',
+      detailType: 'd',
+      rows: [{ a: 1 }],
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'EVENT_BUS_NOT_FOUND', retryable: false });
+    expect((error as Error).message).toMatch(/no event bus 'nope'/);
+    expect(described).toEqual(['nope']);
+    expect(calls).toEqual([]);
+  });
+
+  it('checks once per call, not per request', async () => {
+    const { client, calls, described } = fakeEventBridge(() => undefined);
+    const rows = Array.from({ length: 25 }, (_, i) => ({ i }));
+    await putRowEvents(client, { source: 's', detailType: 'd', rows });
+    expect(described).toEqual(['default']);
+    expect(calls).toHaveLength(3);
+  });
+
+  it('trusts a caller that may put events but not describe the bus', async () => {
+    const denied = Object.assign(new Error('no'), { name: 'AccessDeniedException' });
+    const { client, calls } = fakeEventBridge(() => undefined, undefined, denied);
+    expect(await putRowEvents(client, { source: 's', detailType: 'd', rows: [{ a: 1 }] })).toBe(1);
+    expect(calls).toHaveLength(1);
   });
 });
