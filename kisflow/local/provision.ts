@@ -117,7 +117,7 @@ export async function provisionProject(
       MAX_VISIBILITY_SECONDS,
       options.visibilityTimeoutSeconds ?? 6 * flow.tuning.timeoutSeconds,
     );
-    const steps = await Promise.all(
+    const steps = await allInOrder(
       flow.steps.map(async (step, index) => {
         const dlq = await ensureQueue(sqs, names.stepDeadLetterQueue(flow.flowId, index), {
           MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
@@ -185,6 +185,17 @@ async function findQueue(sqs: SQSClient, name: string, what: string): Promise<st
  *
  * @throws UsageError `NOT_DEPLOYED` naming the first queue that is missing.
  */
+/**
+ * Like Promise.all, but when several fail the error is the first in input order, not the first in
+ * time: "step 0 is missing" whatever the lookups' timing.
+ */
+async function allInOrder<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
 export async function locateResources(
   project: ProjectConfig,
   sqs: SQSClient,
@@ -194,7 +205,7 @@ export async function locateResources(
   const flows: Record<string, ProvisionedResources['flows'][string]> = {};
   const wanted = enabledFlows(project).filter((f) => options.flowIds?.includes(f.flowId) ?? true);
   for (const flow of wanted) {
-    const steps = await Promise.all(
+    const steps = await allInOrder(
       flow.steps.map(async (step, index) => {
         const queue = await findQueue(
           sqs,

@@ -1,6 +1,7 @@
 /**
  * What the embedded emulators do and do not do, as KisFlow relies on it. Each gap listed in
  * localstack/README.md has its test here; the workaround is exercised by the other test files.
+ * They run only on those emulators: with AWS_ENDPOINT_URL set, the suite runs against another server.
  */
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -28,7 +29,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { ensureTable } from '../../../kisflow/aws/tables.ts';
 import { decodeEnvelope, encodeEnvelope } from '../../../kisflow/wire/envelope.ts';
-import { createQueue, drain, useEmulators } from './harness.ts';
+import { createQueue, drain, onEmbeddedEmulators, useEmulators } from './harness.ts';
 
 const ctx = useEmulators();
 const MiB = 1_048_576;
@@ -54,7 +55,7 @@ async function receiveOne(queueUrl: string, visibility?: number) {
   return out.Messages ?? [];
 }
 
-describe('startEmulators', () => {
+describe.skipIf(!onEmbeddedEmulators)('startEmulators', () => {
   it('listens on loopback only (fauxqs alone would listen on every interface)', async () => {
     expect(new URL(ctx.emulators.sqsEndpoint).hostname).toBe('127.0.0.1');
     expect(new URL(ctx.emulators.dynamodbEndpoint).hostname).toBe('127.0.0.1');
@@ -111,7 +112,7 @@ describe('startEmulators', () => {
   });
 });
 
-describe('fauxqs (SQS)', () => {
+describe.skipIf(!onEmbeddedEmulators)('fauxqs (SQS)', () => {
   it('accepts a 1 MiB message and refuses one byte more', async () => {
     const queueUrl = await createQueue(ctx.clients.sqs);
     await ctx.clients.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'x'.repeat(MiB) }));
@@ -255,7 +256,7 @@ describe('fauxqs (SQS)', () => {
   });
 });
 
-describe('dynalite (DynamoDB)', () => {
+describe.skipIf(!onEmbeddedEmulators)('dynalite (DynamoDB)', () => {
   const table = 'probe-table';
   const key = (pk: string, sk = 's') => ({ pk: { S: pk }, sk: { S: sk } });
 

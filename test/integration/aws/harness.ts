@@ -9,6 +9,13 @@ import { afterAll, beforeAll } from 'vitest';
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../../../kisflow/aws/clients.ts';
 import { type Emulators, startEmulators } from '../../../localstack/emulators.ts';
 
+/**
+ * True when the tests run on the embedded emulators (fauxqs, dynalite), false when
+ * AWS_ENDPOINT_URL points them at another server (LocalStack, MiniStack, moto): a test of an
+ * emulator's gap runs only against that emulator.
+ */
+export const onEmbeddedEmulators = (process.env.AWS_ENDPOINT_URL ?? '') === '';
+
 /** Emulators started once for the test file (port 0), and clients bound to them. */
 export function useEmulators(): { readonly emulators: Emulators; readonly clients: AwsClients } {
   const context = {} as { emulators: Emulators; clients: AwsClients };

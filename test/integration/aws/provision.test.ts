@@ -6,6 +6,7 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
+import { createAwsClients } from '../../../kisflow/aws/clients.ts';
 import { resourceNames } from '../../../kisflow/config/names.ts';
 import { UsageError } from '../../../kisflow/errors.ts';
 import { locateResources, provisionProject } from '../../../kisflow/local/provision.ts';
@@ -113,5 +114,29 @@ describe('locateResources', () => {
     expect((error as UsageError).code).toBe('NOT_DEPLOYED');
     expect((error as Error).message).toContain('nothing-orders-s0');
     expect((error as Error).message).toContain('--prefix');
+  });
+
+  it('reports the first missing queue in flow order, whatever the timing of the lookups', async () => {
+    const { sqs } = createAwsClients({
+      sqsEndpoint: ctx.emulators.sqsEndpoint,
+      dynamodbEndpoint: ctx.emulators.dynamodbEndpoint,
+    });
+    // Step 0's lookup answers last: the old parallel lookup then reported step 1 or 2.
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        const name = (args.input as { QueueName?: string }).QueueName ?? '';
+        if (context.commandName === 'GetQueueUrlCommand' && name.endsWith('-s0'))
+          await new Promise((r) => setTimeout(r, 100));
+        return next(args);
+      },
+      { step: 'initialize', name: 'slowStepZero' },
+    );
+    try {
+      const error = await locateResources(testProject(), sqs, { prefix: 'late' }).catch((e: unknown) => e);
+      expect((error as Error).message).toContain('late-orders-s0');
+      expect((error as Error).message).not.toContain('late-orders-s1');
+    } finally {
+      sqs.destroy();
+    }
   });
 });
