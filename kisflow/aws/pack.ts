@@ -1,6 +1,7 @@
 import { KisFlowError, OversizeError } from '../errors.ts';
 import type { Row, StepBatch } from '../ports.ts';
 import { ENVELOPE_TAIL, encodeRow, envelopeHead } from '../wire/envelope.ts';
+import { fillMessages } from '../wire/fill-messages.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
 import { childBatchId } from './batch-id.ts';
 
@@ -70,37 +71,18 @@ export function packBatch(batch: StepBatch, maxMessageBytes: number = DEFAULT_MA
     );
   }
 
-  const messages: PackedMessage[] = [];
-  const oversize: Row[] = [];
-  let parts: string[] = [];
-  let rows: Row[] = [];
-  let size = overhead;
-  const flush = () => {
-    const header = headerOf(messages.length);
-    messages.push({
+  const { fills, oversize } = fillMessages(batch.rows, encodeRow, overhead, maxMessageBytes);
+  // An empty batch still makes one (empty) message: forceNext() continues a flow with no rows.
+  if (fills.length === 0 && batch.rows.length === 0) fills.push({ items: [], parts: [] });
+  const messages = fills.map((fill, part): PackedMessage => {
+    const header = headerOf(part);
+    return {
       id: header.batchId,
-      body: envelopeHead(header) + parts.join(',') + ENVELOPE_TAIL,
-      batch: { ...header, rows },
-    });
-    parts = [];
-    rows = [];
-    size = overhead;
-  };
-
-  for (const row of batch.rows) {
-    const json = encodeRow(row);
-    const bytes = Buffer.byteLength(json, 'utf8');
-    if (overhead + bytes > maxMessageBytes) {
-      oversize.push(row);
-      continue;
-    }
-    if (size + bytes + (parts.length > 0 ? 1 : 0) > maxMessageBytes) flush();
-    size += bytes + (parts.length > 0 ? 1 : 0);
-    parts.push(json);
-    rows.push(row);
-  }
-  if (parts.length > 0 || (batch.rows.length === 0 && messages.length === 0)) flush();
-  return { messages, oversize };
+      body: envelopeHead(header) + fill.parts.join(',') + ENVELOPE_TAIL,
+      batch: { ...header, rows: fill.items },
+    };
+  });
+  return { messages, oversize: oversize.map((o) => o.item) };
 }
 
 /** Bytes a row takes in an envelope (for reasons and benchmarks). */

@@ -3,6 +3,7 @@ import * as z from 'zod/mini';
 import { EnvelopeError, OversizeError } from '../errors.ts';
 import type { RejectedRow, Row, StepBatch } from '../ports.ts';
 import { type Envelope, parseEnvelope } from './envelope.ts';
+import { fillMessages } from './fill-messages.ts';
 import { type StringAttribute, sqsSafeJson, stringAttribute } from './limits.ts';
 
 /**
@@ -121,34 +122,24 @@ export function encodeRejectedRecords(record: RejectedRecord, maxBodyBytes: numb
     `"meta":${sqsSafeJson(record.meta ?? {})},"rows":[`;
   const tail = ']}';
   const overhead = Buffer.byteLength(head, 'utf8') + tail.length;
-  const bodies: EncodedRecord[] = [];
-  let parts: string[] = [];
-  let rows: RejectedRecord['rows'] = [];
-  let size = overhead;
-  const flush = () => {
-    bodies.push({ body: head + parts.join(',') + tail, record: { ...record, rows } });
-    parts = [];
-    rows = [];
-    size = overhead;
-  };
-  for (const rejected of record.rows) {
-    const reason = rejected.reason.length > 2000 ? `${rejected.reason.slice(0, 1999)}…` : rejected.reason;
-    const json = sqsSafeJson({ ...rejected, reason });
-    const bytes = Buffer.byteLength(json, 'utf8');
-    if (overhead + bytes > maxBodyBytes) {
-      throw new OversizeError(
-        'ROW_TOO_LARGE',
-        `A rejected row of flow ${record.flow} step ${record.step} (${rejected.fid}) takes ${bytes} bytes, more than a dead-letter message can hold (${maxBodyBytes - overhead} bytes after the record's fields); it cannot be kept in the DLQ. The input message that produced it is kept instead.`,
-        { flow: record.flow, step: record.step, fid: rejected.fid, size: bytes, limit: maxBodyBytes },
-      );
-    }
-    if (size + bytes + (parts.length > 0 ? 1 : 0) > maxBodyBytes) flush();
-    size += bytes + (parts.length > 0 ? 1 : 0);
-    parts.push(json);
-    rows.push({ ...rejected, reason });
+  // Reasons are prose, the rows are the data: a reason is cut before a row would be.
+  const rows = record.rows.map((r) =>
+    r.reason.length > 2000 ? { ...r, reason: `${r.reason.slice(0, 1999)}…` } : r,
+  );
+  const { fills, oversize } = fillMessages(rows, sqsSafeJson, overhead, maxBodyBytes);
+  const first = oversize[0];
+  if (first !== undefined) {
+    throw new OversizeError(
+      'ROW_TOO_LARGE',
+      `A rejected row of flow ${record.flow} step ${record.step} (${first.item.fid}) takes ${first.bytes} bytes, more than a dead-letter message can hold (${maxBodyBytes - overhead} bytes after the record's fields); it cannot be kept in the DLQ. The input message that produced it is kept instead.`,
+      { flow: record.flow, step: record.step, fid: first.item.fid, size: first.bytes, limit: maxBodyBytes },
+    );
   }
-  if (parts.length > 0 || bodies.length === 0) flush();
-  return bodies;
+  if (fills.length === 0) fills.push({ items: [], parts: [] });
+  return fills.map((fill) => ({
+    body: head + fill.parts.join(',') + tail,
+    record: { ...record, rows: fill.items },
+  }));
 }
 
 /** What a dead-letter body turned out to be. */
