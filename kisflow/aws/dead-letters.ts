@@ -1,15 +1,23 @@
+/**
+ * The dead-letter side of a flow, in one place: the sink (a message kept verbatim with its reason)
+ * and the operator's tools (list, redrive). The record format they read and write is the wire
+ * contract (kisflow/wire/dead-letter-record.ts). Longer than most modules because list and redrive
+ * share the receive/hide/describe steps that make them safe to interrupt.
+ */
+import { type Message, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { InfrastructureError, OversizeError } from '../errors.ts';
 import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
-import { InfrastructureError } from '../errors.ts';
-import { DEAD_LETTER_ATTRIBUTES, readDeadLetterBody, rejectedRows } from '../wire/dead-letter-record.ts';
-import { SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
+  DEAD_LETTER_ATTRIBUTES,
+  type DeadLetterReason,
+  deadLetterAttributes,
+  readDeadLetterBody,
+  rejectedRows,
+} from '../wire/dead-letter-record.ts';
+import { encodeEnvelope, envelopeToBatch } from '../wire/envelope.ts';
+import { messageSize, SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
 import { redriveBatchId } from './batch-id.ts';
 import { packBatch } from './pack.ts';
+import { deleteMessages, receiveMessages, setVisibility } from './queue-messages.ts';
 import { type OutgoingMessage, sendMessageBatches } from './sqs-batch-send.ts';
 
 /** One dead letter as an operator reads it. */
@@ -58,46 +66,24 @@ async function receive(
   waitTimeSeconds: number,
 ): Promise<Message[]> {
   try {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: Math.min(SQS_MAX_BATCH_ENTRIES, max),
-        VisibilityTimeout: visibilitySeconds,
-        WaitTimeSeconds: waitTimeSeconds,
-        // Real SQS returns no attributes unless asked (fauxqs returns all either way).
-        MessageAttributeNames: ['All'],
-        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
-      }),
-    );
-    return out.Messages ?? [];
+    return await receiveMessages(sqs, queueUrl, {
+      max,
+      visibilitySeconds,
+      waitTimeSeconds,
+      attributes: true,
+    });
   } catch (error) {
     throw new InfrastructureError(
       'SQS_RECEIVE_FAILED',
       `ReceiveMessage from ${queueUrl} failed: ${errorText(error)}`,
-      {
-        queueUrl,
-      },
+      { queueUrl },
       { cause: error },
     );
   }
 }
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-async function makeVisible(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<void> {
-  for (const group of chunks(messages, SQS_MAX_BATCH_ENTRIES)) {
-    await sqs.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: group.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
-      }),
-    );
-  }
-}
+const makeVisible = (sqs: SQSClient, queueUrl: string, messages: readonly Message[]) =>
+  setVisibility(sqs, queueUrl, messages, 0);
 
 function describeDeadLetter(m: Message): DeadLetter {
   const attribute = (name: string) => m.MessageAttributes?.[name]?.StringValue;
@@ -249,7 +235,12 @@ async function moveBack(
     const list = byTarget.get(url) ?? [];
     byTarget.set(url, list);
     if (read.kind !== 'rejected') {
-      list.push({ id: m.MessageId ?? '', body });
+      // A redriven batch starts its hop count again: the limit stopped it, the operator sent it on.
+      const again =
+        read.kind === 'envelope' && (read.envelope.hops ?? 0) > 0
+          ? encodeEnvelope({ ...envelopeToBatch(read.envelope), hops: 0 })
+          : body;
+      list.push({ id: m.MessageId ?? '', body: again });
       continue;
     }
     const { record } = read;
@@ -268,18 +259,67 @@ async function moveBack(
     for (const p of packed.messages) list.push({ id: p.id, body: p.body });
   }
   for (const [url, messages] of byTarget) await sendMessageBatches(sqs, url, messages);
-  const deleted = await sqs.send(
-    new DeleteMessageBatchCommand({
-      QueueUrl: dlqUrl,
-      Entries: got.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle })),
-    }),
-  );
-  if ((deleted.Failed ?? []).length > 0) {
+  try {
+    await deleteMessages(sqs, dlqUrl, got);
+  } catch (error) {
     throw new InfrastructureError(
       'SQS_DELETE_FAILED',
-      `Redrove ${got.length} dead letters but could not delete ${deleted.Failed?.length} of them from ${dlqUrl}; they will be redriven again (a redriven batch is idempotent).`,
-      { queueUrl: dlqUrl, failed: deleted.Failed },
+      `Redrove ${got.length} dead letters but could not delete all of them from ${dlqUrl} (${errorText(error)}); they will be redriven again (a redriven batch is idempotent).`,
+      { queueUrl: dlqUrl },
+      { cause: error },
     );
   }
   return got.length;
+}
+
+/**
+ * Room kept for a dead letter's attributes when sizing its body: the five `kisflow.*` attributes
+ * are cut to at most 256 + 1,024 + 256 + 256 characters (≤ 4 bytes each in UTF-8) plus their names.
+ */
+export const DEAD_LETTER_ATTRIBUTE_ROOM = 8_192;
+
+/**
+ * Sends `body` unchanged to a dead-letter queue with the reason as message attributes
+ * (`kisflow.error.code`, `kisflow.error.message`, `kisflow.flow`, `kisflow.step`, `kisflow.fid`).
+ * Used for a message whose retries are exhausted or which cannot be decoded: the original bytes
+ * are kept so that `kisflow redrive` can send them back. When body and attributes exceed SQS's
+ * 1 MiB, the message attribute is shortened first (the body never is).
+ *
+ * @returns the dead letter's SQS message id.
+ * @throws OversizeError `MESSAGE_TOO_LARGE` when the body alone cannot be a message;
+ *   InfrastructureError `SQS_SEND_FAILED` when SQS fails.
+ * @example
+ * await deadLetterMessage(sqs, dlqUrl, record.body, { code: 'MALFORMED_JSON', message: err.message, flow: 'orders', step: 1 });
+ */
+export async function deadLetterMessage(
+  sqs: SQSClient,
+  dlqUrl: string,
+  body: string,
+  reason: DeadLetterReason,
+): Promise<string> {
+  let attributes = deadLetterAttributes(reason);
+  if (messageSize(body, attributes) > SQS_MAX_MESSAGE_BYTES) {
+    attributes = deadLetterAttributes({ ...reason, message: reason.message.slice(0, 64) });
+  }
+  const size = messageSize(body, attributes);
+  if (size > SQS_MAX_MESSAGE_BYTES) {
+    throw new OversizeError(
+      'MESSAGE_TOO_LARGE',
+      `The dead letter for ${reason.code} takes ${size} bytes with its reason attributes, more than SQS's ${SQS_MAX_MESSAGE_BYTES}-byte message limit.`,
+      { size, limit: SQS_MAX_MESSAGE_BYTES, code: reason.code },
+    );
+  }
+  try {
+    const out = await sqs.send(
+      new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: body, MessageAttributes: attributes }),
+    );
+    return out.MessageId ?? '';
+  } catch (error) {
+    throw new InfrastructureError(
+      'SQS_SEND_FAILED',
+      `Could not dead-letter a message (${reason.code}) to ${dlqUrl}: ${(error as Error).name}: ${(error as Error).message}`,
+      { queueUrl: dlqUrl, code: reason.code },
+      { cause: error },
+    );
+  }
 }

@@ -28,9 +28,8 @@ export { DEFAULT_MAX_MESSAGE_BYTES, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES }
 export { BATCH_ID_LENGTH, childBatchId, redriveBatchId } from './batch-id.ts';
 export type { AwsClientOptions, AwsClients } from './clients.ts';
 export { createAwsClients, destroyAwsClients, isLoopbackEndpoint } from './clients.ts';
-export { deadLetterMessage } from './dead-letter-send.ts';
 export type { DeadLetter, DeadLetterReadOptions, RedriveOptions, RedriveTarget } from './dead-letters.ts';
-export { listDeadLetters, RETRIES_EXHAUSTED, redrive } from './dead-letters.ts';
+export { deadLetterMessage, listDeadLetters, RETRIES_EXHAUSTED, redrive } from './dead-letters.ts';
 export type { DynamoConnectorStoreOptions } from './dynamodb-connector-store.ts';
 export { DynamoConnectorStore } from './dynamodb-connector-store.ts';
 export type { DynamoStateStoreOptions } from './dynamodb-state-store.ts';

@@ -1,14 +1,9 @@
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { EnvelopeError, InfrastructureError } from '../errors.ts';
 import type { StepBatch } from '../ports.ts';
 import { decodeEnvelope } from '../wire/envelope.ts';
 import { SQS_MAX_BATCH_ENTRIES } from '../wire/limits.ts';
+import { deleteMessages, receiveMessages, setVisibility } from './queue-messages.ts';
 
 export interface TailOptions {
   /** Keep waiting for new messages until `signal` aborts. @default false: stop when the queue is empty */
@@ -32,33 +27,6 @@ export interface TailResult {
   readonly messages: number;
   readonly rows: number;
   readonly undecodable: number;
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-async function setVisibility(
-  sqs: SQSClient,
-  queueUrl: string,
-  messages: readonly Message[],
-  seconds: number,
-) {
-  for (const group of chunks(messages, SQS_MAX_BATCH_ENTRIES)) {
-    // Entries whose receipt handle expired meanwhile fail individually: they are visible already.
-    await sqs.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: group.map((m, i) => ({
-          Id: `m${i}`,
-          ReceiptHandle: m.ReceiptHandle,
-          VisibilityTimeout: seconds,
-        })),
-      }),
-    );
-  }
 }
 
 /**
@@ -89,16 +57,12 @@ export async function tailQueue(sqs: SQSClient, queueUrl: string, options: TailO
     while (messages < max && !options.signal?.aborted) {
       let got: Message[];
       try {
-        const out = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: Math.min(SQS_MAX_BATCH_ENTRIES, max - messages),
-            VisibilityTimeout: visibility,
-            WaitTimeSeconds: options.waitTimeSeconds ?? (options.follow ? 20 : 1),
-          }),
-          options.signal === undefined ? {} : { abortSignal: options.signal },
-        );
-        got = out.Messages ?? [];
+        got = await receiveMessages(sqs, queueUrl, {
+          max: Math.min(SQS_MAX_BATCH_ENTRIES, max - messages),
+          visibilitySeconds: visibility,
+          waitTimeSeconds: options.waitTimeSeconds ?? (options.follow ? 20 : 1),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        });
       } catch (error) {
         if (options.signal?.aborted) break;
         throw new InfrastructureError(
@@ -129,14 +93,7 @@ export async function tailQueue(sqs: SQSClient, queueUrl: string, options: TailO
         rows += batch.rows.length;
         (options.peek ? held : done).push(message);
       }
-      for (const group of chunks(done, SQS_MAX_BATCH_ENTRIES)) {
-        await sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: group.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle })),
-          }),
-        );
-      }
+      await deleteMessages(sqs, queueUrl, done);
     }
   } finally {
     clearInterval(keeper);

@@ -5,7 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { deadLetterMessage } from '../aws/dead-letter-send.ts';
+import { deadLetterMessage } from '../aws/dead-letters.ts';
 import { DynamoConnectorStore } from '../aws/dynamodb-connector-store.ts';
 import { DynamoStateStore } from '../aws/dynamodb-state-store.ts';
 import { changeVisibility, queueUrlOfArn } from '../aws/queue-messages.ts';

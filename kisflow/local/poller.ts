@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import {
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
-import { SQS_MAX_RECEIVE_MESSAGES } from '../wire/limits.ts';
+import { deleteMessages, receiveMessages } from '../aws/queue-messages.ts';
 
 const TIMED_OUT = Symbol('timed out');
 
@@ -48,8 +42,6 @@ export interface Poller {
   stop(): Promise<void>;
 }
 
-// One ReceiveMessage and one DeleteMessageBatch carry at most 10 messages.
-const SQS_MAX_BATCH = SQS_MAX_RECEIVE_MESSAGES;
 const ERROR_BACKOFF_MS = 1000;
 
 /**
@@ -106,19 +98,13 @@ export function startPoller(options: PollerOptions): Poller {
     return source;
   };
 
-  const receive = async (max: number, wait: number): Promise<Message[]> => {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: Math.min(SQS_MAX_BATCH, max),
-        WaitTimeSeconds: wait,
-        MessageSystemAttributeNames: ['All'],
-        MessageAttributeNames: ['All'],
-        ...(visibilityTimeoutSeconds === undefined ? {} : { VisibilityTimeout: visibilityTimeoutSeconds }),
-      }),
-    );
-    return out.Messages ?? [];
-  };
+  const receive = (max: number, wait: number): Promise<Message[]> =>
+    receiveMessages(sqs, queueUrl, {
+      max,
+      waitTimeSeconds: wait,
+      attributes: true,
+      ...(visibilityTimeoutSeconds === undefined ? {} : { visibilitySeconds: visibilityTimeoutSeconds }),
+    });
 
   // One batch: a long poll for the first message, then more receives until the batch is full or
   // the window has passed. Without a window Lambda invokes with what one poll returned (AWS requires
@@ -181,26 +167,11 @@ export function startPoller(options: PollerOptions): Poller {
   };
 
   const deleteAll = async (messages: Message[]): Promise<void> => {
-    for (let i = 0; i < messages.length; i += SQS_MAX_BATCH) {
-      const chunk = messages.slice(i, i + SQS_MAX_BATCH);
-      try {
-        const out = await sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })),
-          }),
-        );
-        if (out.Failed?.length) {
-          onError(
-            new Error(
-              `DeleteMessageBatch failed for ${out.Failed.length} message(s): ${out.Failed[0]?.Message}`,
-            ),
-          );
-        }
-      } catch (err) {
-        // An undeleted success is delivered again: the handler's idempotency makes that harmless.
-        onError(err);
-      }
+    try {
+      await deleteMessages(sqs, queueUrl, messages);
+    } catch (err) {
+      // An undeleted success is delivered again: the handler's idempotency makes that harmless.
+      onError(err);
     }
   };
 

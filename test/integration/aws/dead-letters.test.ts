@@ -1,7 +1,7 @@
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { childBatchId, redriveBatchId } from '../../../kisflow/aws/batch-id.ts';
-import { deadLetterMessage } from '../../../kisflow/aws/dead-letter-send.ts';
+import { deadLetterMessage } from '../../../kisflow/aws/dead-letters.ts';
 import { listDeadLetters, RETRIES_EXHAUSTED, redrive } from '../../../kisflow/aws/dead-letters.ts';
 import { SqsTransport } from '../../../kisflow/aws/sqs-transport.ts';
 import type { RejectedRow, StepBatch } from '../../../kisflow/ports.ts';
