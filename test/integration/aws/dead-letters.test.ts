@@ -1,8 +1,12 @@
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { childBatchId, redriveBatchId } from '../../../kisflow/aws/batch-id.ts';
-import { deadLetterMessage } from '../../../kisflow/aws/dead-letters.ts';
-import { listDeadLetters, RETRIES_EXHAUSTED, redrive } from '../../../kisflow/aws/dead-letters.ts';
+import {
+  deadLetterMessage,
+  listDeadLetters,
+  RETRIES_EXHAUSTED,
+  redrive,
+} from '../../../kisflow/aws/dead-letters.ts';
 import { SqsTransport } from '../../../kisflow/aws/sqs-transport.ts';
 import type { RejectedRow, StepBatch } from '../../../kisflow/ports.ts';
 import { decodeEnvelope, encodeEnvelope } from '../../../kisflow/wire/envelope.ts';
@@ -146,5 +150,17 @@ describe('redrive', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     const left = await listDeadLetters(ctx.clients.sqs, dlq);
     expect(left.map((d) => d.code)).toEqual(['AGAIN', 'AGAIN', 'AGAIN', 'AGAIN']);
+  });
+
+  it('starts the hop count of a redriven envelope again, so a batch stopped by the hop limit can go on', async () => {
+    const dlq = await createQueue(ctx.clients.sqs);
+    const target = await createQueue(ctx.clients.sqs);
+    const looped = encodeEnvelope({ ...batch, step: 1, stepKey: 'price', hops: 1000 });
+    await deadLetterMessage(ctx.clients.sqs, dlq, looped, { code: 'HOP_LIMIT', message: 'too many hops' });
+    expect(await redrive(ctx.clients.sqs, dlq, target)).toBe(1);
+    const [back] = await drain(ctx.clients.sqs, target);
+    const again = decodeEnvelope(back?.Body as string);
+    expect(again).toMatchObject({ batchId: batch.batchId, step: 1, stepKey: 'price', rows: batch.rows });
+    expect(again.hops ?? 0).toBe(0);
   });
 });
