@@ -1,3 +1,5 @@
+// Over the usual size on purpose: exactly-once keyed state (read-before-apply, the applied-batch
+// ring, optimistic versions, size checks) is one protocol over DynamoDB, clearer read in one file.
 import {
   type AttributeValue,
   BatchGetItemCommand,

@@ -1,3 +1,6 @@
+// Over the usual size on purpose: merging the sends of parallel records and retrying each entry
+// for its own caller are one algorithm (a retry regroups entries of several callers), so they stay
+// together rather than being split across files that would share private state.
 import {
   SendMessageBatchCommand,
   type SendMessageBatchCommandOutput,
