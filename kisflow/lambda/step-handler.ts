@@ -85,18 +85,11 @@ function noStateTable(): ConnectorError {
  * clients, stores, transport, Powertools objects) is made here, once per container; an invocation
  * only processes its records.
  *
- * Per record (Powertools BatchProcessor, partial batch response; return = done, throw = retry):
- * 1. decode the envelope; a malformed one (not JSON, another version, wrong shape, meant for
- *    another step) is dead-lettered at once with its reason and never retried;
- * 2. run the step; user-function errors are already isolated to rows by the engine;
- * 3. send the emitted rows to the next step's queue (or the flow's output queue), packed, with
- *    batch ids derived from the input's, so a redelivery sends the same ids again; rows too large
- *    for any message go to this step's DLQ (`ROW_TOO_LARGE`); rejected rows go to this step's DLQ
- *    with their reasons;
- * 4. on an infrastructure failure (a store, a queue): on the last allowed receive
- *    (`maxReceiveCount`) the message is dead-lettered with the reason; before that its visibility
- *    is set to the function's `retry_duration`, doubled per receive, and the record fails.
- * Stored results are idempotent per batch id, so a retried record never applies anything twice.
+ * The records of an invocation run in parallel, each alone (partial batch response: one bad
+ * message never fails its neighbours). What happens to one record — decode, address by step key,
+ * run, deliver, retry with backoff or dead-letter with the reason — is `createRecordHandler`
+ * (record-handler.ts); this function only builds what it runs on: the wiring (validated here, so a
+ * wrong deployment fails at init), the SQS transport, the stores, logs and metrics.
  *
  * @example
  * // the bundled entry of step 2 of flow "orders"
