@@ -222,4 +222,19 @@ describe('record handler', () => {
     expect(t.transport.rejected.map((r) => [r.code, r.fid, r.row])).toEqual([['HOP_LIMIT', 'b', { id: 1 }]]);
     expect(t.transport.rejected[0]?.reason).toMatch(/run through 10 steps.*tuning\.max_hops: 10/);
   });
+
+  it('jumpTo a fid the flow does not have: the rows are rejected with the reason, the message is not retried', async () => {
+    const t = setup(
+      defineFunction((rows, ctx) => {
+        for (const r of rows) ctx.commit(r);
+        ctx.jumpTo('nope');
+      }),
+    );
+    await t.handle(sqsRecord(encodeEnvelope(batchFor()), 1));
+    expect(t.transport.take()).toBeUndefined();
+    expect(t.transport.rejected.map((r) => r.code)).toEqual(['UNKNOWN_JUMP_TARGET']);
+    expect(t.transport.rejected[0]?.reason).toMatch(/flow 'f' has no step 'nope'/);
+    expect(t.delays).toEqual([]);
+    expect(t.deadLetters).toEqual([]);
+  });
 });
