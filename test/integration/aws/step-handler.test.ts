@@ -18,7 +18,7 @@ import { createQueue, drain, useEmulators } from './harness.ts';
 
 const ctx = useEmulators();
 
-function project(maxHops?: number): ProjectConfig {
+function project(maxHops?: number, fids: readonly string[] = ['loop', 'last']): ProjectConfig {
   const func = (fid: string) => ({
     fid,
     fname: fid,
@@ -31,10 +31,7 @@ function project(maxHops?: number): ProjectConfig {
   });
   return {
     root: process.cwd(),
-    funcs: new Map([
-      ['loop', func('loop')],
-      ['last', func('last')],
-    ]),
+    funcs: new Map(fids.map((fid) => [fid, func(fid)])),
     flows: new Map([
       [
         'f',
@@ -42,10 +39,7 @@ function project(maxHops?: number): ProjectConfig {
           flowId: 'f',
           flowName: 'f',
           enabled: true,
-          steps: [
-            { fid: 'loop', params: {} },
-            { fid: 'last', params: {} },
-          ],
+          steps: fids.map((fid) => ({ fid, params: {} })),
           tuning: {
             batchSize: 10,
             batchingWindowSeconds: 0,
@@ -235,5 +229,79 @@ describe('step handler on SQS', () => {
         metrics: new MemoryMetrics(),
       }),
     ).toThrow(/WIRING|deadLetterQueue/);
+  });
+
+  it('a message in flight across a redeploy that inserted a step reaches its step, or is dead-lettered with the reason', async () => {
+    const { sqs } = ctx.clients;
+    const waiting = await createQueue(sqs);
+    const dlq = await createQueue(sqs);
+    // Sent by step 0 of the old flow [loop, last]: addressed to step 1, key 'last'.
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: waiting,
+        MessageBody: encodeEnvelope({
+          flowId: 'f',
+          step: 1,
+          stepKey: 'last',
+          runId: 'r',
+          batchId: 'b',
+          hops: 1,
+          rows: [{ id: 1 }],
+          meta: {},
+        }),
+      }),
+    );
+    const seen: string[] = [];
+    const recording = (name: string) =>
+      defineFunction((rows, c) => {
+        seen.push(name);
+        for (const r of rows) c.commit(r);
+      });
+    // The new flow [loop, added, last]. If the queue is still read by the step now at index 1
+    // ('added', queues named by index), that step refuses the message: it is dead-lettered.
+    const wiring = (own: string): StepWiring => ({
+      inputQueue: own,
+      stepQueues: {},
+      outputQueue: own,
+      deadLetterQueue: dlq,
+      connectorTables: {},
+      maxReceiveCount: 5,
+      maxMessageBytes: 262_144,
+      metricsNamespace: 'KisFlow',
+    });
+    const newFlow = project(undefined, ['loop', 'added', 'last']);
+    const added = createStepHandler({
+      project: newFlow,
+      flowId: 'f',
+      step: 1,
+      fn: recording('added'),
+      wiring: wiring(waiting),
+      clients: ctx.clients,
+      metrics: new MemoryMetrics(),
+      logLevel: 'SILENT',
+    });
+    await added(event(await receive(waiting)), lambdaContext);
+    expect(seen).toEqual([]);
+    const [dead] = await drain(sqs, dlq);
+    expect(dead?.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.code]?.StringValue).toBe('WRONG_STEP');
+    expect(dead?.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.message]?.StringValue).toMatch(
+      /for step 'last' \(now step 2\) but reached the queue of step 'added' \(step 1\)/,
+    );
+    // Where the queue follows the step's key, the step 'last' (now index 2) runs it.
+    await sqs.send(new SendMessageCommand({ QueueUrl: waiting, MessageBody: dead?.Body ?? '' }));
+    const last = createStepHandler({
+      project: newFlow,
+      flowId: 'f',
+      step: 2,
+      fn: recording('last'),
+      wiring: wiring(waiting),
+      clients: ctx.clients,
+      metrics: new MemoryMetrics(),
+      logLevel: 'SILENT',
+    });
+    await last(event(await receive(waiting)), lambdaContext);
+    expect(seen).toEqual(['last']);
+    const out = await drain(sqs, waiting);
+    expect(out.map((m) => decodeEnvelope(m.Body ?? '').rows)).toEqual([[{ id: 1 }]]);
   });
 });
