@@ -32,7 +32,7 @@ export class MemoryTransport implements Transport {
     return Promise.resolve();
   }
 
-  reject(_to: Destination, rows: readonly RejectedRow[]): Promise<void> {
+  reject(_to: Destination, rows: readonly RejectedRow[], _batch?: StepBatch): Promise<void> {
     for (const r of rows) this.rejected.push(r);
     return Promise.resolve();
   }
