@@ -11,6 +11,7 @@ import { DynamoStateStore } from '../aws/dynamodb-state-store.ts';
 import { changeVisibility, queueUrlOfArn } from '../aws/queue-messages.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import type { ProjectConfig } from '../config/model.ts';
+import { stepKeys } from '../config/names.ts';
 // project-json.ts, not config/index.ts: the index pulls in the YAML loader, which a Lambda never needs.
 import { type ProjectJson, projectFromJson } from '../config/project-json.ts';
 import type { ConnectorImplementation } from '../engine/connector.ts';
@@ -156,8 +157,11 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
       : new DynamoStateStore({ dynamodb, tableName: wiring.stateTable });
   const runner = new StepRunner(plan, step, registry, { store, state, metrics, log: powertoolsLog(logger) });
 
+  // Step queues by index; a wiring may name them by step key instead (the key survives a redeploy).
+  const keys = stepKeys(plan.steps.map((s) => s.fid));
+  const stepQueues = keys.map((key, i) => wiring.stepQueues[String(i)] ?? wiring.stepQueues[key]);
   const queues = {
-    stepQueues: wiring.stepQueues,
+    stepQueues,
     outputQueue: wiring.outputQueue,
     deadLetterQueues: { [step]: wiring.deadLetterQueue },
   };

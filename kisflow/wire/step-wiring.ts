@@ -19,7 +19,7 @@ const wiringSchema = z.object({
    * @default - looked up once from the event's queue ARN with GetQueueUrl
    */
   inputQueue: z.optional(z.string().check(z.minLength(1))),
-  /** Queue URL per step index (as a string) this step may send to: the next step, `jumpTo` targets. */
+  /** Queue URL per step this step may send to (the next step, `jumpTo` targets), keyed by step index or step key. */
   stepQueues: z.record(z.string(), z.string().check(z.minLength(1))),
   /** Where the flow's last step sends its rows. */
   outputQueue: z.optional(z.string().check(z.minLength(1))),

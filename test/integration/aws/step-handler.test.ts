@@ -92,14 +92,14 @@ function event(messages: readonly Message[]): SQSEvent {
 
 const lambdaContext = { functionName: 'test', awsRequestId: 'r' } as Context;
 
-async function setup(fn: KisFunction, opts: { maxHops?: number; wireNext?: boolean } = {}) {
+async function setup(fn: KisFunction, opts: { maxHops?: number; wireNext?: boolean; byKey?: boolean } = {}) {
   const { sqs } = ctx.clients;
   const q0 = await createQueue(sqs);
   const q1 = await createQueue(sqs);
   const dlq = await createQueue(sqs);
   const wiring: StepWiring = {
     inputQueue: q0,
-    stepQueues: opts.wireNext === false ? { 0: q0 } : { 0: q0, 1: q1 },
+    stepQueues: opts.byKey ? { loop: q0, last: q1 } : opts.wireNext === false ? { 0: q0 } : { 0: q0, 1: q1 },
     deadLetterQueue: dlq,
     connectorTables: {},
     maxReceiveCount: 5,
@@ -158,11 +158,15 @@ describe('step handler on SQS', () => {
     });
   });
 
-  it('sends the next batch with its step key and hop count', async () => {
+  it.each([
+    ['by index', false],
+    ['by step key', true],
+  ])('sends the next batch with its step key and hop count (queues wired %s)', async (_, byKey) => {
     const { q0, q1, handler } = await setup(
       defineFunction((rows, c) => {
         for (const r of rows) c.commit(r);
       }),
+      { byKey },
     );
     await ctx.clients.sqs.send(
       new SendMessageCommand({
