@@ -23,7 +23,6 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { createAwsClients, destroyAwsClients } from '../kisflow/aws/clients.ts';
-import { packBatch } from '../kisflow/aws/pack.ts';
 import { SqsTransport } from '../kisflow/aws/sqs-transport.ts';
 import { buildProject } from '../kisflow/config/build-project.ts';
 import { stepMetricLabel } from '../kisflow/config/names.ts';
@@ -31,6 +30,7 @@ import { defineFunction } from '../kisflow/engine/function.ts';
 import { Registry } from '../kisflow/engine/registry.ts';
 import { startDevStack } from '../kisflow/local/dev-stack.ts';
 import type { Row, StepBatch } from '../kisflow/ports.ts';
+import { packBatch } from '../kisflow/wire/pack.ts';
 import { startEmulators } from '../localstack/emulators.ts';
 
 const MAX_MESSAGE_BYTES = 16_384;

@@ -8,11 +8,11 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CreateQueueCommand, DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { createAwsClients, destroyAwsClients } from '../kisflow/aws/clients.ts';
-import { rowBytes } from '../kisflow/aws/pack.ts';
 import { tailQueue } from '../kisflow/aws/queue-tail.ts';
 import { SqsTransport } from '../kisflow/aws/sqs-transport.ts';
 import type { Row } from '../kisflow/ports.ts';
 import { SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES } from '../kisflow/wire/limits.ts';
+import { rowBytes } from '../kisflow/wire/pack.ts';
 import { startEmulators } from '../localstack/emulators.ts';
 
 const ROWS = 100_000;

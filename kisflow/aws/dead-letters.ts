@@ -6,6 +6,7 @@
  */
 import { type Message, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { InfrastructureError, OversizeError } from '../errors.ts';
+import { redriveBatchId } from '../wire/batch-id.ts';
 import {
   DEAD_LETTER_ATTRIBUTES,
   type DeadLetterReason,
@@ -15,8 +16,7 @@ import {
 } from '../wire/dead-letter-record.ts';
 import { encodeEnvelope, envelopeToBatch } from '../wire/envelope.ts';
 import { messageSize, SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
-import { redriveBatchId } from './batch-id.ts';
-import { packBatch } from './pack.ts';
+import { packBatch } from '../wire/pack.ts';
 import { deleteMessages, receiveMessages, setVisibility } from './queue-messages.ts';
 import { type OutgoingMessage, sendMessageBatches } from './sqs-batch-send.ts';
 

@@ -8,8 +8,8 @@ import {
   rejectionReason,
 } from '../wire/dead-letter-record.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
+import { checkMessageLimit, packBatch, rowBytes } from '../wire/pack.ts';
 import { DEAD_LETTER_ATTRIBUTE_ROOM } from './dead-letters.ts';
-import { checkMessageLimit, packBatch, rowBytes } from './pack.ts';
 import type { RetryPolicy } from './retry.ts';
 import { type OutgoingMessage, type SendStats, SqsBatchSender } from './sqs-batch-send.ts';
 

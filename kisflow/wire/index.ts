@@ -36,5 +36,6 @@ export {
   stepDimensions,
   stepMetricDimensions,
 } from './metric-names.ts';
+export { checkMessageLimit, type PackedMessage, type PackResult, packBatch, rowBytes } from './pack.ts';
 export { parseWiring, type StepWiring, WIRING_ENV } from './step-wiring.ts';
 export { TABLE_KEY, TTL_ATTRIBUTE } from './table-keys.ts';

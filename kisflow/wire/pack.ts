@@ -1,9 +1,9 @@
 import { KisFlowError, OversizeError } from '../errors.ts';
 import type { Row, StepBatch } from '../ports.ts';
-import { ENVELOPE_TAIL, encodeRow, envelopeHead } from '../wire/envelope.ts';
-import { fillMessages } from '../wire/fill-messages.ts';
-import { DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
 import { childBatchId } from './batch-id.ts';
+import { ENVELOPE_TAIL, encodeRow, envelopeHead } from './envelope.ts';
+import { fillMessages } from './fill-messages.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES, SQS_MAX_MESSAGE_BYTES } from './limits.ts';
 
 /** One message of a packed batch. */
 export interface PackedMessage {

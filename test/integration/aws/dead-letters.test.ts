@@ -1,6 +1,5 @@
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { childBatchId, redriveBatchId } from '../../../kisflow/aws/batch-id.ts';
 import {
   deadLetterMessage,
   listDeadLetters,
@@ -9,6 +8,7 @@ import {
 } from '../../../kisflow/aws/dead-letters.ts';
 import { SqsTransport } from '../../../kisflow/aws/sqs-transport.ts';
 import type { RejectedRow, StepBatch } from '../../../kisflow/ports.ts';
+import { childBatchId, redriveBatchId } from '../../../kisflow/wire/batch-id.ts';
 import { decodeEnvelope, encodeEnvelope } from '../../../kisflow/wire/envelope.ts';
 import { createQueue, drain, useEmulators } from './harness.ts';
 

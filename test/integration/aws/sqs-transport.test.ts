@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { childBatchId } from '../../../kisflow/aws/batch-id.ts';
-import { rowBytes } from '../../../kisflow/aws/pack.ts';
 import { SqsTransport } from '../../../kisflow/aws/sqs-transport.ts';
 import { OversizeError } from '../../../kisflow/errors.ts';
 import type { Destination, RejectedRow, Row, StepBatch } from '../../../kisflow/ports.ts';
+import { childBatchId } from '../../../kisflow/wire/batch-id.ts';
 import { DEAD_LETTER_ATTRIBUTES, readDeadLetterBody } from '../../../kisflow/wire/dead-letter-record.ts';
 import { decodeEnvelope } from '../../../kisflow/wire/envelope.ts';
+import { rowBytes } from '../../../kisflow/wire/pack.ts';
 import { createQueue, drain, useEmulators } from './harness.ts';
 
 const ctx = useEmulators();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { redriveBatchId } from '../../../kisflow/aws/batch-id.ts';
 import { OversizeError } from '../../../kisflow/errors.ts';
 import type { RejectedRow, StepBatch } from '../../../kisflow/ports.ts';
+import { redriveBatchId } from '../../../kisflow/wire/batch-id.ts';
 import {
   DEAD_LETTER_ATTRIBUTES,
   deadLetterAttributes,

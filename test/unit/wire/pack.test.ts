@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { BATCH_ID_LENGTH, childBatchId } from '../../../kisflow/aws/batch-id.ts';
-import { packBatch, rowBytes } from '../../../kisflow/aws/pack.ts';
 import { KisFlowError, OversizeError } from '../../../kisflow/errors.ts';
 import type { Row, StepBatch } from '../../../kisflow/ports.ts';
+import { BATCH_ID_LENGTH, childBatchId } from '../../../kisflow/wire/batch-id.ts';
 import { decodeEnvelope } from '../../../kisflow/wire/envelope.ts';
+import { packBatch, rowBytes } from '../../../kisflow/wire/pack.ts';
 
 function rows(
   n: number,
