@@ -7,6 +7,12 @@ export { type DevStack, type DevStackOptions, devWiring, startDevStack } from '.
 export { type Poller, type PollerOptions, type SqsEventHandler, startPoller } from './poller.ts';
 export { type PrometheusServer, type PrometheusSource, startPrometheusServer } from './prometheus.ts';
 export {
+  locateResources,
+  type ProvisionedResources,
+  type ProvisionOptions,
+  provisionProject,
+} from './provision.ts';
+export {
   nextRuns,
   parseSchedule,
   type Schedule,
