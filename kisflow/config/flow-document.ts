@@ -56,6 +56,14 @@ const tuning = z
       .max(1_048_576)
       .default(262_144)
       .describe('Size limit of a message between steps, in bytes; rows are packed up to it.'),
+    max_receives: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(5)
+      .describe(
+        "Deliveries of a message to a step before it is dead-lettered (the SQS redrive maxReceiveCount): the budget for infrastructure failures (throttles, timeouts, a failed cold start). Row errors are retried by `retry_times`. A function's `option.max_receives` overrides it.",
+      ),
   })
   .superRefine((value, ctx) => {
     // AWS rejects a batch size above 10 for SQS unless the batching window is at least one second.
@@ -99,7 +107,11 @@ const schema = z
     flow_name: idField
       .optional()
       .describe('Display name; default the id. Without `flow_id` it is the id (Go KisFlow spelling).'),
-    status: statusField.default(1).describe('1: on; 0: off (not run, not deployed).'),
+    status: statusField
+      .default(1)
+      .describe(
+        '1: on; 0: off: not run locally; in AWS its stack stays, with its queues no longer consumed and its schedules and event rule disabled.',
+      ),
     flows: nullableList(step).optional().describe('The steps, in order.'),
     tuning: tuning.prefault({}),
     source: source.optional(),
@@ -140,6 +152,7 @@ export const flowDocument: DocumentKind<typeof schema, FlowSpec> = {
         timeoutSeconds: t.timeout,
         memoryMb: t.memory,
         maxMessageBytes: t.max_message_bytes,
+        maxReceives: t.max_receives,
       }),
       source: parsed.source
         ? defined({ eventPattern: parsed.source.event_pattern, eventBus: parsed.source.event_bus })

@@ -28,6 +28,10 @@ export interface FuncSpec {
   readonly retryTimes: number;
   /** Delay before a retry in ms (`option.retry_duration` or Go's `return_duration`, default 0). */
   readonly retryDurationMs: number;
+  /** Deliveries of a message before it is dead-lettered (`option.max_receives`); unset: the flow's. */
+  readonly maxReceives?: number;
+  /** The function uses keyed state (`option.state: true`): only then may its steps touch the state table. */
+  readonly usesState?: boolean;
   readonly defaultParams: Params;
   /** Module path relative to the project root; default `functions/<fid>.ts`. */
   readonly handler: string;
@@ -53,6 +57,8 @@ export interface FlowTuning {
   readonly memoryMb: number;
   /** Message size limit in bytes used to pack rows (default 262144; at most 1048576). */
   readonly maxMessageBytes: number;
+  /** Deliveries of a message before it is dead-lettered (SQS maxReceiveCount). Default 5. */
+  readonly maxReceives?: number;
 }
 
 export interface FlowSourceSpec {
@@ -113,6 +119,8 @@ export interface GlobalSpec {
   readonly prometheusServe?: string;
   /** CloudWatch (EMF) namespace; default `KisFlow`. */
   readonly metricsNamespace: string;
+  /** Addresses subscribed to the alarm topic (`alarm_email`). */
+  readonly alarmEmails?: readonly string[];
   readonly at?: SourcePosition;
 }
 

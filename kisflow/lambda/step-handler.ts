@@ -12,7 +12,7 @@ import { DynamoStateStore } from '../aws/dynamodb-state-store.ts';
 import { decodeEnvelope } from '../aws/envelope.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import type { ProjectConfig } from '../config/model.ts';
-import { stepMetricLabel } from '../config/names.ts';
+import { flowMetricLabel, stepMetricLabel } from '../config/names.ts';
 // project-json.ts, not config/index.ts: the index pulls in the YAML loader, which a Lambda never needs.
 import { type ProjectJson, projectFromJson } from '../config/project-json.ts';
 import { type StepWiring, WIRING_ENV } from '../config/wiring.ts';
@@ -163,7 +163,10 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
   });
   // The engine's dimensions exactly: EMF buffers one dimension set per invocation.
-  const dims: MetricDimensions = Object.freeze({ flow: flowId, step: stepMetricLabel(step, fid) });
+  const dims: MetricDimensions = Object.freeze({
+    flow: flowMetricLabel(flowId),
+    step: stepMetricLabel(step, fid),
+  });
   const emf = options.metrics === undefined ? new EmfMetrics(wiring.metricsNamespace, dims) : undefined;
   const metrics: Metrics = options.metrics ?? (emf as EmfMetrics);
 

@@ -31,6 +31,8 @@ describe('stackSafeId', () => {
     expect(resourceNames().flowStack('a__b')).toMatch(/^KisFlow-a-b-[0-9a-f]{8}$/);
   });
   it('queue and table names keep `_`', () => {
-    expect(resourceNames().stepQueue('order_intake', 2)).toBe('kisflow-order_intake-s2');
+    expect(resourceNames().stepQueue('order_intake', 'price_order')).toBe(
+      'kisflow-order_intake--price_order',
+    );
   });
 });
