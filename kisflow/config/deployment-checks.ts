@@ -15,8 +15,8 @@ export const JUMP_TARGETS_PARAM = 'jump_targets';
 const LAMBDA_ENVIRONMENT_BYTES = 4096;
 /** A queue URL is this plus the queue name in the longest region name (`ap-southeast-4`). */
 const QUEUE_URL_HEAD = 'https://sqs.ap-southeast-4.amazonaws.com/123456789012/';
-/** The other variables of a step (NODE_OPTIONS, Powertools) and the wiring's fixed fields. */
-const ENVIRONMENT_OVERHEAD_BYTES = 600;
+/** The other variables of a step (NODE_OPTIONS, Powertools) and the wiring's other fields and URLs. */
+const ENVIRONMENT_OVERHEAD_BYTES = 800;
 
 /** CloudFormation, DynamoDB and CloudWatch name limits. */
 const LIMITS = { stack: 128, table: 255, queue: SQS_QUEUE_NAME_MAX, dashboard: 255 } as const;
@@ -65,7 +65,11 @@ export function deploymentIssues(
     }
   }
 
-  /** Names in one namespace must be distinct: the second of two equal names is reported. */
+  /**
+   * Names in one namespace must be distinct: the second of two equal names is reported, once per
+   * pair of objects (two flows that share a stack id share its name too).
+   */
+  const reported = new Set<string>();
   const distinct = (namespace: string, entries: readonly Named[]) => {
     const seen = new Map<string, Named>();
     for (const entry of entries) {
@@ -74,6 +78,9 @@ export function deploymentIssues(
         seen.set(entry.name, entry);
         continue;
       }
+      const pair = `${entry.what}\n${first.what}`;
+      if (reported.has(pair)) continue;
+      reported.add(pair);
       const where = first.at ? ` (${first.at.file}:${first.at.line})` : '';
       issues.push(
         located(
