@@ -19,7 +19,9 @@ const step = z
     fname: idField.optional().describe("Go KisFlow's spelling of `fid`."),
     params: paramsField
       .optional()
-      .describe("This step's params; they override the function's `option.default_params`."),
+      .describe(
+        "This step's params; they override the function's `option.default_params`. `jump_targets` (a fid or a list) is optional: a step may `jumpTo` any step of its flow; when given, each fid must be a step of the flow.",
+      ),
   })
   .superRefine((value, ctx) => {
     requireOneOf(value, ctx, ['fid', 'fname']);
