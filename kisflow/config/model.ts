@@ -71,7 +71,7 @@ export interface FlowSourceSpec {
 export interface FlowSpec {
   readonly flowId: string;
   readonly flowName: string;
-  /** `status: 1` (default) on; `status: 0` off: not run, not deployed. */
+  /** `status: 1` (default) on; `status: 0` off: not run; deployed with nothing consuming or firing. */
   readonly enabled: boolean;
   readonly steps: readonly StepSpec[];
   readonly tuning: FlowTuning;

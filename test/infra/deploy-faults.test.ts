@@ -26,7 +26,11 @@ describe('a flow with status: 0 keeps its stack and stops consuming and firing',
       }),
       flow('running', ['a']),
     ],
-    jobs: [job('tick', 'paused', { enabled: false }), job('tock', 'running')],
+    jobs: [
+      job('tick', 'paused', { enabled: false }),
+      job('tock', 'running'),
+      job('later', 'running', { enabled: false }),
+    ],
   });
 
   it('disables the event source mappings, the schedules and the event rule of the flow', () => {
@@ -43,7 +47,12 @@ describe('a flow with status: 0 keeps its stack and stops consuming and firing',
     const running = Template.fromStack(flowStackOf(flows, 'running'));
     for (const m of resources(running, 'AWS::Lambda::EventSourceMapping'))
       expect(m.Properties.Enabled).toBe(true);
-    running.hasResourceProperties('AWS::Scheduler::Schedule', { State: 'ENABLED' });
+    // A status: 0 job deploys as a DISABLED schedule (as the reference says), a status: 1 job ENABLED.
+    expect(
+      resources(running, 'AWS::Scheduler::Schedule')
+        .map((r) => r.Properties.State)
+        .sort(),
+    ).toEqual(['DISABLED', 'ENABLED']);
   });
 
   it('refuses an enabled job of a disabled flow, which could never run', () => {
