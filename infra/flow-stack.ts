@@ -4,9 +4,10 @@ import { type ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { FlowSpec, FunctionMode, ProjectConfig } from '../kisflow/config/model.ts';
+import type { FlowSpec, FuncSpec, FunctionMode, ProjectConfig } from '../kisflow/config/model.ts';
 import { logicalSafeId, resourceNames, stepKeys } from '../kisflow/config/names.ts';
 import { maxReceiveCount } from '../kisflow/config/redelivery.ts';
+import { ConfigError } from '../kisflow/errors.ts';
 import { FlowEventSource } from './event-source.ts';
 import { FlowMonitoring } from './flow-monitoring.ts';
 import { KisFlowJob } from './job-schedule.ts';
@@ -128,29 +129,33 @@ export class FlowStack extends Stack {
       const conn = func.cid === undefined ? undefined : project.conns.get(func.cid);
       const entry = writeStepEntry({ project, flowId, step, dir: entriesDir });
       const queues = this.stepQueues[step] as StepQueues;
-      return new KisFlowStep(this, `Step${logicalSafeId(keys[step] as string)}`, {
-        flowId,
-        step,
-        fid: spec.fid,
-        entry: entry.path,
-        projectRoot: props.depsLockFilePath ? dirname(props.depsLockFilePath) : project.root,
-        depsLockFilePath: props.depsLockFilePath,
-        queues,
-        stepQueues: flowQueues,
-        outputQueue: step === last ? this.outputQueue : undefined,
-        connectorTables: conn?.type === 'dynamodb' ? { [conn.cid]: tableOf(conn.cid) } : {},
-        connectorAccess: connectorAccess(func.fmode),
-        ...(func.usesState ? { stateTable, stateScope: `${flowId}/${spec.fid}` } : {}),
-        enabled: flow.enabled,
-        metricsNamespace: project.global.metricsNamespace,
-        batchSize: tuning.batchSize,
-        maxConcurrency: tuning.maxConcurrency,
-        memorySize: tuning.memoryMb,
-        maxMessageBytes: tuning.maxMessageBytes,
-        bundling: props.bundling,
-        bundleAwsSdk: props.bundleAwsSdk,
-        logRemovalPolicy: props.removalPolicy,
-      });
+      return bundlingMistake(
+        func,
+        () =>
+          new KisFlowStep(this, `Step${logicalSafeId(keys[step] as string)}`, {
+            flowId,
+            step,
+            fid: spec.fid,
+            entry: entry.path,
+            projectRoot: props.depsLockFilePath ? dirname(props.depsLockFilePath) : project.root,
+            depsLockFilePath: props.depsLockFilePath,
+            queues,
+            stepQueues: flowQueues,
+            outputQueue: step === last ? this.outputQueue : undefined,
+            connectorTables: conn?.type === 'dynamodb' ? { [conn.cid]: tableOf(conn.cid) } : {},
+            connectorAccess: connectorAccess(func.fmode),
+            ...(func.usesState ? { stateTable, stateScope: `${flowId}/${spec.fid}` } : {}),
+            enabled: flow.enabled,
+            metricsNamespace: project.global.metricsNamespace,
+            batchSize: tuning.batchSize,
+            maxConcurrency: tuning.maxConcurrency,
+            memorySize: tuning.memoryMb,
+            maxMessageBytes: tuning.maxMessageBytes,
+            bundling: props.bundling,
+            bundleAwsSdk: props.bundleAwsSdk,
+            logRemovalPolicy: props.removalPolicy,
+          }),
+      );
     });
     const first = (this.stepQueues[0] as StepQueues).queue;
 
@@ -245,4 +250,25 @@ function connectorAccess(mode: FunctionMode): ConnectorAccess {
   if (mode === 'Load') return 'read';
   if (mode === 'Save') return 'write';
   return 'readWrite';
+}
+
+/**
+ * A handler esbuild cannot bundle (a syntax error, an import that does not resolve) is the user's
+ * mistake: it stops the synth as a located ConfigError, like `kisflow validate`, instead of the
+ * CDK's stack trace. esbuild has already printed its own messages above.
+ */
+function bundlingMistake<T>(func: FuncSpec, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!/Failed to bundle asset/.test(message)) throw error;
+    const at = func.at;
+    throw new ConfigError([
+      {
+        ...(at ? { file: at.file, line: at.line, col: at.col } : {}),
+        message: `func "${func.fid}": esbuild could not bundle its handler ${func.handler} (its messages are above); fix the module, then run \`kisflow validate\``,
+      },
+    ]);
+  }
 }
