@@ -5,7 +5,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { FlowSpec, FuncSpec, FunctionMode, ProjectConfig } from '../kisflow/config/model.ts';
-import { logicalSafeId, resourceNames, stepKeys } from '../kisflow/config/names.ts';
+import { logicalSafeId, resourceNames, safeId, stepKeys } from '../kisflow/config/names.ts';
 import { maxReceiveCount } from '../kisflow/config/redelivery.ts';
 import { ConfigError } from '../kisflow/errors.ts';
 import { FlowEventSource } from './event-source.ts';
@@ -177,7 +177,7 @@ export class FlowStack extends Stack {
     this.jobs = new Map(
       jobs.map((job) => [
         job.jobId,
-        new KisFlowJob(this, `Job${logicalSafeId(job.jobId)}`, {
+        new KisFlowJob(this, `Job-${safeId(job.jobId)}`, {
           jobId: job.jobId,
           flowId,
           schedule: job.schedule,

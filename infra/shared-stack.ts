@@ -4,7 +4,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import type { ProjectConfig } from '../kisflow/config/model.ts';
-import { logicalSafeId, resourceNames } from '../kisflow/config/names.ts';
+import { logicalSafeId, resourceNames, safeId } from '../kisflow/config/names.ts';
 import { KisFlowTable } from './kisflow-table.ts';
 
 export interface SharedStackProps extends StackProps {
@@ -41,14 +41,15 @@ export class SharedStack extends Stack {
     const tables = new Map<string, Table>();
     for (const conn of props.project.conns.values()) {
       if (conn.type !== 'dynamodb') continue;
-      // Construct ids that CloudFormation's mangling keeps apart (`orders-eu` and `orders_eu`).
-      const id = logicalSafeId(conn.cid);
-      const { table } = new KisFlowTable(this, `Connector${id}`, {
+      // The table's construct id is what its logical id hashes: never change it, or CloudFormation
+      // replaces a retained table. The output sits at the stack's top, where CloudFormation drops
+      // `-` and `_` unhashed: its id must keep `orders-eu` and `orders_eu` apart itself.
+      const { table } = new KisFlowTable(this, `Connector-${safeId(conn.cid)}`, {
         tableName: names.connectorTable(conn.cid),
         removalPolicy,
       });
       tables.set(conn.cid, table);
-      new CfnOutput(this, `ConnectorTable${id}`, {
+      new CfnOutput(this, `ConnectorTable${logicalSafeId(conn.cid)}`, {
         description: `DynamoDB table of connector ${conn.cid}`,
         value: table.tableName,
       });

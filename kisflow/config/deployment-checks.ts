@@ -1,6 +1,13 @@
 import type { ConfigIssue } from '../errors.ts';
 import type { FlowSpec, ParamValue, ProjectConfig, SourcePosition } from './model.ts';
-import { flowMetricLabel, logicalSafeId, resourceNames, SQS_QUEUE_NAME_MAX, stepKeys } from './names.ts';
+import {
+  flowMetricLabel,
+  logicalSafeId,
+  resourceNames,
+  SQS_QUEUE_NAME_MAX,
+  safeId,
+  stepKeys,
+} from './names.ts';
 
 /**
  * The step param naming the fids a step may `jumpTo`. Optional: every step may send to every step
@@ -154,7 +161,7 @@ export function deploymentIssues(
       ...steps.map((s) => ({ name: `Step${logicalSafeId(s.key)}`, what: s.what, at: s.at })),
       ...[...project.jobs.values()]
         .filter((job) => job.flowId === flow.flowId)
-        .map((job) => ({ name: `Job${logicalSafeId(job.jobId)}`, what: `job "${job.jobId}"`, at: job.at })),
+        .map((job) => ({ name: `Job-${safeId(job.jobId)}`, what: `job "${job.jobId}"`, at: job.at })),
     ]);
     issues.push(
       ...wiringSizeIssues(
@@ -177,14 +184,17 @@ export function deploymentIssues(
   ];
   distinct('DynamoDB table', tables);
   tooLong('table', tables);
-  distinct(
-    `a construct id in stack ${names.sharedStack()}:`,
-    conns.map((conn) => ({
-      name: `Connector${logicalSafeId(conn.cid)}`,
-      what: `conn "${conn.cid}"`,
-      at: conn.at,
-    })),
-  );
+  // Tables keep their construct ids (a new one would replace a retained table); the outputs, at
+  // the stack's top, are named so that CloudFormation's mangling keeps them apart.
+  for (const id of [
+    (cid: string) => `Connector-${safeId(cid)}`,
+    (cid: string) => `ConnectorTable${logicalSafeId(cid)}`,
+  ]) {
+    distinct(
+      `a construct id in stack ${names.sharedStack()}:`,
+      conns.map((conn) => ({ name: id(conn.cid), what: `conn "${conn.cid}"`, at: conn.at })),
+    );
+  }
   return issues;
 }
 

@@ -218,3 +218,16 @@ describe('table grants by mode and use', () => {
     expect(JSON.stringify(statements)).not.toContain(names.stateTable());
   });
 });
+
+describe('logical ids of retained and scheduled resources stay as deployed by earlier versions', () => {
+  it('keeps the connector table and the schedule ids (a new id would replace a retained table)', () => {
+    const { shared, flows } = build(shopProject());
+    expect(Object.keys(Template.fromStack(shared).findResources('AWS::DynamoDB::Table')).sort()).toEqual([
+      'ConnectorordersTableA28C2239',
+      'StateTable962DE04C',
+    ]);
+    expect(
+      Object.keys(Template.fromStack(flowStackOf(flows, '订单流')).findResources('AWS::Scheduler::Schedule')),
+    ).toEqual(['JobnightlyScheduleD8A311EB']);
+  });
+});
