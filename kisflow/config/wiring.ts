@@ -11,7 +11,7 @@ export interface StepWiring {
    * @default - looked up once from the event's queue ARN with GetQueueUrl
    */
   readonly inputQueue?: string;
-  /** Queue URL per step index: every step of the flow, since `jumpTo` may name any of them. */
+  /** Queue URL per step index this step may send to (the next step, `jumpTo` targets). */
   readonly stepQueues: Readonly<Record<string, string>>;
   /** Where the flow's last step sends its rows. */
   readonly outputQueue?: string;
@@ -19,9 +19,9 @@ export interface StepWiring {
   readonly deadLetterQueue: string;
   /** Table name per connector id this step may use. */
   readonly connectorTables: Readonly<Record<string, string>>;
-  /** Table of keyed state, for functions with `option.state: true`. */
+  /** Table of keyed state (stateful functions). */
   readonly stateTable?: string;
-  /** The input queue's maxReceiveCount (`max_receives`, config/redelivery.ts): the last attempt dead-letters with its reason. */
+  /** The input queue's maxReceiveCount (retry_times + 1): the last attempt dead-letters with its reason. */
   readonly maxReceiveCount: number;
   /** Packing limit for outgoing messages in bytes. */
   readonly maxMessageBytes: number;
