@@ -95,9 +95,10 @@ export class FlowStack extends Stack {
 
     // Construct ids and queue names follow the step's key (`stepKeys`), not its position:
     // inserting a step leaves every other step's queues, and the messages in them, where they are.
+    // (`Step-<id>` and `StepQueues-<id>`: logicalSafeId has no `-`, so no key makes one the other.)
     this.stepQueues = flow.steps.map((spec, step) => {
       const key = keys[step] as string;
-      return new StepQueues(this, `Step${logicalSafeId(key)}Queues`, {
+      return new StepQueues(this, `StepQueues-${logicalSafeId(key)}`, {
         queueName: names.stepQueue(flowId, key),
         deadLetterQueueName: names.stepDeadLetterQueue(flowId, key),
         maxReceiveCount: maxReceiveCount(project, flow, spec.fid),
@@ -132,7 +133,7 @@ export class FlowStack extends Stack {
       return bundlingMistake(
         func,
         () =>
-          new KisFlowStep(this, `Step${logicalSafeId(keys[step] as string)}`, {
+          new KisFlowStep(this, `Step-${logicalSafeId(keys[step] as string)}`, {
             flowId,
             step,
             fid: spec.fid,

@@ -158,7 +158,7 @@ export function deploymentIssues(
       queues.push({ name, what: `the ${what} of ${flowWhat(flow)}`, at: flow.at });
     }
     distinct(`a construct id in stack ${names.flowStack(flow.flowId)}:`, [
-      ...steps.map((s) => ({ name: `Step${logicalSafeId(s.key)}`, what: s.what, at: s.at })),
+      ...steps.map((s) => ({ name: `Step-${logicalSafeId(s.key)}`, what: s.what, at: s.at })),
       ...[...project.jobs.values()]
         .filter((job) => job.flowId === flow.flowId)
         .map((job) => ({ name: `Job-${safeId(job.jobId)}`, what: `job "${job.jobId}"`, at: job.at })),

@@ -140,9 +140,9 @@ describe('the app: a shared stack and one stack per flow', () => {
   it('exports the first queue and the output queue of each flow', () => {
     const t = Template.fromStack(flowStackOf(built.flows, 'orders'));
     const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
-    expect(outputs.FirstQueueUrl?.Value).toEqual({ Ref: expect.stringMatching(/^StepverifyQueuesQueue/) });
+    expect(outputs.FirstQueueUrl?.Value).toEqual({ Ref: expect.stringMatching(/^StepQueuesverifyQueue/) });
     expect(outputs.FirstQueueArn?.Value).toEqual({
-      'Fn::GetAtt': [expect.stringMatching(/^StepverifyQueuesQueue/), 'Arn'],
+      'Fn::GetAtt': [expect.stringMatching(/^StepQueuesverifyQueue/), 'Arn'],
     });
     expect(outputs.OutputQueueUrl?.Value).toEqual({ Ref: expect.stringMatching(/^OutputQueue/) });
     expect(outputs.OutputQueueArn?.Value).toEqual({

@@ -131,6 +131,12 @@ describe('step identity: queues and construct ids follow the step key', () => {
     }
   });
 
+  it('keeps construct ids apart for keys that read like each other (a step named aQueues)', () => {
+    const p = project({ funcs: [func('a'), func('aQueues')], flows: [flow('f', ['a', 'aQueues'])] });
+    const t = Template.fromStack(flowStackOf(build(p).flows, 'f'));
+    expect(resources(t, 'AWS::Lambda::Function')).toHaveLength(2);
+  });
+
   it('keeps every queue name within SQS limits and distinct, however long the ids', () => {
     const long = 'x'.repeat(120);
     const p = project({
