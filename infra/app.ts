@@ -1,7 +1,7 @@
 /**
  * The CDK app (cdk.json: `node bin/run-ts.js infra/app.ts`). Reads the flows directory
  * (`-c kisflow:dir=...`, default `flows`, relative to the working directory, which is the project
- * root) and synthesises `KisFlow-Shared` and one `KisFlow-<flow>` stack per enabled flow.
+ * root) and synthesises `KisFlow-Shared` and one `KisFlow-<flow>` stack per flow.
  *
  * A configuration mistake stops the synth with the same `file:line:col: message` lines as
  * `kisflow validate`, exit code 1 and no stack trace.
@@ -14,15 +14,16 @@ import { KisFlowError } from '../kisflow/errors.ts';
 import { buildApp } from './build-app.ts';
 import { readSettings } from './context.ts';
 
+export { JUMP_TARGETS_PARAM } from '../kisflow/config/deployment-checks.ts';
 export { type BuildAppOptions, buildApp, type KisFlowApp } from './build-app.ts';
-export { FlowStack, type FlowStackProps, JUMP_TARGETS_PARAM } from './flow-stack.ts';
+export { FlowStack, type FlowStackProps } from './flow-stack.ts';
 export { SharedStack, type SharedStackProps } from './shared-stack.ts';
 export { KisFlowStep, type KisFlowStepProps } from './step.ts';
 
 /** Loads the project named by the app's context and builds the app; throws ConfigError on a config mistake. */
 export async function loadApp(app: App = new App(), root = process.cwd()) {
-  const { dir } = readSettings(app);
-  const project = await loadProject(dir, { root });
+  const { dir, prefix } = readSettings(app);
+  const project = await loadProject(dir, { root, prefix });
   return buildApp({ project, app });
 }
 

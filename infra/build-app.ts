@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { App, type RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { deploymentIssues } from '../kisflow/config/deployment-checks.ts';
 import type { ProjectConfig } from '../kisflow/config/model.ts';
-import { resourceNames, safeId, stackSafeId } from '../kisflow/config/names.ts';
+import { resourceNames, safeId } from '../kisflow/config/names.ts';
 import { ConfigError } from '../kisflow/errors.ts';
-import { DEFAULT_PREFIX, readSettings } from './context.ts';
+import { readSettings } from './context.ts';
 import { FlowStack } from './flow-stack.ts';
 import { addSecurityChecks } from './nag.ts';
 import { SharedStack } from './shared-stack.ts';
@@ -28,14 +29,18 @@ export interface BuildAppOptions {
 export interface KisFlowApp {
   readonly app: App;
   readonly shared: SharedStack;
-  /** Stack per enabled flow, by flow id. */
+  /** Stack per flow (a `status: 0` flow's consumes and fires nothing), by flow id. */
   readonly flows: Map<string, FlowStack>;
 }
 
 /**
- * The CDK app of a project: `KisFlow-Shared` (connector and state tables) and one
- * `KisFlow-<flow>` stack per enabled flow. Prefix, removal policy and SDK bundling come from the
- * app's context (infra/context.ts).
+ * The CDK app of a project: `KisFlow-Shared` (connector and state tables, alarm topic) and one
+ * `KisFlow-<flow>` stack per flow, disabled ones included so that `status: 0` stops a deployed
+ * flow rather than orphaning it. Prefix, removal policy, alarm topic and SDK bundling come from
+ * the app's context (infra/context.ts).
+ *
+ * @throws ConfigError for what `kisflow validate` reports as deployment issues (name collisions,
+ *   name lengths, `jump_targets`), located in the YAML.
  *
  * @example
  * const project = await loadProject('flows');
@@ -47,13 +52,18 @@ export function buildApp(options: BuildAppOptions): KisFlowApp {
   const app = options.app ?? new App();
   const settings = readSettings(app);
   const names = resourceNames(settings.prefix);
+  // A project built in code skipped the loader's checks: run the synth-time ones here too.
+  const issues = deploymentIssues(project, { prefix: settings.prefix });
+  if (issues.length > 0) throw new ConfigError(issues);
   const depsLockFilePath = findLockFile(project.root);
   const common = { removalPolicy: settings.removalPolicy as RemovalPolicy };
 
   const shared = new SharedStack(app, names.sharedStack(), {
     project,
     prefix: settings.prefix,
-    stackName: stackName(settings.prefix, 'Shared'),
+    stackName: names.sharedStackName(),
+    alarmTopic: settings.alarmTopicArn === undefined,
+    alarmEmails: [...settings.alarmEmails, ...(project.global.alarmEmails ?? [])],
     description: 'KisFlow: connector tables and keyed state shared by the flows',
     ...common,
   });
@@ -61,31 +71,13 @@ export function buildApp(options: BuildAppOptions): KisFlowApp {
 
   const flows = new Map<string, FlowStack>();
   for (const flow of project.flows.values()) {
-    if (!flow.enabled) continue;
     const id = names.flowStack(flow.flowId);
-    if (id === names.sharedStack()) {
-      throw new ConfigError([
-        {
-          ...flow.at,
-          message: `flow '${flow.flowId}' would deploy as stack ${id}, the name of the shared stack; choose another flow_id`,
-        },
-      ]);
-    }
-    const clash = [...flows.values()].find((other) => other.node.id === id);
-    if (clash) {
-      throw new ConfigError([
-        {
-          ...flow.at,
-          message: `flows '${clash.flow.flowId}' and '${flow.flowId}' would both deploy as stack ${id} (stack names allow only letters, digits and '-'); rename one flow_id`,
-        },
-      ]);
-    }
     const stack = new FlowStack(app, id, {
       project,
       flowId: flow.flowId,
       shared,
       prefix: settings.prefix,
-      stackName: stackName(settings.prefix, stackSafeId(flow.flowId, 90)),
+      stackName: names.flowStackName(flow.flowId),
       description: `KisFlow flow ${flow.flowId}: ${flow.flowName}`.slice(0, 1024),
       entriesDir: options.entriesDir,
       bundling: options.bundling,
@@ -100,15 +92,6 @@ export function buildApp(options: BuildAppOptions): KisFlowApp {
   }
   if (options.securityChecks !== false) addSecurityChecks(app);
   return { app, shared, flows };
-}
-
-/**
- * CloudFormation names: the CLI selects stacks by construct id (`KisFlow-<flow>`, the same in
- * every environment); the deployed name carries a non-default prefix so two environments can
- * live in one account and region.
- */
-function stackName(prefix: string, suffix: string): string {
-  return prefix === DEFAULT_PREFIX ? `KisFlow-${suffix}` : `KisFlow-${prefix}-${suffix}`;
 }
 
 const LOCK_FILES = ['package-lock.json', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock', 'bun.lockb'];

@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { DEFAULT_PREFIX, PREFIX_PATTERN } from '../kisflow/config/names.ts';
 import { UsageError } from '../kisflow/errors.ts';
 
 /**
@@ -9,7 +10,10 @@ import { UsageError } from '../kisflow/errors.ts';
  * - `kisflow:destroy` `true` for dev: tables and log groups are deleted with their stacks
  *   (default: retained);
  * - `kisflow:bundleSdk` `true` bundles `@aws-sdk/*` into each step instead of using the runtime's;
- * - `kisflow:alarmTopicArn` an SNS topic every alarm notifies (default: alarms only show in the console).
+ * - `kisflow:alarmTopicArn` an existing SNS topic every alarm notifies (default: KisFlow-Shared
+ *   creates `<prefix>-alarms`);
+ * - `kisflow:alarmEmail` addresses (comma-separated) that topic emails, besides `alarm_email` in
+ *   the global document.
  */
 export const CONTEXT = {
   dir: 'kisflow:dir',
@@ -17,12 +21,10 @@ export const CONTEXT = {
   destroy: 'kisflow:destroy',
   bundleSdk: 'kisflow:bundleSdk',
   alarmTopicArn: 'kisflow:alarmTopicArn',
+  alarmEmail: 'kisflow:alarmEmail',
 } as const;
 
-export const DEFAULT_PREFIX = 'kisflow';
-
-/** Prefixes go into queue, table, alarm and stack names: the characters all of them accept. */
-const PREFIX = /^[A-Za-z][A-Za-z0-9-]{0,19}$/;
+export { DEFAULT_PREFIX };
 
 export interface AppSettings {
   readonly dir: string;
@@ -30,15 +32,27 @@ export interface AppSettings {
   readonly removalPolicy: RemovalPolicy;
   readonly bundleAwsSdk: boolean;
   readonly alarmTopicArn?: string;
+  readonly alarmEmails: readonly string[];
 }
 
 export function readSettings(scope: Construct): AppSettings {
   const node = scope.node;
   const prefix = String(node.tryGetContext(CONTEXT.prefix) ?? DEFAULT_PREFIX);
-  if (!PREFIX.test(prefix)) {
+  if (!PREFIX_PATTERN.test(prefix)) {
     throw new UsageError(
       'INVALID_CONTEXT',
-      `context ${CONTEXT.prefix} is ${JSON.stringify(prefix)}; use 1-20 ASCII letters, digits and '-', starting with a letter (e.g. -c ${CONTEXT.prefix}=dev)`,
+      `context ${CONTEXT.prefix} is ${JSON.stringify(prefix)}; use 1-20 ASCII letters, digits and single '-' between them, starting with a letter (e.g. -c ${CONTEXT.prefix}=dev)`,
+    );
+  }
+  const emails = String(node.tryGetContext(CONTEXT.alarmEmail) ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  const badEmail = emails.find((e) => !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(e));
+  if (badEmail !== undefined) {
+    throw new UsageError(
+      'INVALID_CONTEXT',
+      `context ${CONTEXT.alarmEmail} has ${JSON.stringify(badEmail)}; give email addresses separated by commas`,
     );
   }
   const alarmTopicArn = node.tryGetContext(CONTEXT.alarmTopicArn) as unknown;
@@ -53,6 +67,7 @@ export function readSettings(scope: Construct): AppSettings {
   }
   return {
     ...(alarmTopicArn === undefined ? {} : { alarmTopicArn: String(alarmTopicArn) }),
+    alarmEmails: emails,
     dir: String(node.tryGetContext(CONTEXT.dir) ?? 'flows'),
     prefix,
     removalPolicy: flag(node.tryGetContext(CONTEXT.destroy), CONTEXT.destroy)

@@ -29,6 +29,8 @@ export interface FlowEventSourceProps {
   readonly retryAttempts?: number;
   /** @default Duration.hours(1) */
   readonly maxEventAge?: Duration;
+  /** Whether the rule delivers (`status: 0` flows deploy it disabled). @default true */
+  readonly enabled?: boolean;
 }
 
 /**
@@ -47,6 +49,7 @@ export class FlowEventSource extends Construct {
     this.rule = new Rule(this, 'Rule', {
       description: `KisFlow: events into flow ${props.flowId}`.slice(0, 512),
       eventBus: props.eventBusName ? this.eventBus : undefined,
+      enabled: props.enabled ?? true,
       // The L2 passes keys through (it only renames its own `detailType`), so EventBridge's JSON
       // spelling (`detail-type`) reaches the template unchanged.
       eventPattern: props.eventPattern as EventPattern,

@@ -14,25 +14,22 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { stepMetricLabel } from '../kisflow/config/names.ts';
+import { safeId } from '../kisflow/config/names.ts';
+import { METRICS_SERVICE, ROW_METRICS, stepMetricDimensions } from '../kisflow/wire/metric-names.ts';
 
-/** The custom metrics each step emits (Powertools EMF), counted in rows. */
-export const ROW_METRICS = ['rows_in', 'rows_out', 'rows_rejected'] as const;
-
-/** Powertools' `service` dimension (POWERTOOLS_SERVICE_NAME) on every KisFlow metric. */
-export const METRICS_SERVICE = 'kisflow';
+export { METRICS_SERVICE, ROW_METRICS, stepMetricDimensions };
 
 /**
- * Dimensions of a step's row metrics: the engine's `flow` and `step` (index and fid, so steps
- * that run the same fid keep their own series) and Powertools' `service`. A dashboard metric matches only
- * the exact dimension set: this is the contract with kisflow/engine and kisflow/lambda.
+ * Age of the oldest message at which a queue alarms: a step's input is normally drained in
+ * seconds, the output waits for its consumer. Both far below the 14 days queues retain messages.
  */
-export function stepMetricDimensions(flowId: string, step: number, fid: string): Record<string, string> {
-  return { service: METRICS_SERVICE, flow: flowId, step: stepMetricLabel(step, fid) };
-}
+export const STEP_QUEUE_AGE_ALARM = Duration.hours(1);
+export const OUTPUT_QUEUE_AGE_ALARM = Duration.days(1);
 
 export interface MonitoredStep {
   readonly step: number;
+  /** The step's key (`stepKeys`): alarm names follow it, so inserting a step renames no alarm. */
+  readonly key: string;
   readonly fid: string;
   readonly function: IFunction;
   readonly queue: IQueue;
@@ -43,6 +40,8 @@ export interface FlowMonitoringProps {
   readonly flowId: string;
   readonly metricsNamespace: string;
   readonly steps: readonly MonitoredStep[];
+  /** The flow's output queue, alarmed on the age of its oldest message. @default - none */
+  readonly outputQueue?: IQueue;
   /** Queues whose every message is a failure (ingress DLQ, output DLQ) alarmed like the steps' DLQs. @default {} */
   readonly extraDeadLetterQueues?: Readonly<Record<string, IQueue>>;
   /** @default - a name CloudFormation generates */
@@ -51,6 +50,10 @@ export interface FlowMonitoringProps {
   readonly alarmNamePrefix?: string;
   /** Topic every alarm notifies (alarm and OK). @default - no action */
   readonly alarmTopic?: ITopic;
+  /** @default STEP_QUEUE_AGE_ALARM */
+  readonly stepQueueAgeAlarm?: Duration;
+  /** @default OUTPUT_QUEUE_AGE_ALARM */
+  readonly outputQueueAgeAlarm?: Duration;
   /** Percentage of invocations that fail before the error alarm fires. @default 5 */
   readonly errorRatePercent?: number;
   /** @default Duration.minutes(5) */
@@ -59,15 +62,18 @@ export interface FlowMonitoringProps {
 
 /**
  * A flow's CloudWatch dashboard (one row per step: rows in/out/rejected, Lambda errors and
- * duration, DLQ depth and input-queue age) and alarms: any message in a DLQ, and a Lambda error
- * rate above the threshold. Alarms have no actions: subscribe them to the team's topic.
+ * duration, DLQ depth and input-queue age) and alarms: any message in a DLQ, a Lambda error
+ * rate above the threshold, and a queue whose oldest message waits too long (a stalled step).
+ * Each alarm notifies `alarmTopic` when it fires and when it clears.
  */
 export class FlowMonitoring extends Construct {
   public readonly dashboard: Dashboard;
-  /** DLQ-depth alarms by queue label (`s<step>` or the extra queue's key). */
+  /** DLQ-depth alarms by queue label (the step's key or the extra queue's key). */
   public readonly deadLetterAlarms: ReadonlyMap<string, Alarm>;
   /** Error-rate alarms by step index. */
   public readonly errorRateAlarms: ReadonlyMap<number, Alarm>;
+  /** Oldest-message-age alarms by queue label (the step's key, or `output`). */
+  public readonly queueAgeAlarms: ReadonlyMap<string, Alarm>;
 
   constructor(scope: Construct, id: string, props: FlowMonitoringProps) {
     super(scope, id);
@@ -90,8 +96,29 @@ export class FlowMonitoring extends Construct {
 
     const deadLetterAlarms = new Map<string, Alarm>();
     const errorRateAlarms = new Map<number, Alarm>();
+    const queueAgeAlarms = new Map<string, Alarm>();
+    // A step's alarms are named `<stem>--<step key>-...` and the flow's own `<stem>-output-...`:
+    // a step key never contains `--`, so a step named `output` keeps its own alarms.
+    const ageAlarm = (key: string, id: string, queue: IQueue, limit: Duration, what: string) => {
+      queueAgeAlarms.set(
+        key,
+        new Alarm(this, `QueueAge-${id}`, {
+          alarmName: name(`${id}-queue-age`),
+          alarmDescription: `The oldest message in ${what} (flow ${props.flowId}) has waited over ${limit.toHumanString()}: is the step stalled or disabled?`,
+          metric: queue.metricApproximateAgeOfOldestMessage({
+            period: Duration.minutes(5),
+            statistic: 'Maximum',
+          }),
+          threshold: limit.toSeconds(),
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    };
     for (const s of props.steps) {
       const label = `s${s.step} ${s.fid}`;
+      const alarmKey = `-${safeId(s.key, 64)}`;
       const rows = ROW_METRICS.map(
         (metricName) =>
           new Metric({
@@ -135,9 +162,9 @@ export class FlowMonitoring extends Construct {
       );
 
       deadLetterAlarms.set(
-        `s${s.step}`,
-        new Alarm(this, `DeadLetters-s${s.step}`, {
-          alarmName: name(`s${s.step}-dead-letters`),
+        s.key,
+        new Alarm(this, `DeadLetters-${alarmKey}`, {
+          alarmName: name(`${alarmKey}-dead-letters`),
           alarmDescription: `Messages in the DLQ of ${label} (flow ${props.flowId}): see \`npx kisflow dlq\``,
           metric: dlqDepth,
           threshold: 0,
@@ -148,8 +175,8 @@ export class FlowMonitoring extends Construct {
       );
       errorRateAlarms.set(
         s.step,
-        new Alarm(this, `ErrorRate-s${s.step}`, {
-          alarmName: name(`s${s.step}-error-rate`),
+        new Alarm(this, `ErrorRate-${alarmKey}`, {
+          alarmName: name(`${alarmKey}-error-rate`),
           alarmDescription: `Over ${threshold}% of invocations of ${label} (flow ${props.flowId}) failed`,
           metric: new MathExpression({
             expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
@@ -162,6 +189,22 @@ export class FlowMonitoring extends Construct {
           evaluationPeriods: 1,
           treatMissingData: TreatMissingData.NOT_BREACHING,
         }),
+      );
+      ageAlarm(
+        s.key,
+        alarmKey,
+        s.queue,
+        props.stepQueueAgeAlarm ?? STEP_QUEUE_AGE_ALARM,
+        `the input queue of ${label}`,
+      );
+    }
+    if (props.outputQueue) {
+      ageAlarm(
+        'output',
+        'output',
+        props.outputQueue,
+        props.outputQueueAgeAlarm ?? OUTPUT_QUEUE_AGE_ALARM,
+        'the output queue',
       );
     }
 
@@ -186,9 +229,14 @@ export class FlowMonitoring extends Construct {
     }
     this.deadLetterAlarms = deadLetterAlarms;
     this.errorRateAlarms = errorRateAlarms;
+    this.queueAgeAlarms = queueAgeAlarms;
     if (props.alarmTopic !== undefined) {
       const action = new SnsAction(props.alarmTopic);
-      for (const alarm of [...deadLetterAlarms.values(), ...errorRateAlarms.values()]) {
+      for (const alarm of [
+        ...deadLetterAlarms.values(),
+        ...errorRateAlarms.values(),
+        ...queueAgeAlarms.values(),
+      ]) {
         alarm.addAlarmAction(action);
         alarm.addOkAction(action);
       }

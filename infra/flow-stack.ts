@@ -4,25 +4,18 @@ import { type ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { FlowSpec, ParamValue, ProjectConfig } from '../kisflow/config/model.ts';
-import { resourceNames, safeId } from '../kisflow/config/names.ts';
+import type { FlowSpec, FuncSpec, FunctionMode, ProjectConfig } from '../kisflow/config/model.ts';
+import { logicalSafeId, resourceNames, safeId, stepKeys } from '../kisflow/config/names.ts';
+import { maxReceiveCount } from '../kisflow/config/redelivery.ts';
 import { ConfigError } from '../kisflow/errors.ts';
 import { FlowEventSource } from './event-source.ts';
 import { FlowMonitoring } from './flow-monitoring.ts';
 import { KisFlowJob } from './job-schedule.ts';
-import { deadLetterQueue, secureQueue } from './secure-queue.ts';
+import { DEAD_LETTER_RETENTION, deadLetterQueue, secureQueue } from './secure-queue.ts';
 import type { SharedStack } from './shared-stack.ts';
-import { KisFlowStep } from './step.ts';
+import { type ConnectorAccess, KisFlowStep } from './step.ts';
 import { defaultEntriesDir, writeStepEntry } from './step-entry.ts';
 import { StepQueues } from './step-queues.ts';
-
-/**
- * The step param naming the fids a step may `jumpTo` (one fid or a list). A jump target's queue
- * is known only at run time, so by default a step may send to the next step's queue alone; the
- * queues of the steps listed here (the first step running each fid, as `jumpTo` picks) are added
- * to its wiring and its IAM policy.
- */
-export const JUMP_TARGETS_PARAM = 'jump_targets';
 
 /** Receives of an output message before it moves to the output DLQ. */
 const OUTPUT_MAX_RECEIVE_COUNT = 5;
@@ -40,7 +33,7 @@ export interface FlowStackProps extends StackProps {
   readonly bundling?: boolean;
   /** Bundle `@aws-sdk/*` into each step instead of using the runtime's. @default false */
   readonly bundleAwsSdk?: boolean;
-  /** SNS topic every alarm of the flow notifies. @default - alarms have no action */
+  /** SNS topic every alarm of the flow notifies. @default - the shared stack's topic (`<prefix>-alarms`) */
   readonly alarmTopicArn?: string;
   /** What happens to log groups when they leave the stack. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
@@ -54,7 +47,9 @@ export interface FlowStackProps extends StackProps {
 /**
  * One flow, deployable alone (`cdk deploy KisFlow-<flow>` deploys it and the shared stack): a
  * queue, DLQ and Lambda per step, the output queue, the flow's jobs and event rule, its dashboard
- * and alarms.
+ * and alarms. A flow with `status: 0` keeps its stack, with its event source mappings, schedules
+ * and event rule disabled: after a deploy it consumes and fires nothing, and its queues keep
+ * what waits in them.
  *
  * Shared tables are referenced by their physical names, not by CloudFormation exports: an export
  * cannot change while another stack imports it, so adding a connector or replacing a table would
@@ -81,9 +76,7 @@ export class FlowStack extends Stack {
     if (flow.steps.length === 0) throw new Error(`infra: flow '${flowId}' has no steps`);
     this.flow = flow;
     const names = resourceNames(props.prefix);
-    // The stem names.ts gives this flow's queues (`<prefix>-<safe flow id>`), for the few names it
-    // has no function for: DLQs of the output and of ingress, the dashboard, the alarms.
-    const stem = names.outputQueue(flowId).replace(/-out$/, '');
+    const keys = stepKeys(flow.steps.map((s) => s.fid));
     const { tuning } = flow;
     const timeout = Duration.seconds(tuning.timeoutSeconds);
     const batchingWindow =
@@ -91,25 +84,24 @@ export class FlowStack extends Stack {
     this.addStackDependency(props.shared, 'connector and state tables');
 
     const outputDeadLetterQueue = deadLetterQueue(this, 'OutputDeadLetterQueue', {
-      queueName: `${names.outputQueue(flowId)}-dlq`,
+      queueName: names.outputDeadLetterQueue(flowId),
     });
     this.outputQueue = secureQueue(this, 'OutputQueue', {
       queueName: names.outputQueue(flowId),
+      retentionPeriod: DEAD_LETTER_RETENTION,
       maxMessageSizeBytes: tuning.maxMessageBytes,
       deadLetterQueue: { queue: outputDeadLetterQueue, maxReceiveCount: OUTPUT_MAX_RECEIVE_COUNT },
     });
 
-    // Construct ids follow the step's position, like its queue names (`...-s<n>`) and the
-    // envelope's `step`: an id derived from the fid would, on a reorder, make CloudFormation create
-    // a queue under a name the old resource still holds.
+    // Construct ids and queue names follow the step's key (`stepKeys`), not its position:
+    // inserting a step leaves every other step's queues, and the messages in them, where they are.
+    // (`Step-<id>` and `StepQueues-<id>`: logicalSafeId has no `-`, so no key makes one the other.)
     this.stepQueues = flow.steps.map((spec, step) => {
-      const func = project.funcs.get(spec.fid);
-      if (!func)
-        throw new Error(`infra: step ${step} of flow '${flowId}' names unknown function '${spec.fid}'`);
-      return new StepQueues(this, `Step${step}Queues`, {
-        queueName: names.stepQueue(flowId, step),
-        deadLetterQueueName: names.stepDeadLetterQueue(flowId, step),
-        maxReceiveCount: func.retryTimes + 1,
+      const key = keys[step] as string;
+      return new StepQueues(this, `StepQueues-${logicalSafeId(key)}`, {
+        queueName: names.stepQueue(flowId, key),
+        deadLetterQueueName: names.stepDeadLetterQueue(flowId, key),
+        maxReceiveCount: maxReceiveCount(project, flow, spec.fid),
         functionTimeout: timeout,
         batchingWindow,
         maxMessageSizeBytes: tuning.maxMessageBytes,
@@ -120,7 +112,7 @@ export class FlowStack extends Stack {
     const tableOf = (cid: string): ITable => {
       let table = tables.get(cid);
       if (!table) {
-        table = Table.fromTableName(this, `ConnectorTable-${safeId(cid)}`, names.connectorTable(cid));
+        table = Table.fromTableName(this, `ConnectorTable${logicalSafeId(cid)}`, names.connectorTable(cid));
         tables.set(cid, table);
       }
       return table;
@@ -128,43 +120,43 @@ export class FlowStack extends Stack {
     const stateTable = Table.fromTableName(this, 'StateTable', names.stateTable());
     const entriesDir = props.entriesDir ?? defaultEntriesDir(project.root);
     const last = flow.steps.length - 1;
+    // `jumpTo` may name any fid of the flow, so every step may send to every step queue of its own
+    // flow (exact ARNs), as under `kisflow run` and `kisflow dev`.
+    const flowQueues = Object.fromEntries(this.stepQueues.map((q, step) => [String(step), q.queue]));
 
     this.steps = flow.steps.map((spec, step) => {
       const func = project.funcs.get(spec.fid);
       if (!func) throw new Error(`infra: unknown function '${spec.fid}'`);
       const conn = func.cid === undefined ? undefined : project.conns.get(func.cid);
-      const targets = new Set<number>();
-      if (step < last) targets.add(step + 1);
-      for (const target of jumpTargets(flow, step, { ...func.defaultParams, ...spec.params }, project)) {
-        targets.add(target);
-      }
       const entry = writeStepEntry({ project, flowId, step, dir: entriesDir });
       const queues = this.stepQueues[step] as StepQueues;
-      return new KisFlowStep(this, `Step${step}`, {
-        flowId,
-        step,
-        fid: spec.fid,
-        entry: entry.path,
-        projectRoot: props.depsLockFilePath ? dirname(props.depsLockFilePath) : project.root,
-        depsLockFilePath: props.depsLockFilePath,
-        queues,
-        stepQueues: Object.fromEntries(
-          [...targets]
-            .sort((a, b) => a - b)
-            .map((t) => [String(t), (this.stepQueues[t] as StepQueues).queue]),
-        ),
-        outputQueue: step === last ? this.outputQueue : undefined,
-        connectorTables: conn?.type === 'dynamodb' ? { [conn.cid]: tableOf(conn.cid) } : {},
-        stateTable,
-        metricsNamespace: project.global.metricsNamespace,
-        batchSize: tuning.batchSize,
-        maxConcurrency: tuning.maxConcurrency,
-        memorySize: tuning.memoryMb,
-        maxMessageBytes: tuning.maxMessageBytes,
-        bundling: props.bundling,
-        bundleAwsSdk: props.bundleAwsSdk,
-        logRemovalPolicy: props.removalPolicy,
-      });
+      return bundlingMistake(
+        func,
+        () =>
+          new KisFlowStep(this, `Step-${logicalSafeId(keys[step] as string)}`, {
+            flowId,
+            step,
+            fid: spec.fid,
+            entry: entry.path,
+            projectRoot: props.depsLockFilePath ? dirname(props.depsLockFilePath) : project.root,
+            depsLockFilePath: props.depsLockFilePath,
+            queues,
+            stepQueues: flowQueues,
+            outputQueue: step === last ? this.outputQueue : undefined,
+            connectorTables: conn?.type === 'dynamodb' ? { [conn.cid]: tableOf(conn.cid) } : {},
+            connectorAccess: connectorAccess(func.fmode),
+            ...(func.usesState ? { stateTable, stateScope: `${flowId}/${spec.fid}` } : {}),
+            enabled: flow.enabled,
+            metricsNamespace: project.global.metricsNamespace,
+            batchSize: tuning.batchSize,
+            maxConcurrency: tuning.maxConcurrency,
+            memorySize: tuning.memoryMb,
+            maxMessageBytes: tuning.maxMessageBytes,
+            bundling: props.bundling,
+            bundleAwsSdk: props.bundleAwsSdk,
+            logRemovalPolicy: props.removalPolicy,
+          }),
+      );
     });
     const first = (this.stepQueues[0] as StepQueues).queue;
 
@@ -172,7 +164,7 @@ export class FlowStack extends Stack {
     const source = flow.source?.eventPattern ? flow.source : undefined;
     if (jobs.length > 0 || source) {
       this.ingressDeadLetterQueue = deadLetterQueue(this, 'IngressDeadLetterQueue', {
-        queueName: `${stem}-ingress-dlq`,
+        queueName: names.ingressDeadLetterQueue(flowId),
       });
       // cdk-nag's SQS3 recognises a queue as a DLQ only when a queue's redrive policy or a Lambda
       // names it; this one is the DeadLetterConfig of the flow's schedules and event rule.
@@ -193,7 +185,8 @@ export class FlowStack extends Stack {
           timezone: job.timezone,
           params: job.params,
           rows: job.rows,
-          enabled: job.enabled,
+          // A job of a disabled flow never fires (validate refuses `status: 1` on one).
+          enabled: job.enabled && flow.enabled,
           queue: first,
           deadLetterQueue: ingressDlq,
         }),
@@ -206,27 +199,32 @@ export class FlowStack extends Stack {
         eventBusName: source.eventBus,
         queue: first,
         deadLetterQueue: ingressDlq,
+        enabled: flow.enabled,
       });
     }
+    const stem = names.flowMonitoring(flowId);
 
     this.monitoring = new FlowMonitoring(this, 'Monitoring', {
       flowId,
-      ...(props.alarmTopicArn === undefined
-        ? {}
-        : { alarmTopic: Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) }),
+      alarmTopic: Topic.fromTopicArn(
+        this,
+        'AlarmTopic',
+        props.alarmTopicArn ?? this.formatArn({ service: 'sns', resource: names.alarmTopic() }),
+      ),
       metricsNamespace: project.global.metricsNamespace,
       steps: this.steps.map((s, step) => ({
         step,
+        key: keys[step] as string,
         fid: flow.steps[step]?.fid ?? '',
         function: s.function,
         queue: (this.stepQueues[step] as StepQueues).queue,
         deadLetterQueue: (this.stepQueues[step] as StepQueues).deadLetterQueue,
       })),
+      outputQueue: this.outputQueue,
       extraDeadLetterQueues: {
         output: outputDeadLetterQueue,
         ...(this.ingressDeadLetterQueue ? { ingress: this.ingressDeadLetterQueue } : {}),
       },
-      // Dashboard names: up to 255 of [A-Za-z0-9_-], which the stem is.
       dashboardName: stem,
       alarmNamePrefix: stem,
     });
@@ -245,33 +243,33 @@ export class FlowStack extends Stack {
   }
 }
 
-/** Step indexes named by a step's `jump_targets` param. */
-function jumpTargets(
-  flow: FlowSpec,
-  step: number,
-  params: Readonly<Record<string, ParamValue>>,
-  project: ProjectConfig,
-): number[] {
-  const raw = params[JUMP_TARGETS_PARAM];
-  if (raw === undefined || raw === null) return [];
-  const fids = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : undefined;
-  const spec = flow.steps[step];
-  const where = `step ${step} (${spec?.fid}) of flow '${flow.flowId}'`;
-  const problem = (message: string) => new ConfigError([{ ...(spec?.at ?? flow.at), message }]);
-  if (!fids || fids.some((f) => typeof f !== 'string')) {
-    throw problem(
-      `${where}: param ${JUMP_TARGETS_PARAM} is ${JSON.stringify(raw)}; it must be a fid or a list of fids of this flow's steps`,
-    );
+/**
+ * What a step does with its connector's table: Load reads, Save writes (its framework part never
+ * reads), and the other modes may do either through `ctx.connector`.
+ */
+function connectorAccess(mode: FunctionMode): ConnectorAccess {
+  if (mode === 'Load') return 'read';
+  if (mode === 'Save') return 'write';
+  return 'readWrite';
+}
+
+/**
+ * A handler esbuild cannot bundle (a syntax error, an import that does not resolve) is the user's
+ * mistake: it stops the synth as a located ConfigError, like `kisflow validate`, instead of the
+ * CDK's stack trace. esbuild has already printed its own messages above.
+ */
+function bundlingMistake<T>(func: FuncSpec, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!/Failed to bundle asset/.test(message)) throw error;
+    const at = func.at;
+    throw new ConfigError([
+      {
+        ...(at ? { file: at.file, line: at.line, col: at.col } : {}),
+        message: `func "${func.fid}": esbuild could not bundle its handler ${func.handler} (its messages are above); fix the module, then run \`kisflow validate\``,
+      },
+    ]);
   }
-  return (fids as string[]).map((fid) => {
-    const index = flow.steps.findIndex((s) => s.fid === fid);
-    if (index < 0) {
-      const known = [...new Set(flow.steps.map((s) => s.fid))].map((f) => `'${f}'`).join(', ');
-      const hint = project.funcs.has(fid) ? ` '${fid}' is a function, but no step of this flow runs it.` : '';
-      throw problem(
-        `${where}: ${JUMP_TARGETS_PARAM} names '${fid}', which no step of the flow runs.${hint} Steps run: ${known}`,
-      );
-    }
-    return index;
-  });
 }

@@ -1,8 +1,10 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import type { ProjectConfig } from '../kisflow/config/model.ts';
-import { resourceNames, safeId } from '../kisflow/config/names.ts';
+import { logicalSafeId, resourceNames, safeId } from '../kisflow/config/names.ts';
 import { KisFlowTable } from './kisflow-table.ts';
 
 export interface SharedStackProps extends StackProps {
@@ -11,17 +13,26 @@ export interface SharedStackProps extends StackProps {
   readonly prefix?: string;
   /** What happens to the tables when they leave the stack. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Create the topic the flows' alarms notify (`<prefix>-alarms`). `false` when
+   * `kisflow:alarmTopicArn` names an existing one.
+   * @default true
+   */
+  readonly alarmTopic?: boolean;
+  /** Addresses the alarm topic emails (`-c kisflow:alarmEmail`, or `alarm_email` in global). @default [] */
+  readonly alarmEmails?: readonly string[];
 }
 
 /**
  * What flows share: one DynamoDB table per `dynamodb` connector (a Save in one flow and a Load in
- * another meet there) and the keyed-state table. Connectors of other types are implemented in
- * code and get no table.
+ * another meet there), the keyed-state table, and the SNS topic every flow's alarms notify.
+ * Connectors of other types are implemented in code and get no table.
  */
 export class SharedStack extends Stack {
   /** Table per connector id, for connectors of type `dynamodb`. */
   public readonly connectorTables: ReadonlyMap<string, Table>;
   public readonly stateTable: Table;
+  public readonly alarmTopic?: Topic;
 
   constructor(scope: Construct, id: string, props: SharedStackProps) {
     super(scope, id, props);
@@ -30,12 +41,15 @@ export class SharedStack extends Stack {
     const tables = new Map<string, Table>();
     for (const conn of props.project.conns.values()) {
       if (conn.type !== 'dynamodb') continue;
+      // The table's construct id is what its logical id hashes: never change it, or CloudFormation
+      // replaces a retained table. The output sits at the stack's top, where CloudFormation drops
+      // `-` and `_` unhashed: its id must keep `orders-eu` and `orders_eu` apart itself.
       const { table } = new KisFlowTable(this, `Connector-${safeId(conn.cid)}`, {
         tableName: names.connectorTable(conn.cid),
         removalPolicy,
       });
       tables.set(conn.cid, table);
-      new CfnOutput(this, `ConnectorTable-${safeId(conn.cid)}`, {
+      new CfnOutput(this, `ConnectorTable${logicalSafeId(conn.cid)}`, {
         description: `DynamoDB table of connector ${conn.cid}`,
         value: table.tableName,
       });
@@ -46,5 +60,24 @@ export class SharedStack extends Stack {
       description: 'DynamoDB table of keyed state',
       value: this.stateTable.tableName,
     });
+    if (props.alarmTopic !== false) {
+      // Flow stacks find it by name (config/names.ts), not by an export a redeploy could not change.
+      this.alarmTopic = new Topic(this, 'AlarmTopic', {
+        topicName: names.alarmTopic(),
+        displayName: `KisFlow alarms (${names.prefix})`,
+        enforceSSL: true,
+      });
+      Validations.of(this.alarmTopic).acknowledge({
+        id: 'AwsSolutions-SNS2',
+        reason:
+          'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key, and the messages are alarm state changes only; TLS is enforced.',
+      });
+      for (const email of props.alarmEmails ?? [])
+        this.alarmTopic.addSubscription(new EmailSubscription(email));
+      new CfnOutput(this, 'AlarmTopicArn', {
+        description: 'SNS topic the alarms of every flow notify',
+        value: this.alarmTopic.topicArn,
+      });
+    }
   }
 }

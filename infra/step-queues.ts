@@ -1,16 +1,21 @@
 import { Duration } from 'aws-cdk-lib';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { deadLetterQueue, SQS_MAX_MESSAGE_BYTES, secureQueue } from './secure-queue.ts';
+import {
+  DEAD_LETTER_RETENTION,
+  deadLetterQueue,
+  SQS_MAX_MESSAGE_BYTES,
+  secureQueue,
+} from './secure-queue.ts';
 
 export interface StepQueuesProps {
-  /** Physical name of the input queue (`resourceNames().stepQueue(flowId, step)`). */
+  /** Physical name of the input queue (`resourceNames().stepQueue(flowId, stepKey)`). */
   readonly queueName: string;
-  /** Physical name of the dead-letter queue (`resourceNames().stepDeadLetterQueue(flowId, step)`). */
+  /** Physical name of the dead-letter queue (`resourceNames().stepDeadLetterQueue(flowId, stepKey)`). */
   readonly deadLetterQueueName: string;
   /**
-   * Receives before a message moves to the DLQ: the function's `retry_times` + 1 (the first
-   * attempt plus its retries). SQS allows 1 to 1000.
+   * Receives before a message moves to the DLQ (`maxReceiveCount` of config/redelivery.ts: the
+   * budget for infrastructure failures). SQS allows 1 to 1000.
    */
   readonly maxReceiveCount: number;
   /** Timeout of the function consuming the queue; the visibility timeout is derived from it. */
@@ -52,7 +57,7 @@ export class StepQueues extends Construct {
       props.maxReceiveCount > 1000
     ) {
       throw new Error(
-        `maxReceiveCount of ${props.queueName} is ${props.maxReceiveCount}; SQS allows 1 to 1000 (retry_times 0 to 999)`,
+        `maxReceiveCount of ${props.queueName} is ${props.maxReceiveCount}; SQS allows 1 to 1000 (max_receives)`,
       );
     }
     this.maxReceiveCount = props.maxReceiveCount;
@@ -68,6 +73,9 @@ export class StepQueues extends Construct {
       // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-queueconfig
       visibilityTimeout: Duration.seconds(6 * props.functionTimeout.toSeconds() + window),
       maxMessageSizeBytes: props.maxMessageSizeBytes ?? SQS_MAX_MESSAGE_BYTES,
+      // As long as its DLQ: a stalled step keeps its backlog for the whole 14 days the age alarm
+      // gives an operator, instead of SQS's 4-day default dropping it silently.
+      retentionPeriod: DEAD_LETTER_RETENTION,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
     });
   }

@@ -15,17 +15,21 @@ import { METRICS_SERVICE } from './flow-monitoring.ts';
 import type { StepQueues } from './step-queues.ts';
 
 /**
- * The item-level calls kisflow/aws's DynamoDB stores make (test/infra checks the list against
- * their code): batched idempotent writes, conditional updates of keyed state, reads by key.
- * No Scan, no delete, no table management.
+ * The item-level calls kisflow/aws's DynamoDB stores make (test/infra checks the lists against
+ * their code), by what a step does: a connector is read by Query and written by idempotent
+ * BatchWriteItem; keyed state is read by key and changed by conditional UpdateItem. No Scan, no
+ * delete, no table management.
  */
-export const TABLE_DATA_ACTIONS: readonly string[] = [
+export const CONNECTOR_READ_ACTIONS: readonly string[] = ['dynamodb:Query'];
+export const CONNECTOR_WRITE_ACTIONS: readonly string[] = ['dynamodb:BatchWriteItem'];
+export const STATE_ACTIONS: readonly string[] = [
   'dynamodb:BatchGetItem',
-  'dynamodb:BatchWriteItem',
   'dynamodb:GetItem',
-  'dynamodb:Query',
   'dynamodb:UpdateItem',
 ];
+
+/** What a step may do with its connector's table. */
+export type ConnectorAccess = 'read' | 'write' | 'readWrite';
 
 export interface KisFlowStepProps {
   readonly flowId: string;
@@ -44,14 +48,23 @@ export interface KisFlowStepProps {
    * from them.
    */
   readonly queues: StepQueues;
-  /** Queues this step may send to, by step index: the next step and `jump_targets`. @default {} */
+  /** Queues this step may send to, by step index: every step of its flow (`jumpTo`). @default {} */
   readonly stepQueues?: Readonly<Record<string, IQueue>>;
   /** The flow's output queue, for the last step. @default - none */
   readonly outputQueue?: IQueue;
-  /** Tables this step reads and writes, by connector id. @default {} */
+  /** Tables of this step's connector, by connector id. @default {} */
   readonly connectorTables?: Readonly<Record<string, ITable>>;
-  /** The keyed-state table. @default - none: the step has no keyed state */
+  /** What the step does with `connectorTables`. @default 'readWrite' */
+  readonly connectorAccess?: ConnectorAccess;
+  /** The keyed-state table, for a function with `option.state: true`. @default - none: the step has no keyed state */
   readonly stateTable?: ITable;
+  /**
+   * The engine's state scope of this step (`<flow>/<fid>`): the step may touch only items whose
+   * partition key starts with it (`dynamodb:LeadingKeys`). Required with `stateTable`.
+   */
+  readonly stateScope?: string;
+  /** Whether the event source mapping consumes the queue (`status: 0` flows deploy disabled). @default true */
+  readonly enabled?: boolean;
   /** CloudWatch namespace of the step's EMF metrics (`global.metricsNamespace`). */
   readonly metricsNamespace: string;
   /** Messages per invocation (event source BatchSize, 1-10000). @default 10 */
@@ -144,7 +157,7 @@ export class KisFlowStep extends Construct {
       logGroup: this.logGroup,
       description: truncate(`KisFlow ${where}`, 256),
       // Lambda limits all variables of a function to 4 KB together; the wiring holds URLs and
-      // names only, a few hundred bytes for a step with a handful of jump targets.
+      // names only, one URL per step of the flow (config/deployment-checks.ts keeps it in bounds).
       // https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
       environment: {
         [WIRING_ENV]: Stack.of(this).toJsonString(this.wiring),
@@ -176,6 +189,7 @@ export class KisFlowStep extends Construct {
       batchSize,
       maxBatchingWindow: window > 0 ? Duration.seconds(window) : undefined,
       maxConcurrency: props.maxConcurrency,
+      enabled: props.enabled ?? true,
       // One bad message never fails, and never re-runs, its neighbours.
       reportBatchItemFailures: true,
     });
@@ -185,10 +199,35 @@ export class KisFlowStep extends Construct {
       target.grantSendMessages(this.role);
     }
     deadLetterQueue.grantSendMessages(this.role);
-    const tables = [...Object.values(connectorTables), ...(props.stateTable ? [props.stateTable] : [])];
+    const tables = Object.values(connectorTables).map((t) => t.tableArn);
+    const access = props.connectorAccess ?? 'readWrite';
     if (tables.length > 0) {
       this.role.addToPrincipalPolicy(
-        new PolicyStatement({ actions: [...TABLE_DATA_ACTIONS], resources: tables.map((t) => t.tableArn) }),
+        new PolicyStatement({
+          actions: [
+            ...(access === 'write' ? [] : CONNECTOR_READ_ACTIONS),
+            ...(access === 'read' ? [] : CONNECTOR_WRITE_ACTIONS),
+          ],
+          resources: tables,
+        }),
+      );
+    }
+    if (props.stateTable) {
+      if (props.stateScope === undefined)
+        throw new Error(`KisFlow ${where}: a state table needs its stateScope`);
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: [...STATE_ACTIONS],
+          resources: [props.stateTable.tableArn],
+          // The state store's partition key is `encodeURIComponent(scope)#key` (kisflow/aws
+          // dynamodb-state-store.ts): this step reaches its own keys only.
+          // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
+          conditions: {
+            'ForAllValues:StringLike': {
+              'dynamodb:LeadingKeys': [`${encodeURIComponent(props.stateScope)}#*`],
+            },
+          },
+        }),
       );
     }
   }

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { ConfigIssue } from '../errors.ts';
 import { type ConfigDocument, issueAt, whereIs } from './config-document.ts';
+import { deploymentIssues } from './deployment-checks.ts';
 import { didYouMean, didYouMeanHint } from './did-you-mean.ts';
 import { type DocumentKind, idKeyOf, isMapping, type Kistype } from './document-kind.ts';
 import { globalDocument } from './global-document.ts';
@@ -12,6 +13,8 @@ import { describeValue, shapeIssues } from './shape-issues.ts';
 export interface CheckOptions extends ReferenceOptions {
   /** Some source could not be read (a YAML syntax error): do not report ids as missing. */
   readonly incomplete?: boolean;
+  /** The deployment prefix the synth-time name checks assume. @default 'kisflow' */
+  readonly prefix?: string;
 }
 
 export interface CheckResult {
@@ -206,17 +209,20 @@ export function checkDocuments(documents: readonly ConfigDocument[], options: Ch
   if (issues.length > 0) return { issues };
   const specs = <Spec>(map: Map<string, Entry<Spec>>) =>
     new Map([...map].map(([id, entry]) => [id, entry.spec]));
-  return {
-    issues,
-    project: {
-      root: options.root,
-      funcs: specs(funcs),
-      flows: specs(flows),
-      conns: specs(conns),
-      jobs: specs(jobs),
-      global: globals[0]?.spec ?? defaultGlobal(),
-    },
+  const project: ProjectConfig = {
+    root: options.root,
+    funcs: specs(funcs),
+    flows: specs(flows),
+    conns: specs(conns),
+    jobs: specs(jobs),
+    global: globals[0]?.spec ?? defaultGlobal(),
   };
+  // Last: what `cdk synth` checks, over a project whose every reference resolves.
+  const deployment = deploymentIssues(
+    project,
+    options.prefix === undefined ? {} : { prefix: options.prefix },
+  );
+  return deployment.length > 0 ? { issues: deployment } : { issues, project };
 }
 
 /** The global settings of a project without a global document. */

@@ -19,7 +19,9 @@ const step = z
     fname: idField.optional().describe("Go KisFlow's spelling of `fid`."),
     params: paramsField
       .optional()
-      .describe("This step's params; they override the function's `option.default_params`."),
+      .describe(
+        "This step's params; they override the function's `option.default_params`. `jump_targets` (a fid or a list) is optional: a step may `jumpTo` any step of its flow; when given, each fid must be a step of the flow.",
+      ),
   })
   .superRefine((value, ctx) => {
     requireOneOf(value, ctx, ['fid', 'fname']);
@@ -64,6 +66,14 @@ const tuning = z
       .describe(
         'Step runs a batch may go through (jumpTo loops included) before it is dead-lettered with HOP_LIMIT. Default: 1000.',
       ),
+    max_receives: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(5)
+      .describe(
+        "Deliveries of a message to a step before it is dead-lettered (the SQS redrive maxReceiveCount): the budget for infrastructure failures (throttles, timeouts, a failed cold start). Row errors are retried by `retry_times`. A function's `option.max_receives` overrides it.",
+      ),
   })
   .superRefine((value, ctx) => {
     // AWS rejects a batch size above 10 for SQS unless the batching window is at least one second.
@@ -107,7 +117,11 @@ const schema = z
     flow_name: idField
       .optional()
       .describe('Display name; default the id. Without `flow_id` it is the id (Go KisFlow spelling).'),
-    status: statusField.default(1).describe('1: on; 0: off (not run, not deployed).'),
+    status: statusField
+      .default(1)
+      .describe(
+        '1: on; 0: off: not run locally; in AWS its stack stays, with its queues no longer consumed and its schedules and event rule disabled.',
+      ),
     flows: nullableList(step).optional().describe('The steps, in order.'),
     tuning: tuning.prefault({}),
     source: source.optional(),
@@ -149,6 +163,7 @@ export const flowDocument: DocumentKind<typeof schema, FlowSpec> = {
         memoryMb: t.memory,
         maxMessageBytes: t.max_message_bytes,
         maxHops: t.max_hops,
+        maxReceives: t.max_receives,
       }),
       source: parsed.source
         ? defined({ eventPattern: parsed.source.event_pattern, eventBus: parsed.source.event_bus })

@@ -62,7 +62,9 @@ const option = z
       .min(0)
       .max(999)
       .default(0)
-      .describe('Retries after the first attempt before the batch goes to the dead-letter queue.'),
+      .describe(
+        "Retries of a row whose function throws, in place, before the row is rejected with the error. (Redelivery of a message after an infrastructure failure is the flow's `tuning.max_receives`.)",
+      ),
     retry_duration: z
       .int()
       .min(0)
@@ -76,6 +78,20 @@ const option = z
       .max(43_200_000)
       .optional()
       .describe("Go KisFlow's spelling of `retry_duration` (ms)."),
+    max_receives: z
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        "Deliveries of a message to this function's steps before it is dead-lettered; overrides the flow's `tuning.max_receives`.",
+      ),
+    state: z
+      .boolean()
+      .default(false)
+      .describe(
+        'The function uses keyed state (`ctx.state`). Only such steps may read and write the state table in AWS, and only their own keys.',
+      ),
     default_params: paramsField
       .optional()
       .describe("Params of every step running this function; a step's own `params` override them."),
@@ -131,6 +147,8 @@ export const funcDocument: DocumentKind<typeof schema, FuncSpec> = {
       cid: option?.cid ?? option?.cname,
       retryTimes: option?.retry_times ?? 0,
       retryDurationMs: option?.retry_duration ?? option?.return_duration ?? 0,
+      maxReceives: option?.max_receives,
+      usesState: option?.state ?? false,
       defaultParams: option?.default_params ?? {},
       handler: parsed.handler ?? `functions/${fid}.ts`,
       at: locate([]),

@@ -34,6 +34,12 @@ const schema = z
       .refine((text) => !text.startsWith('AWS/'), { error: 'must not start with AWS/ (reserved by AWS)' })
       .default('KisFlow')
       .describe('CloudWatch namespace of the metrics.'),
+    alarm_email: z
+      .union([z.email(), z.array(z.email()).min(1)])
+      .optional()
+      .describe(
+        'Address (or list) the alarm topic emails in AWS; each confirms the subscription once. Also `-c kisflow:alarmEmail=...`.',
+      ),
   })
   .superRefine((value, ctx) => {
     if (value.prometheus_enable && value.prometheus_listen && value.prometheus_serve === undefined) {
@@ -68,6 +74,12 @@ export const globalDocument: DocumentKind<typeof schema, GlobalSpec> = {
       prometheusListen: parsed.prometheus_listen,
       prometheusServe: parsed.prometheus_serve,
       metricsNamespace: parsed.metrics_namespace,
+      alarmEmails:
+        parsed.alarm_email === undefined
+          ? undefined
+          : typeof parsed.alarm_email === 'string'
+            ? [parsed.alarm_email]
+            : parsed.alarm_email,
       at: locate([]),
     });
   },

@@ -25,7 +25,11 @@ const schema = z
       .default('UTC')
       .describe('IANA time zone of `cron` and `at` schedules.'),
     flow_id: idField.describe('Id of the flow each tick starts.'),
-    status: statusField.default(1).describe('1: on; 0: off (the schedule is not created).'),
+    status: statusField
+      .default(1)
+      .describe(
+        '1: on; 0: off: never fires locally; in AWS its schedule is deployed DISABLED (a deploy with 1 resumes it).',
+      ),
     params: paramsField.optional().describe('Flow metadata given to each run.'),
     rows: z
       .array(z.record(z.string(), paramValue))

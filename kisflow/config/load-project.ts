@@ -7,6 +7,8 @@ import { readYamlDocuments } from './yaml-documents.ts';
 export interface LoadOptions {
   /** Project root: handler modules resolve against it. Default `process.cwd()`. */
   readonly root?: string;
+  /** The deployment prefix the synth-time name checks assume (`-c kisflow:prefix`). Default `kisflow`. */
+  readonly prefix?: string;
 }
 
 /**
@@ -23,7 +25,12 @@ export async function validateProject(
 ): Promise<{ project?: ProjectConfig; issues: ConfigIssue[] }> {
   const root = path.resolve(options.root ?? process.cwd());
   const read = await readYamlDocuments(dir);
-  const checked = checkDocuments(read.documents, { root, checkHandlers: true, incomplete: read.incomplete });
+  const checked = checkDocuments(read.documents, {
+    root,
+    checkHandlers: true,
+    incomplete: read.incomplete,
+    ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+  });
   const issues = sortIssues([...read.issues, ...checked.issues]);
   return issues.length === 0 && checked.project ? { project: checked.project, issues } : { issues };
 }

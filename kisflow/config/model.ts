@@ -28,6 +28,10 @@ export interface FuncSpec {
   readonly retryTimes: number;
   /** Delay before a retry in ms (`option.retry_duration` or Go's `return_duration`, default 0). */
   readonly retryDurationMs: number;
+  /** Deliveries of a message before it is dead-lettered (`option.max_receives`); unset: the flow's. */
+  readonly maxReceives?: number;
+  /** The function uses keyed state (`option.state: true`): only then may its steps touch the state table. */
+  readonly usesState?: boolean;
   readonly defaultParams: Params;
   /** Module path relative to the project root; default `functions/<fid>.ts`. */
   readonly handler: string;
@@ -58,6 +62,8 @@ export interface FlowTuning {
    * `jumpTo` loop that never ends). @default 1000 (`DEFAULT_MAX_HOPS` in kisflow/engine/delivery.ts)
    */
   readonly maxHops?: number;
+  /** Deliveries of a message before it is dead-lettered (SQS maxReceiveCount). Default 5. */
+  readonly maxReceives?: number;
 }
 
 export interface FlowSourceSpec {
@@ -70,7 +76,7 @@ export interface FlowSourceSpec {
 export interface FlowSpec {
   readonly flowId: string;
   readonly flowName: string;
-  /** `status: 1` (default) on; `status: 0` off: not run, not deployed. */
+  /** `status: 1` (default) on; `status: 0` off: not run; deployed with nothing consuming or firing. */
   readonly enabled: boolean;
   readonly steps: readonly StepSpec[];
   readonly tuning: FlowTuning;
@@ -118,6 +124,8 @@ export interface GlobalSpec {
   readonly prometheusServe?: string;
   /** CloudWatch (EMF) namespace; default `KisFlow`. */
   readonly metricsNamespace: string;
+  /** Addresses subscribed to the alarm topic (`alarm_email`). */
+  readonly alarmEmails?: readonly string[];
   readonly at?: SourcePosition;
 }
 

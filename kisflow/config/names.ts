@@ -27,36 +27,98 @@ function withHashIfChanged(id: string, maxLength: number, unsafe: RegExp): strin
     .replace(/^[-_]+|[-_]+$/g, '')
     .replace(/-{2,}/g, '-');
   if (ascii === id && id.length <= maxLength) return id;
-  const hash = createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 8);
+  const hash = idHash(id);
   const head = ascii.slice(0, Math.max(0, maxLength - hash.length - 1)).replace(/[-_]+$/, '');
   return head ? `${head}-${hash}` : `h${hash}`;
 }
 
-/** Physical names of a deployment's resources; `prefix` separates environments (default `kisflow`). */
-export function resourceNames(prefix = 'kisflow') {
+function idHash(id: string): string {
+  return createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 8);
+}
+
+/** The prefix of physical names when none is given. */
+export const DEFAULT_PREFIX = 'kisflow';
+
+/**
+ * Prefixes go into queue, table, alarm and stack names: the characters all of them accept, and
+ * never `--`, which separates the parts of a name (see resourceNames).
+ */
+export const PREFIX_PATTERN = /^(?=.{1,20}$)[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*$/;
+
+/** Longest SQS queue name. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html */
+export const SQS_QUEUE_NAME_MAX = 80;
+
+/**
+ * Physical names of a deployment's resources; `prefix` separates environments (default `kisflow`).
+ *
+ * Parts are joined so that no two inputs give one name: safeId and stackSafeId never produce
+ * `--`, nor start or end with `-`, so a `--` marks a boundary no id can fake (flow `dev-orders`
+ * of the default prefix and flow `orders` of prefix `dev` deploy as `KisFlow-dev-orders` and
+ * `KisFlow-dev--orders`; step `x-dlq`'s queue is `...--x-dlq`, step `x`'s DLQ `...--x--dlq`).
+ */
+export function resourceNames(prefix = DEFAULT_PREFIX) {
+  const flowPart = (flowId: string) => safeId(flowId, 40);
+  /** SQS names: at most 80 of `[A-Za-z0-9_-]`; the step key gets what prefix, flow and `--dlq` leave. */
+  const stepStem = (flowId: string, stepKey: string) => {
+    const head = `${prefix}-${flowPart(flowId)}--`;
+    return `${head}${safeId(stepKey, SQS_QUEUE_NAME_MAX - head.length - '--dlq'.length)}`;
+  };
+  const stackName = (suffix: string) =>
+    prefix === DEFAULT_PREFIX ? `KisFlow-${suffix}` : `KisFlow-${prefix}--${suffix}`;
   return {
-    /** CloudFormation stack of one flow: `^[A-Za-z][A-Za-z0-9-]*$`. */
+    prefix,
+    /** Construct id of a flow's stack (what `cdk deploy` selects), the same in every environment. */
     flowStack: (flowId: string) => `KisFlow-${stackSafeId(flowId, 100)}`,
     sharedStack: () => 'KisFlow-Shared',
-    /** SQS names: at most 80 of `[A-Za-z0-9_-]`. */
-    stepQueue: (flowId: string, step: number) => `${prefix}-${safeId(flowId, 40)}-s${step}`,
-    stepDeadLetterQueue: (flowId: string, step: number) => `${prefix}-${safeId(flowId, 40)}-s${step}-dlq`,
-    outputQueue: (flowId: string) => `${prefix}-${safeId(flowId, 40)}-out`,
+    /** CloudFormation name of a flow's stack: `^[A-Za-z][A-Za-z0-9-]*$`, at most 128. */
+    flowStackName: (flowId: string) => stackName(stackSafeId(flowId, 90)),
+    sharedStackName: () => stackName('Shared'),
+    /** The input queue of the step with this key (`stepKeys`), so inserting a step renames no other queue. */
+    stepQueue: (flowId: string, stepKey: string) => stepStem(flowId, stepKey),
+    stepDeadLetterQueue: (flowId: string, stepKey: string) => `${stepStem(flowId, stepKey)}--dlq`,
+    outputQueue: (flowId: string) => `${prefix}-${flowPart(flowId)}-out`,
+    outputDeadLetterQueue: (flowId: string) => `${prefix}-${flowPart(flowId)}-out-dlq`,
+    ingressDeadLetterQueue: (flowId: string) => `${prefix}-${flowPart(flowId)}-ingress-dlq`,
+    /** Dashboard names (up to 255 of `[A-Za-z0-9_-]`) and the stem of the flow's alarm names. */
+    flowMonitoring: (flowId: string) => `${prefix}-${flowPart(flowId)}`,
     /** DynamoDB names: 3 to 255 of `[A-Za-z0-9_.-]`. */
     connectorTable: (cid: string) => `${prefix}-conn-${safeId(cid, 100)}`,
     stateTable: () => `${prefix}-state`,
+    /** The topic alarms notify unless `kisflow:alarmTopicArn` names another. */
+    alarmTopic: () => `${prefix}-alarms`,
   };
 }
 
 export type ResourceNames = ReturnType<typeof resourceNames>;
 
 /**
+ * A construct id part that stays distinct after CloudFormation's logical-id mangling, which drops
+ * every character outside `[A-Za-z0-9]` (so `orders-eu` and `orders_eu` would both become
+ * `orderseu`): anything dropped adds a hash of the whole id.
+ */
+export function logicalSafeId(id: string, maxLength = 64): string {
+  const kept = id.replace(/[^A-Za-z0-9]+/g, '');
+  if (kept === id && id.length <= maxLength) return id;
+  return `${kept.slice(0, maxLength - 8)}${idHash(id)}`;
+}
+
+/**
+ * The `flow` dimension of a flow's metrics. CloudWatch accepts only ASCII dimension values, and
+ * the seed's flow ids are Chinese: the same safe name as the flow's queues (dashboards show the
+ * readable id in their titles).
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html
+ */
+export function flowMetricLabel(flowId: string): string {
+  return safeId(flowId, 200);
+}
+
+/**
  * The `step` dimension of a step's metrics: index and fid, because a flow may run the same fid
- * in several steps (the seed's MyFlow1) and each step needs its own series. The engine emits
- * it; the CDK dashboard reads it.
+ * in several steps (the seed's MyFlow1) and each step needs its own series; ASCII, as
+ * flowMetricLabel. The engine emits it; the CDK dashboard reads it.
  */
 export function stepMetricLabel(step: number, fid: string): string {
-  return `${step}.${fid}`;
+  return `${step}.${safeId(fid, 200)}`;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ProjectConfig } from '../config/model.ts';
+import type { ConnSpec, FuncSpec, ProjectConfig } from '../config/model.ts';
 import { StepError } from '../errors.ts';
-import { isConnectorImplementation } from './connector.ts';
-import { isKisFunction } from './function.ts';
+import { type ConnectorImplementation, isConnectorImplementation } from './connector.ts';
+import { isKisFunction, type KisFunction } from './function.ts';
 import { describeValue, Registry } from './registry.ts';
 
 export interface LoadFunctionsOptions {
@@ -69,7 +69,63 @@ export async function loadFunctions(
     }
     for (const step of flow.steps) fids.add(step.fid);
   }
-  // One import per module file, even when several fids share it.
+  const loader = moduleLoader(project);
+  const cids = new Set<string>();
+  await Promise.all(
+    [...fids].map(async (fid) => {
+      const func = project.funcs.get(fid);
+      if (func?.cid !== undefined) cids.add(func.cid);
+      if (func === undefined || registry.hasFunction(fid)) return;
+      registry.addFunction(fid, await loader.func(fid));
+    }),
+  );
+  for (const cid of cids) {
+    const conn = project.conns.get(cid);
+    if (conn === undefined || conn.type === 'dynamodb' || registry.getConnector(conn.type) !== undefined)
+      continue;
+    const exported = await loader.connector(cid);
+    if (exported !== undefined) registry.addConnector(exported);
+  }
+  return registry;
+}
+
+/** A module that failed to load for `kisflow validate`: which func or conn, and why. */
+export interface ModuleProblem {
+  readonly fid?: string;
+  readonly cid?: string;
+  readonly error: StepError;
+}
+
+/**
+ * Imports the module of every function and connector implementation of a project (used by a flow
+ * or not), as a deploy would bundle them, and returns each that is missing, fails to load, or
+ * has the wrong default export. Never throws for a user's module.
+ *
+ * @example
+ * for (const { fid, error } of await moduleProblems(project)) console.error(fid, error.message);
+ */
+export async function moduleProblems(project: ProjectConfig): Promise<ModuleProblem[]> {
+  const loader = moduleLoader(project);
+  const attempt = async (ids: { fid?: string; cid?: string }, load: () => Promise<unknown>) => {
+    try {
+      await load();
+      return [];
+    } catch (error) {
+      if (error instanceof StepError) return [{ ...ids, error }];
+      throw error;
+    }
+  };
+  const problems = await Promise.all([
+    ...[...project.funcs.keys()].map((fid) => attempt({ fid }, () => loader.func(fid))),
+    ...[...project.conns.values()]
+      .filter((conn) => conn.type !== 'dynamodb')
+      .map((conn) => attempt({ cid: conn.cid }, () => loader.connector(conn.cid))),
+  ]);
+  return problems.flat();
+}
+
+/** Finds, imports and checks function and connector modules, one import per file. */
+function moduleLoader(project: ProjectConfig) {
   const imports = new Map<string, Promise<unknown>>();
   const load = (file: string, what: string) => {
     let pending = imports.get(file);
@@ -79,13 +135,9 @@ export async function loadFunctions(
     }
     return pending;
   };
-
-  const cids = new Set<string>();
-  await Promise.all(
-    [...fids].map(async (fid) => {
-      const func = project.funcs.get(fid);
-      if (func?.cid !== undefined) cids.add(func.cid);
-      if (func === undefined || registry.hasFunction(fid)) return;
+  return {
+    async func(fid: string): Promise<KisFunction> {
+      const func = project.funcs.get(fid) as FuncSpec;
       const { file, tried } = findModule(project.root, func.handler);
       if (file === undefined) {
         throw new StepError(
@@ -102,47 +154,44 @@ export async function loadFunctions(
           { fid, file },
         );
       }
-      registry.addFunction(fid, exported);
-    }),
-  );
-
-  for (const cid of cids) {
-    const conn = project.conns.get(cid);
-    if (conn === undefined || conn.type === 'dynamodb' || registry.getConnector(conn.type) !== undefined)
-      continue;
-    let file: string | undefined;
-    if (conn.handler !== undefined) {
-      const found = findModule(project.root, conn.handler);
-      if (found.file === undefined) {
+      return exported;
+    },
+    /** The implementation of a non-dynamodb connector; undefined when it has no module (optional without a handler). */
+    async connector(cid: string): Promise<ConnectorImplementation | undefined> {
+      const conn = project.conns.get(cid) as ConnSpec;
+      let file: string | undefined;
+      if (conn.handler !== undefined) {
+        const found = findModule(project.root, conn.handler);
+        if (found.file === undefined) {
+          throw new StepError(
+            'FUNCTION_MODULE_NOT_FOUND',
+            `No module for connector '${cid}' (type '${conn.type}'): tried ${found.tried.join(', ')}.`,
+            { cid, handler: conn.handler, tried: found.tried },
+          );
+        }
+        file = found.file;
+      } else {
+        // Without a handler the conventional module is optional: a missing one is reported when a
+        // step uses the connector (CONNECTOR_TYPE_NOT_IMPLEMENTED), not for flows that never do.
+        file = findModule(project.root, `connectors/${conn.type}`).file;
+        if (file === undefined) return undefined;
+      }
+      const exported = await load(file, `connector '${cid}'`);
+      if (!isConnectorImplementation(exported)) {
         throw new StepError(
-          'FUNCTION_MODULE_NOT_FOUND',
-          `No module for connector '${cid}' (type '${conn.type}'): tried ${found.tried.join(', ')}.`,
-          { cid, handler: conn.handler, tried: found.tried },
+          'BAD_FUNCTION_MODULE',
+          `Module ${file} (connector '${cid}') must \`export default defineConnector('${conn.type}', ...)\`, but its default export is ${describeValue(exported)}.`,
+          { cid, file },
         );
       }
-      file = found.file;
-    } else {
-      // Without a handler the conventional module is optional: a missing one is reported when a
-      // step uses the connector (CONNECTOR_TYPE_NOT_IMPLEMENTED), not for flows that never do.
-      file = findModule(project.root, `connectors/${conn.type}`).file;
-      if (file === undefined) continue;
-    }
-    const exported = await load(file, `connector '${cid}'`);
-    if (!isConnectorImplementation(exported)) {
-      throw new StepError(
-        'BAD_FUNCTION_MODULE',
-        `Module ${file} (connector '${cid}') must \`export default defineConnector('${conn.type}', ...)\`, but its default export is ${describeValue(exported)}.`,
-        { cid, file },
-      );
-    }
-    if (exported.type !== conn.type) {
-      throw new StepError(
-        'BAD_FUNCTION_MODULE',
-        `Module ${file} implements connector type '${exported.type}', but connector '${cid}' has type '${conn.type}'.`,
-        { cid, file, exported: exported.type, type: conn.type },
-      );
-    }
-    registry.addConnector(exported);
-  }
-  return registry;
+      if (exported.type !== conn.type) {
+        throw new StepError(
+          'BAD_FUNCTION_MODULE',
+          `Module ${file} implements connector type '${exported.type}', but connector '${cid}' has type '${conn.type}'.`,
+          { cid, file, exported: exported.type, type: conn.type },
+        );
+      }
+      return exported;
+    },
+  };
 }

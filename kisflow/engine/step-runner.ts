@@ -1,7 +1,7 @@
 import { prettifyError } from 'zod';
 import { didYouMeanHint } from '../config/did-you-mean.ts';
 import type { Params } from '../config/model.ts';
-import { stepMetricLabel } from '../config/names.ts';
+import { flowMetricLabel, stepMetricLabel } from '../config/names.ts';
 import {
   ConnectorError,
   EnvelopeError,
@@ -227,7 +227,10 @@ export class StepRunner {
     }
     this.stateScope = `${plan.flow.flowId}/${step.fid}`;
     this.#metrics = deps.metrics;
-    this.#dims = Object.freeze({ flow: plan.flow.flowId, step: stepMetricLabel(stepIndex, step.fid) });
+    this.#dims = Object.freeze({
+      flow: flowMetricLabel(plan.flow.flowId),
+      step: stepMetricLabel(stepIndex, step.fid),
+    });
     const metrics = deps.metrics;
     const dims = this.#dims;
     this.functionMetrics = {

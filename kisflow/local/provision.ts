@@ -8,7 +8,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { ensureTable, TTL_ATTRIBUTE } from '../aws/tables.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
-import { resourceNames } from '../config/names.ts';
+import { resourceNames, stepKeys } from '../config/names.ts';
+import { maxReceiveCount } from '../config/redelivery.ts';
 import { InfrastructureError, UsageError } from '../errors.ts';
 import {
   SQS_MAX_MESSAGE_BYTES,
@@ -26,7 +27,7 @@ export interface ProvisionedResources {
       /** Dead-letter queue URL per step index. */
       readonly stepDeadLetterQueues: string[];
       readonly outputQueue: string;
-      /** The redrive maxReceiveCount of each step's input queue (`retry_times + 1`). */
+      /** The redrive maxReceiveCount of each step's input queue (config/redelivery.ts). */
       readonly maxReceiveCounts: number[];
     }
   >;
@@ -87,15 +88,9 @@ function enabledFlows(project: ProjectConfig): FlowSpec[] {
   return [...project.flows.values()].filter((flow) => flow.enabled);
 }
 
-/** `retry_times + 1` receives per message: the first try and each retry. */
-function maxReceiveCount(project: ProjectConfig, fid: string): number {
-  return (project.funcs.get(fid)?.retryTimes ?? 0) + 1;
-}
-
 /**
  * Creates (idempotently) what a project needs on SQS and DynamoDB: per enabled flow, each step's
- * input queue with its DLQ (RedrivePolicy `maxReceiveCount` = the step function's
- * `retry_times + 1`), and the output queue; one table per `dynamodb` connector (TTL when the
+ * input queue with its DLQ (RedrivePolicy `maxReceiveCount` from config/redelivery.ts), and the output queue; one table per `dynamodb` connector (TTL when the
  * connector has `ttlSeconds`) and the state table. Running it again changes nothing, or updates
  * the attributes that the config changed. `kisflow dev` runs it on the emulators; in AWS the CDK
  * stacks own these resources.
@@ -119,12 +114,13 @@ export async function provisionProject(
     );
     const steps = await allInOrder(
       flow.steps.map(async (step, index) => {
-        const dlq = await ensureQueue(sqs, names.stepDeadLetterQueue(flow.flowId, index), {
+        const key = stepKeys(flow.steps.map((s) => s.fid))[index] as string;
+        const dlq = await ensureQueue(sqs, names.stepDeadLetterQueue(flow.flowId, key), {
           MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
           MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
         });
-        const receives = maxReceiveCount(project, step.fid);
-        const queue = await ensureQueue(sqs, names.stepQueue(flow.flowId, index), {
+        const receives = maxReceiveCount(project, flow, step.fid);
+        const queue = await ensureQueue(sqs, names.stepQueue(flow.flowId, key), {
           VisibilityTimeout: String(visibility),
           MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
           RedrivePolicy: JSON.stringify({
@@ -207,14 +203,15 @@ export async function locateResources(
   for (const flow of wanted) {
     const steps = await allInOrder(
       flow.steps.map(async (step, index) => {
+        const key = stepKeys(flow.steps.map((s) => s.fid))[index] as string;
         const queue = await findQueue(
           sqs,
-          names.stepQueue(flow.flowId, index),
+          names.stepQueue(flow.flowId, key),
           `flow ${flow.flowId} step ${index}`,
         );
         const dlq = await findQueue(
           sqs,
-          names.stepDeadLetterQueue(flow.flowId, index),
+          names.stepDeadLetterQueue(flow.flowId, key),
           `dead letters of flow ${flow.flowId} step ${index}`,
         );
         const attrs = await sqs.send(
@@ -223,7 +220,7 @@ export async function locateResources(
         const policy = attrs.Attributes?.RedrivePolicy;
         const receives = policy
           ? Number((JSON.parse(policy) as { maxReceiveCount?: number | string }).maxReceiveCount)
-          : maxReceiveCount(project, step.fid);
+          : maxReceiveCount(project, flow, step.fid);
         return { queue, dlq, receives };
       }),
     );

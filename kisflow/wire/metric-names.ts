@@ -1,4 +1,4 @@
-import { stepMetricLabel } from '../config/names.ts';
+import { flowMetricLabel, stepMetricLabel } from '../config/names.ts';
 
 /**
  * Metric names and dimensions: the contract between what steps emit (the engine's row metrics,
@@ -24,7 +24,7 @@ export const METRICS_SERVICE = 'kisflow';
  * steps running the same fid keep their own series). EMF adds `service`.
  */
 export function stepDimensions(flowId: string, step: number, fid: string): Record<string, string> {
-  return { flow: flowId, step: stepMetricLabel(step, fid) };
+  return { flow: flowMetricLabel(flowId), step: stepMetricLabel(step, fid) };
 }
 
 /** The full dimension set of a step's metrics in CloudWatch (what a dashboard must name). */

@@ -7,7 +7,7 @@ import { flow, flowStackOf, func, project, shopProject, testApp } from './projec
 const names = resourceNames();
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]*$/;
 
-describe('the app: a shared stack and one stack per enabled flow', () => {
+describe('the app: a shared stack and one stack per flow', () => {
   let built: KisFlowApp;
   let shared: Template;
   beforeAll(() => {
@@ -15,9 +15,9 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
     shared = Template.fromStack(built.shared);
   });
 
-  it('names stacks KisFlow-Shared and KisFlow-<safe flow id>, skipping disabled flows', () => {
+  it('names stacks KisFlow-Shared and KisFlow-<safe flow id>, disabled flows included', () => {
     expect(built.shared.stackName).toBe('KisFlow-Shared');
-    expect([...built.flows.keys()]).toEqual(['orders', '订单流']);
+    expect([...built.flows.keys()]).toEqual(['orders', '订单流', 'off']);
     expect(built.flows.get('orders')?.stackName).toBe('KisFlow-orders');
     expect(built.flows.get('orders')?.node.id).toBe('KisFlow-orders');
   });
@@ -89,9 +89,9 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
     });
     const orders = flowStackOf(dev.flows, 'orders');
     expect(orders.node.id).toBe('KisFlow-orders');
-    expect(orders.stackName).toBe('KisFlow-dev-orders');
-    expect(dev.shared.stackName).toBe('KisFlow-dev-Shared');
-    Template.fromStack(orders).hasResourceProperties('AWS::SQS::Queue', { QueueName: 'dev-orders-s0' });
+    expect(orders.stackName).toBe('KisFlow-dev--orders');
+    expect(dev.shared.stackName).toBe('KisFlow-dev--Shared');
+    Template.fromStack(orders).hasResourceProperties('AWS::SQS::Queue', { QueueName: 'dev-orders--verify' });
     Template.fromStack(dev.shared).hasResourceProperties('AWS::DynamoDB::Table', {
       TableName: 'dev-conn-orders',
     });
@@ -105,6 +105,9 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
         bundling: false,
       }),
     ).toThrow(/kisflow:prefix is "my_env!"; use 1-20 ASCII letters/);
+    expect(() =>
+      buildApp({ project: shopProject(), app: testApp({ 'kisflow:prefix': 'dev--x' }), bundling: false }),
+    ).toThrow(/kisflow:prefix is "dev--x"/);
   });
 
   it('notifies the SNS topic in kisflow:alarmTopicArn from every alarm, and rejects what is not a topic ARN', () => {
@@ -123,17 +126,8 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
       expect(alarm.Properties.AlarmActions).toEqual([topic]);
       expect(alarm.Properties.OKActions).toEqual([topic]);
     }
-    const quiet = buildApp({
-      project: shopProject(),
-      app: testApp(),
-      bundling: false,
-      securityChecks: false,
-    });
-    for (const alarm of Object.values(
-      Template.fromStack(flowStackOf(quiet.flows, 'orders')).findResources('AWS::CloudWatch::Alarm'),
-    )) {
-      expect(alarm.Properties.AlarmActions).toBeUndefined();
-    }
+    // An existing topic: the shared stack creates none.
+    expect(Template.fromStack(built.shared).findResources('AWS::SNS::Topic')).toEqual({});
     expect(() =>
       buildApp({
         project: shopProject(),
@@ -146,9 +140,9 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
   it('exports the first queue and the output queue of each flow', () => {
     const t = Template.fromStack(flowStackOf(built.flows, 'orders'));
     const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
-    expect(outputs.FirstQueueUrl?.Value).toEqual({ Ref: expect.stringMatching(/^Step0QueuesQueue/) });
+    expect(outputs.FirstQueueUrl?.Value).toEqual({ Ref: expect.stringMatching(/^StepQueuesverifyQueue/) });
     expect(outputs.FirstQueueArn?.Value).toEqual({
-      'Fn::GetAtt': [expect.stringMatching(/^Step0QueuesQueue/), 'Arn'],
+      'Fn::GetAtt': [expect.stringMatching(/^StepQueuesverifyQueue/), 'Arn'],
     });
     expect(outputs.OutputQueueUrl?.Value).toEqual({ Ref: expect.stringMatching(/^OutputQueue/) });
     expect(outputs.OutputQueueArn?.Value).toEqual({
@@ -157,6 +151,7 @@ describe('the app: a shared stack and one stack per enabled flow', () => {
     t.hasResourceProperties('AWS::SQS::Queue', {
       QueueName: names.outputQueue('orders'),
       SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
       RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: Match.anyValue() },
     });
   });

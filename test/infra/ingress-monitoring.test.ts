@@ -5,6 +5,7 @@ import { resourceNames, safeId } from '../../kisflow/config/names.ts';
 import { flowStackOf, parseRenderedJson, shopProject, testApp } from './projects.ts';
 
 const names = resourceNames();
+const ORDER_KEYS = ['verify', 'save', 'calc', 'publish'];
 
 function queueId(t: Template, name: string): string {
   const [id] = Object.keys(t.findResources('AWS::SQS::Queue', { Properties: { QueueName: name } }));
@@ -24,7 +25,7 @@ describe('jobs, event sources, dashboards and alarms', () => {
   it('turns a job into an EventBridge Scheduler schedule into the first queue, with time zone, retries and a DLQ', () => {
     orderFlow.resourceCountIs('AWS::Scheduler::Schedule', 1);
     orderFlow.resourceCountIs('AWS::Events::Rule', 0);
-    const first = queueId(orderFlow, names.stepQueue('订单流', 0));
+    const first = queueId(orderFlow, names.stepQueue('订单流', 'load'));
     const ingressDlq = queueId(orderFlow, `kisflow-${safeId('订单流', 40)}-ingress-dlq`);
     orderFlow.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0 2 * * ? *)',
@@ -72,7 +73,7 @@ describe('jobs, event sources, dashboards and alarms', () => {
   });
 
   it('routes events matching source.eventPattern on source.eventBus into the first queue as one-row envelopes', () => {
-    const first = queueId(orders, names.stepQueue('orders', 0));
+    const first = queueId(orders, names.stepQueue('orders', 'verify'));
     orders.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: 'shop-bus',
       EventPattern: { source: ['shop'], 'detail-type': ['OrderPlaced'] },
@@ -172,18 +173,21 @@ describe('jobs, event sources, dashboards and alarms', () => {
   });
 
   it('alarms on any dead letter in each DLQ and on each step error rate', () => {
-    // 4 step DLQs, the output DLQ and the ingress DLQ; 4 error-rate alarms.
-    orders.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+    // 4 step DLQs, the output DLQ and the ingress DLQ; 4 error-rate alarms; 5 queue-age alarms.
+    orders.resourceCountIs('AWS::CloudWatch::Alarm', 15);
     for (let step = 0; step < 4; step++) {
       orders.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: `kisflow-orders-s${step}-dead-letters`,
+        AlarmName: `kisflow-orders--${ORDER_KEYS[step]}-dead-letters`,
         MetricName: 'ApproximateNumberOfMessagesVisible',
         Namespace: 'AWS/SQS',
         Dimensions: [
           {
             Name: 'QueueName',
             Value: {
-              'Fn::GetAtt': [queueId(orders, names.stepDeadLetterQueue('orders', step)), 'QueueName'],
+              'Fn::GetAtt': [
+                queueId(orders, names.stepDeadLetterQueue('orders', ORDER_KEYS[step] as string)),
+                'QueueName',
+              ],
             },
           },
         ],
@@ -193,7 +197,7 @@ describe('jobs, event sources, dashboards and alarms', () => {
         TreatMissingData: 'notBreaching',
       });
       orders.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: `kisflow-orders-s${step}-error-rate`,
+        AlarmName: `kisflow-orders--${ORDER_KEYS[step]}-error-rate`,
         Threshold: 5,
         ComparisonOperator: 'GreaterThanThreshold',
         Metrics: Match.arrayWith([

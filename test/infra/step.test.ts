@@ -6,12 +6,14 @@ import { Runtime, RuntimeFamily } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app.ts';
 import { STEP_RUNTIME } from '../../infra/bundling.ts';
-import { TABLE_DATA_ACTIONS } from '../../infra/step.ts';
+import { CONNECTOR_READ_ACTIONS, CONNECTOR_WRITE_ACTIONS, STATE_ACTIONS } from '../../infra/step.ts';
 import { resourceNames } from '../../kisflow/config/names.ts';
 import { type StepWiring, WIRING_ENV } from '../../kisflow/wire/step-wiring.ts';
 import { flowStackOf, parseRenderedJson, REPO_ROOT, shopProject, testApp } from './projects.ts';
 
 const names = resourceNames();
+/** Step keys of the shop's `orders` flow (its fids are distinct). */
+const ORDER_KEYS = ['verify', 'save', 'calc', 'publish'];
 
 type Resource = { Properties: Record<string, unknown> };
 
@@ -61,9 +63,11 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
     orders.resourceCountIs('AWS::Lambda::Function', 4);
     orders.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
     for (let step = 0; step < 4; step++) {
-      orders.hasResourceProperties('AWS::SQS::Queue', { QueueName: names.stepQueue('orders', step) });
       orders.hasResourceProperties('AWS::SQS::Queue', {
-        QueueName: names.stepDeadLetterQueue('orders', step),
+        QueueName: names.stepQueue('orders', ORDER_KEYS[step] as string),
+      });
+      orders.hasResourceProperties('AWS::SQS::Queue', {
+        QueueName: names.stepDeadLetterQueue('orders', ORDER_KEYS[step] as string),
       });
     }
   });
@@ -96,28 +100,30 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
         ScalingConfig: { MaximumConcurrency: 5 },
       });
     }
-    const s2Queue = logicalIdOf(orders, 'AWS::SQS::Queue', { QueueName: names.stepQueue('orders', 2) });
+    const s2Queue = logicalIdOf(orders, 'AWS::SQS::Queue', { QueueName: names.stepQueue('orders', 'calc') });
     orders.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [s2Queue, 'Arn'] },
     });
   });
 
-  it('sizes each input queue: redrive after retry_times + 1 receives, visibility 6 x timeout + window, SSE, TLS only', () => {
-    // save has retry_times 2; the others 0.
-    const expected = [1, 3, 1, 1];
+  it('sizes each input queue: redrive after max_receives (not retry_times), 14 days, visibility 6 x timeout + window, SSE, TLS only', () => {
+    // save has retry_times 2 and load retry_times 4: row retries, which do not change redelivery;
+    // calc sets option.max_receives 8, the flow tuning.max_receives 7.
+    const expected = [7, 7, 8, 7];
     expected.forEach((maxReceiveCount, step) => {
       const dlq = logicalIdOf(orders, 'AWS::SQS::Queue', {
-        QueueName: names.stepDeadLetterQueue('orders', step),
+        QueueName: names.stepDeadLetterQueue('orders', ORDER_KEYS[step] as string),
       });
       orders.hasResourceProperties('AWS::SQS::Queue', {
-        QueueName: names.stepQueue('orders', step),
+        QueueName: names.stepQueue('orders', ORDER_KEYS[step] as string),
         RedrivePolicy: { maxReceiveCount, deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] } },
         VisibilityTimeout: 6 * 60 + 2,
+        MessageRetentionPeriod: 14 * 24 * 3600,
         MaximumMessageSize: 524_288,
         SqsManagedSseEnabled: true,
       });
       orders.hasResourceProperties('AWS::SQS::Queue', {
-        QueueName: names.stepDeadLetterQueue('orders', step),
+        QueueName: names.stepDeadLetterQueue('orders', ORDER_KEYS[step] as string),
         MessageRetentionPeriod: 14 * 24 * 3600,
         SqsManagedSseEnabled: true,
       });
@@ -134,7 +140,7 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
     }
   });
 
-  it('wires each step through KISFLOW_WIRING: next queue (and jump targets), own DLQ, tables, limits, namespace', () => {
+  it('wires each step through KISFLOW_WIRING: every step queue of its flow (jumpTo), own DLQ, tables, limits, namespace', () => {
     const wiringOf = (step: number): StepWiring => {
       const env = (functionOf(orders, step).Properties.Environment as { Variables: Record<string, unknown> })
         .Variables;
@@ -147,34 +153,40 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
     };
     const queueRef = (name: string) => ({ Ref: logicalIdOf(orders, 'AWS::SQS::Queue', { QueueName: name }) });
     const s0 = wiringOf(0);
-    expect(s0.inputQueue).toEqual(queueRef(names.stepQueue('orders', 0)));
-    expect(s0.stepQueues).toEqual({ '1': queueRef(names.stepQueue('orders', 1)) });
-    expect(s0.deadLetterQueue).toEqual(queueRef(names.stepDeadLetterQueue('orders', 0)));
+    const everyStep = Object.fromEntries(
+      ORDER_KEYS.map((key, step) => [String(step), queueRef(names.stepQueue('orders', key))]),
+    );
+    expect(s0.inputQueue).toEqual(queueRef(names.stepQueue('orders', 'verify')));
+    expect(s0.stepQueues).toEqual(everyStep);
+    expect(s0.deadLetterQueue).toEqual(queueRef(names.stepDeadLetterQueue('orders', 'verify')));
     expect(s0.outputQueue).toBeUndefined();
     expect(s0.connectorTables).toEqual({});
-    expect(s0.maxReceiveCount).toBe(1);
+    expect(s0.maxReceiveCount).toBe(7);
     expect(s0.maxMessageBytes).toBe(524_288);
     expect(s0.metricsNamespace).toBe('ShopMetrics');
     // save: its connector's table, by name.
     expect(wiringOf(1).connectorTables).toEqual({ orders: names.connectorTable('orders') });
-    expect(wiringOf(1).stateTable).toBe(names.stateTable());
-    expect(wiringOf(1).maxReceiveCount).toBe(3);
-    // calc lists jump_targets: [verify] in its default params.
-    expect(wiringOf(2).stepQueues).toEqual({
-      '0': queueRef(names.stepQueue('orders', 0)),
-      '3': queueRef(names.stepQueue('orders', 3)),
-    });
-    // publish is last: the output queue, no step queue.
-    expect(wiringOf(3).stepQueues).toEqual({});
+    // Only calc declares keyed state (option.state).
+    expect(wiringOf(1).stateTable).toBeUndefined();
+    expect(wiringOf(2).stateTable).toBe(names.stateTable());
+    expect(wiringOf(2).maxReceiveCount).toBe(8);
+    // A step may jump back (calc to verify) or to itself, jump_targets or not.
+    expect(wiringOf(2).stepQueues).toEqual(everyStep);
+    // publish is last: the output queue too.
+    expect(wiringOf(3).stepQueues).toEqual(everyStep);
     expect(wiringOf(3).outputQueue).toEqual(queueRef(names.outputQueue('orders')));
   });
 
   it('grants exactly the DynamoDB calls the stores make', () => {
-    const calls = ['dynamodb-connector-store.ts', 'dynamodb-state-store.ts'].flatMap((file) => [
-      ...readFileSync(join(REPO_ROOT, 'kisflow', 'aws', file), 'utf8').matchAll(/new (\w+)Command\(/g),
-    ]);
-    const actions = [...new Set(calls.map((m) => `dynamodb:${m[1]}`))].sort();
-    expect(actions).toEqual([...TABLE_DATA_ACTIONS].sort());
+    const callsOf = (file: string) =>
+      [...readFileSync(join(REPO_ROOT, 'kisflow', 'aws', file), 'utf8').matchAll(/new (\w+)Command\(/g)]
+        .map((m) => `dynamodb:${m[1]}`)
+        .filter((action, i, all) => all.indexOf(action) === i)
+        .sort();
+    expect(callsOf('dynamodb-connector-store.ts')).toEqual(
+      [...CONNECTOR_READ_ACTIONS, ...CONNECTOR_WRITE_ACTIONS].sort(),
+    );
+    expect(callsOf('dynamodb-state-store.ts')).toEqual([...STATE_ACTIONS].sort());
   });
 
   it('logs to its own log group with a retention, through a role without managed policies', () => {
@@ -212,16 +224,16 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
       policyOf(step)
         .filter((s) => ([] as string[]).concat(s.Action).includes('sqs:SendMessage'))
         .map((s) => s.Resource);
-    expect(sendTargets(0)).toEqual([
-      arnOf(names.stepQueue('orders', 1)),
-      arnOf(names.stepDeadLetterQueue('orders', 0)),
-    ]);
+    // Every step queue of its own flow, by exact ARN (jumpTo may name any fid), and its own DLQ.
+    const everyStep = ORDER_KEYS.map((key) => arnOf(names.stepQueue('orders', key)));
+    expect(sendTargets(0)).toEqual([...everyStep, arnOf(names.stepDeadLetterQueue('orders', 'verify'))]);
     expect(sendTargets(3)).toEqual([
+      ...everyStep,
       arnOf(names.outputQueue('orders')),
-      arnOf(names.stepDeadLetterQueue('orders', 3)),
+      arnOf(names.stepDeadLetterQueue('orders', 'publish')),
     ]);
     const consume = policyOf(1).find((s) => ([] as string[]).concat(s.Action).includes('sqs:ReceiveMessage'));
-    expect(consume?.Resource).toEqual(arnOf(names.stepQueue('orders', 1)));
+    expect(consume?.Resource).toEqual(arnOf(names.stepQueue('orders', 'save')));
 
     const tableArn = (name: string) => ({
       'Fn::Join': [
@@ -237,10 +249,27 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
         ],
       ],
     });
-    const tables = (step: number) =>
-      policyOf(step).find((s) => ([] as string[]).concat(s.Action).includes('dynamodb:UpdateItem'))?.Resource;
-    expect(tables(1)).toEqual([tableArn(names.connectorTable('orders')), tableArn(names.stateTable())]);
-    expect(tables(0)).toEqual(tableArn(names.stateTable()));
+    const dynamodb = (step: number) =>
+      policyOf(step).filter((s) => ([] as string[]).concat(s.Action).some((a) => a.startsWith('dynamodb:')));
+    // verify and publish touch no table; save only writes its connector's.
+    expect(dynamodb(0)).toEqual([]);
+    expect(dynamodb(3)).toEqual([]);
+    expect(dynamodb(1)).toEqual([
+      expect.objectContaining({
+        Action: 'dynamodb:BatchWriteItem',
+        Resource: tableArn(names.connectorTable('orders')),
+      }),
+    ]);
+    // calc keeps state: its own keys only (the state store's partition key starts with the scope).
+    expect(dynamodb(2)).toEqual([
+      expect.objectContaining({
+        Action: [...STATE_ACTIONS],
+        Resource: tableArn(names.stateTable()),
+        Condition: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${encodeURIComponent('orders/calc')}#*`] },
+        },
+      }),
+    ]);
     const logs = policyOf(0).find((s) => ([] as string[]).concat(s.Action).includes('logs:PutLogEvents'));
     expect(logs?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Logs/), 'Arn'] });
     expect(JSON.stringify(policyOf(0))).not.toContain('dynamodb:Scan');

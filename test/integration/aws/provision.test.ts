@@ -31,8 +31,9 @@ describe('provisionProject', () => {
     expect(Object.keys(first.flows).sort()).toEqual(['orders', '订单']);
     const orders = first.flows.orders;
     expect(orders?.stepQueues).toHaveLength(3);
-    expect(orders?.maxReceiveCounts).toEqual([1, 3, 5]);
-    expect(first.flows.订单?.maxReceiveCounts).toEqual([2, 5]);
+    // max_receives defaults to 5, whatever the functions' retry_times (row retries, in the engine).
+    expect(orders?.maxReceiveCounts).toEqual([5, 5, 5]);
+    expect(first.flows.订单?.maxReceiveCounts).toEqual([5, 5]);
 
     const names = resourceNames('p1');
     const step1 = await attributes(orders?.stepQueues[1] as string);
@@ -41,7 +42,7 @@ describe('provisionProject', () => {
     const dlq1 = await attributes(orders?.stepDeadLetterQueues[1] as string);
     expect(JSON.parse(step1.RedrivePolicy as string)).toEqual({
       deadLetterTargetArn: dlq1.QueueArn,
-      maxReceiveCount: 3,
+      maxReceiveCount: 5,
     });
     expect(dlq1.MessageRetentionPeriod).toBe('1209600');
     expect(orders?.outputQueue).toContain(names.outputQueue('orders'));
@@ -64,25 +65,25 @@ describe('provisionProject', () => {
     ]);
   });
 
-  it('updates queue attributes the config changed (retry_times, timeout)', async () => {
+  it('updates queue attributes the config changed (max_receives, timeout)', async () => {
     const project = testProject();
     await provisionProject(project, ctx.clients, { prefix: 'p2' });
     const save = project.funcs.get('save');
     (project.funcs as Map<string, typeof save>).set('save', {
       ...(save as NonNullable<typeof save>),
-      retryTimes: 7,
+      maxReceives: 8,
     });
     const updated = await provisionProject(project, ctx.clients, {
       prefix: 'p2',
       visibilityTimeoutSeconds: 45,
     });
-    expect(updated.flows.orders?.maxReceiveCounts).toEqual([1, 8, 5]);
+    expect(updated.flows.orders?.maxReceiveCounts).toEqual([5, 8, 5]);
     const step1 = await attributes(updated.flows.orders?.stepQueues[1] as string);
     expect(JSON.parse(step1.RedrivePolicy as string).maxReceiveCount).toBe(8);
     expect(step1.VisibilityTimeout).toBe('45');
   });
 
-  it('enforces maxReceiveCount: a message never deleted moves to the step DLQ after retry_times + 1 receives', async () => {
+  it('enforces maxReceiveCount: a message never deleted moves to the step DLQ after max_receives receives', async () => {
     const resources = await provisionProject(testProject(), ctx.clients, { prefix: 'p3' });
     const queue = resources.flows.orders?.stepQueues[1] as string;
     const dlq = resources.flows.orders?.stepDeadLetterQueues[1] as string;
@@ -94,7 +95,7 @@ describe('provisionProject', () => {
       );
       receives += out.Messages?.length ?? 0;
     }
-    expect(receives).toBe(3);
+    expect(receives).toBe(5);
     expect((await drain(ctx.clients.sqs, dlq)).map((m) => m.Body)).toEqual(['{"poison":true}']);
   });
 });
@@ -112,7 +113,7 @@ describe('locateResources', () => {
     );
     expect(error).toBeInstanceOf(UsageError);
     expect((error as UsageError).code).toBe('NOT_DEPLOYED');
-    expect((error as Error).message).toContain('nothing-orders-s0');
+    expect((error as Error).message).toContain('nothing-orders--verify');
     expect((error as Error).message).toContain('--prefix');
   });
 

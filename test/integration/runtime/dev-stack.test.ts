@@ -246,7 +246,7 @@ describe('kisflow dev stack on the emulators', () => {
     const [dead] = sink.deadRows('flaky', 'flaky-down-');
     expect(dead?.letter).toMatchObject({ step: 0, code: 'STORE_DOWN', kind: 'envelope' });
     expect(dead?.letter.message).toMatch(/the store is down \(attempt 3\)/);
-    // retry_times 2: received 3 times, dead-lettered by the handler on the 3rd (1 s + 2 s of backoff).
+    // max_receives 3: received 3 times, dead-lettered by the handler on the 3rd (1 s + 2 s of backoff).
     expect(Date.now() - started).toBeLessThan(2 * VISIBILITY_SECONDS * 1000);
     expect(counter('messages_retried', label('flaky', 'flaky_step')) - before).toBe(3);
     expect(sink.deadRows('flaky', 'flaky-down-')).toHaveLength(1);

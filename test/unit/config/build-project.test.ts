@@ -40,6 +40,7 @@ describe('buildProject', () => {
       source: { must: ['id'] },
       retryTimes: 0,
       retryDurationMs: 0,
+      usesState: false,
       defaultParams: {},
       handler: 'functions/Verify.ts',
     });
@@ -58,6 +59,7 @@ describe('buildProject', () => {
         timeoutSeconds: 30,
         memoryMb: 256,
         maxMessageBytes: 262_144,
+        maxReceives: 5,
       },
     });
     expect(project.conns.get('Store')).toEqual({

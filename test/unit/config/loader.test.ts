@@ -47,6 +47,7 @@ describe('loading YAML folders', () => {
       timeoutSeconds: 30,
       memoryMb: 256,
       maxMessageBytes: 262_144,
+      maxReceives: 5,
     });
     expect(project.jobs.get('Every5')).toMatchObject({
       schedule: 'rate(5 minutes)',
@@ -129,6 +130,7 @@ metrics_namespace: Shop/Orders
       timeoutSeconds: 120,
       memoryMb: 1024,
       maxMessageBytes: 1_048_576,
+      maxReceives: 5,
     });
     expect(flow?.source).toEqual({ eventPattern: { source: ['shop.orders'] }, eventBus: 'shop' });
     expect(project.conns.get('Orders')).toMatchObject({
