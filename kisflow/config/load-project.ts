@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { checkDocuments, sortIssues } from './check-project.ts';
@@ -5,8 +6,22 @@ import type { ProjectConfig } from './model.ts';
 import { readYamlDocuments } from './yaml-documents.ts';
 
 export interface LoadOptions {
-  /** Project root: handler modules resolve against it. Default `process.cwd()`. */
+  /**
+   * Project root: handler modules resolve against it. Default: the nearest folder at or above
+   * `dir` that holds a package.json (the project that owns the flows), else `process.cwd()`.
+   */
   readonly root?: string;
+}
+
+/**
+ * The project that holds a flows directory: `kisflow run --dir ../shop/flows` must load
+ * `../shop/functions/`, not the working directory's.
+ */
+export function projectRootOf(dir: string): string {
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    if (existsSync(path.join(at, 'package.json'))) return at;
+    if (path.dirname(at) === at) return process.cwd();
+  }
 }
 
 /**
@@ -21,7 +36,7 @@ export async function validateProject(
   dir: string,
   options: LoadOptions = {},
 ): Promise<{ project?: ProjectConfig; issues: ConfigIssue[] }> {
-  const root = path.resolve(options.root ?? process.cwd());
+  const root = path.resolve(options.root ?? projectRootOf(dir));
   const read = await readYamlDocuments(dir);
   const checked = checkDocuments(read.documents, { root, checkHandlers: true, incomplete: read.incomplete });
   const issues = sortIssues([...read.issues, ...checked.issues]);
