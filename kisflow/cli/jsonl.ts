@@ -1,16 +1,45 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { UsageError } from '../errors.ts';
 import type { Row } from '../ports.ts';
+import { decodeUtf8, type Problem, parseRow, showBytes, stringifyRow } from './exact-json.ts';
 
-/** A line of the input that is not a JSON object: reported, never silently dropped. */
+/** A line of the input that is not a row as written: reported with a code, never dropped or altered. */
 export interface MalformedLine {
   readonly line: number;
   readonly text: string;
+  /** `MALFORMED_ROW` (not JSON, not an object), `NOT_UTF8`, `NUMBER_OUT_OF_RANGE`, `INTEGER_NOT_EXACT`, `LONE_SURROGATE` */
+  readonly code: string;
   readonly reason: string;
 }
 
-/** Reads JSON Lines from a file or `-` (stdin). Blank lines are skipped. */
+const BOM = [0xef, 0xbb, 0xbf];
+
+/** The lines of a byte stream, split on LF (a CR before it dropped), undecoded. */
+async function* byteLines(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  for await (const piece of input) {
+    const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+    let start = 0;
+    for (let end = chunk.indexOf(10); end !== -1; end = chunk.indexOf(10, start)) {
+      pending.push(chunk.subarray(start, end));
+      const line = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
+      pending = [];
+      yield line.at(-1) === 13 ? line.subarray(0, -1) : line;
+      start = end + 1;
+    }
+    if (start < chunk.length) pending.push(chunk.subarray(start));
+  }
+  if (pending.length > 0) {
+    const line = Buffer.concat(pending);
+    yield line.at(-1) === 13 ? line.subarray(0, -1) : line;
+  }
+}
+
+/**
+ * Reads JSON Lines from a file or `-` (stdin). Blank lines are skipped; a UTF-8 byte order mark
+ * at the start is accepted. A line that is not valid UTF-8, not a JSON object, or holds a value
+ * JSON.parse would change (see exact-json.ts) is returned in `malformed`, never altered.
+ */
 export async function readJsonLines(source: string): Promise<{ rows: Row[]; malformed: MalformedLine[] }> {
   if (source === '-' && process.stdin.isTTY) {
     throw new UsageError(
@@ -18,21 +47,26 @@ export async function readJsonLines(source: string): Promise<{ rows: Row[]; malf
       'no input rows: give --input rows.jsonl, or pipe JSON Lines into kisflow',
     );
   }
-  const stream = source === '-' ? process.stdin : createReadStream(source, 'utf8');
+  const stream = source === '-' ? process.stdin : createReadStream(source);
   const rows: Row[] = [];
   const malformed: MalformedLine[] = [];
+  const reject = (line: number, text: string, problem: Problem) =>
+    malformed.push({ line, text, code: problem.code, reason: problem.reason });
   let line = 0;
   try {
-    for await (const text of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
+    for await (let bytes of byteLines(stream)) {
       line++;
-      if (text.trim() === '') continue;
-      try {
-        const value: unknown = JSON.parse(text);
-        if (typeof value === 'object' && value !== null && !Array.isArray(value)) rows.push(value as Row);
-        else malformed.push({ line, text, reason: 'not a JSON object' });
-      } catch (e) {
-        malformed.push({ line, text, reason: `not JSON: ${(e as Error).message}` });
+      if (line === 1 && BOM.every((b, i) => bytes[i] === b)) bytes = bytes.subarray(BOM.length);
+      const decoded = decodeUtf8(bytes);
+      if (!decoded.ok) {
+        reject(line, showBytes(bytes), decoded.problem);
+        continue;
       }
+      const text = decoded.value;
+      if (text.trim() === '') continue;
+      const parsed = parseRow(text);
+      if (parsed.ok) rows.push(parsed.value);
+      else reject(line, text, parsed.problem);
     }
   } catch (e) {
     // A missing file, a directory, a read error: the user's input, not a KisFlow bug.
@@ -41,17 +75,23 @@ export async function readJsonLines(source: string): Promise<{ rows: Row[]; malf
   return { rows, malformed };
 }
 
-/** A line writer to a file or `-` (stdout) that respects back-pressure. */
+/**
+ * A line writer to a file or `-` (stdout) that respects back-pressure. A value JSON would change
+ * (NaN, Infinity, a BigInt) is not written: `write` returns the problem for the caller to reject it.
+ */
 export async function openJsonLinesWriter(target: string): Promise<{
-  write(value: unknown): Promise<void>;
+  write(value: unknown): Promise<Problem | undefined>;
   close(): Promise<void>;
 }> {
   if (target === '-') {
     return {
       async write(value) {
-        if (!process.stdout.write(`${JSON.stringify(value)}\n`)) {
+        const line = stringifyRow(value);
+        if (!line.ok) return line.problem;
+        if (!process.stdout.write(`${line.value}\n`)) {
           await new Promise<void>((r) => process.stdout.once('drain', () => r()));
         }
+        return undefined;
       },
       async close() {},
     };
@@ -70,12 +110,15 @@ export async function openJsonLinesWriter(target: string): Promise<{
   return {
     async write(value) {
       if (failure) throw failure;
-      if (!stream.write(`${JSON.stringify(value)}\n`)) {
+      const line = stringifyRow(value);
+      if (!line.ok) return line.problem;
+      if (!stream.write(`${line.value}\n`)) {
         await new Promise<void>((resolve, reject) => {
           stream.once('drain', () => resolve());
           stream.once('error', (e) => reject(fail(e)));
         });
       }
+      return undefined;
     },
     async close() {
       await new Promise<void>((resolve, reject) =>

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { MemoryConnectorStore, MemoryStateStore } from '../memory/index.ts';
@@ -111,6 +111,14 @@ async function holderOf(lock: string): Promise<number | undefined> {
   }
 }
 
+async function olderThan(file: string, ms: number): Promise<boolean> {
+  try {
+    return Date.now() - (await stat(file)).mtimeMs > ms;
+  } catch {
+    return true;
+  }
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -124,23 +132,29 @@ function isAlive(pid: number): boolean {
 async function acquire(file: string, lock: string, options: OpenLocalStoreOptions): Promise<void> {
   const deadline = Date.now() + (options.waitMs ?? 60_000);
   let told = false;
-  for (;;) {
+  for (let madeDir = false; ; ) {
     try {
-      await mkdir(dirname(lock), { recursive: true });
       const handle = await open(lock, 'wx');
       await handle.writeFile(String(process.pid));
       await handle.close();
       return;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && !madeDir) {
+        madeDir = true;
+        await mkdir(dirname(lock), { recursive: true }).catch(() => {});
+        continue;
+      }
+      if (code !== 'EEXIST') {
         throw new UsageError('STORE_UNWRITABLE', `cannot lock the local store ${file}: ${fsReason(e)}`, {
           file,
         });
       }
     }
     const holder = await holderOf(lock);
-    // A run that died (SIGKILL, power cut) leaves its lock behind: nobody holds it any more.
-    if (holder !== undefined && !isAlive(holder)) {
+    // A run that died (SIGKILL, power cut) leaves its lock behind: nobody holds it any more. One
+    // that died between creating the lock and writing its pid left it empty, and long ago.
+    if (holder === undefined ? await olderThan(lock, 5_000) : !isAlive(holder)) {
       await rm(lock, { force: true });
       continue;
     }

@@ -4,6 +4,7 @@ import { FlowPlan, loadFunctions, runFlow } from '../../engine/index.ts';
 import { UsageError } from '../../errors.ts';
 import { MemoryMetrics, silentLog } from '../../memory/index.ts';
 import type { RejectedRow } from '../../ports.ts';
+import { stringifyForReport } from '../exact-json.ts';
 import { openJsonLinesWriter, readJsonLines } from '../jsonl.ts';
 import { openLocalStore } from '../local-store.ts';
 
@@ -79,7 +80,11 @@ export function register(program: Command): void {
       }
 
       const out = await openJsonLinesWriter(opts.output);
-      for (const row of result.output) await out.write(row);
+      const unwritable: RejectedRow[] = [];
+      for (const row of result.output) {
+        const problem = await out.write(row);
+        if (problem) unwritable.push({ flowId, step: -1, fid: '(output)', ...problem, row });
+      }
       await out.close();
 
       const rejected: RejectedRow[] = [
@@ -87,13 +92,14 @@ export function register(program: Command): void {
           flowId,
           step: -1,
           fid: '(input)',
-          code: 'MALFORMED_ROW',
+          code: m.code,
           reason: `${opts.input}:${m.line}: ${m.reason}`,
           row: { line: m.text },
         })),
         ...result.rejected,
+        ...unwritable,
       ];
-      for (const r of rejected) process.stderr.write(`rejected ${JSON.stringify(r)}\n`);
+      for (const r of rejected) process.stderr.write(`rejected ${stringifyForReport(r)}\n`);
 
       const { stats } = result;
       const seconds = Math.max(stats.ms, 0.001) / 1000;
