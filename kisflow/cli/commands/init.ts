@@ -9,6 +9,8 @@ import { KISFLOW_VERSION } from '../program.ts';
 /** The framework's own folder: a new project depends on it with `file:` until it is published. */
 const FRAMEWORK_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TEMPLATE = fileURLToPath(new URL('../template/', import.meta.url));
+/** What infra/ imports: devDependencies of kisflow, so a project that installs kisflow adds them. */
+const CDK_LIBRARIES = ['aws-cdk-lib', 'constructs', 'cdk-nag'];
 
 interface InitOptions {
   kisflow?: string;
@@ -36,9 +38,12 @@ async function frameworkDevDependency(name: string): Promise<string> {
 /**
  * The package.json of a new project. `"type": "module"`: functions are ES modules. `aws-cdk` gives
  * `npx cdk`, `esbuild` is what the CDK bundles each step with (it runs it in the project folder),
- * `vitest` runs test/; all at the versions this framework is tested with.
+ * `vitest` runs test/; all at the versions this framework is tested with. A `file:` folder links
+ * this checkout, whose node_modules serve the CDK app; an installed kisflow (a version, a tarball)
+ * needs the CDK libraries its app imports in the project.
  */
 async function projectPackage(name: string, kisflowSpec: string): Promise<string> {
+  const linked = kisflowSpec.startsWith('file:') && !/\.t?gz$/.test(kisflowSpec);
   const pkg = {
     name,
     version: '0.1.0',
@@ -51,11 +56,14 @@ async function projectPackage(name: string, kisflowSpec: string): Promise<string
       synth: 'cdk synth',
     },
     dependencies: { kisflow: kisflowSpec },
-    devDependencies: {
-      'aws-cdk': await frameworkDevDependency('aws-cdk'),
-      esbuild: await frameworkDevDependency('esbuild'),
-      vitest: await frameworkDevDependency('vitest'),
-    },
+    devDependencies: Object.fromEntries(
+      await Promise.all(
+        ['aws-cdk', ...(linked ? [] : CDK_LIBRARIES), 'esbuild', 'vitest'].map(async (dep) => [
+          dep,
+          await frameworkDevDependency(dep),
+        ]),
+      ),
+    ),
   };
   return `${JSON.stringify(pkg, null, 2)}\n`;
 }

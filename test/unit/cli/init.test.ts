@@ -44,6 +44,10 @@ describe('kisflow init', () => {
     await initProject(join(dir, 'pinned'), { kisflow: '^0.1.0', name: 'pinned-shop' });
     const pkg = JSON.parse(await readFile(join(dir, 'pinned', 'package.json'), 'utf8'));
     expect(pkg).toMatchObject({ name: 'pinned-shop', dependencies: { kisflow: '^0.1.0' } });
+    // An installed kisflow brings no devDependencies: the project holds what its CDK app imports.
+    expect(Object.keys(pkg.devDependencies)).toEqual(
+      expect.arrayContaining(['aws-cdk-lib', 'constructs', 'cdk-nag']),
+    );
   });
 
   it('refuses a folder that is not empty, and touches nothing in it', async () => {
