@@ -8,19 +8,21 @@ import { readYamlDocuments } from './yaml-documents.ts';
 export interface LoadOptions {
   /**
    * Project root: handler modules resolve against it. Default: the nearest folder at or above
-   * `dir` that holds a package.json (the project that owns the flows), else `process.cwd()`.
+   * `dir` that holds a package.json or is the working directory, else the working directory.
    */
   readonly root?: string;
 }
 
 /**
  * The project that holds a flows directory: `kisflow run --dir ../shop/flows` must load
- * `../shop/functions/`, not the working directory's.
+ * `../shop/functions/`, not the working directory's; flows under the working directory keep it
+ * as their root.
  */
 export function projectRootOf(dir: string): string {
+  const cwd = process.cwd();
   for (let at = path.resolve(dir); ; at = path.dirname(at)) {
-    if (existsSync(path.join(at, 'package.json'))) return at;
-    if (path.dirname(at) === at) return process.cwd();
+    if (at === cwd || existsSync(path.join(at, 'package.json'))) return at;
+    if (path.dirname(at) === at) return cwd;
   }
 }
 

@@ -105,7 +105,7 @@ export function register(program: Command): void {
       const seconds = Math.max(stats.ms, 0.001) / 1000;
       const rate = Math.round(stats.rowsIn / seconds).toLocaleString('en-US');
       process.stderr.write(
-        `${flowId}: ${stats.rowsIn + malformed.length} rows in, ${stats.rowsOut} out, ${rejected.length} rejected in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
+        `${flowId}: ${stats.rowsIn + malformed.length} rows in, ${stats.rowsOut - unwritable.length} out, ${rejected.length} rejected in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
       );
       for (const s of stats.steps) {
         process.stderr.write(
