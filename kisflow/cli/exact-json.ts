@@ -54,6 +54,57 @@ export function showBytes(bytes: Uint8Array): string {
 
 // A JSON string, or a number outside one: numbers are checked against the value parsed.
 const TOKENS = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+// A \uD800-\uDFFF escape, or any surrogate code unit (pairs too): a cheap first look.
+const SURROGATE = /\\u[dD][89a-fA-F]|[\uD800-\uDFFF]/;
+
+const SAFE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Whether a parsed value holds a number JSON.parse may have changed: a non-finite one, or one
+ * beyond ±2^53 (where integers stop being exact). Only such rows pay for the token scan.
+ */
+function hasUnsafeNumber(root: object): boolean {
+  const stack: object[] = [root];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const obj = next as Record<string, unknown>;
+    for (const key in obj) {
+      const v = obj[key];
+      if (typeof v === 'number') {
+        if (!(v <= SAFE && v >= -SAFE)) return true;
+      } else if (typeof v === 'object' && v !== null) stack.push(v);
+    }
+  }
+  return false;
+}
+
+/** Tokenizes the line, so a digit run inside a string is never taken for a number. */
+function exactScan(text: string): Problem | undefined {
+  for (const [token] of text.matchAll(TOKENS)) {
+    if (token.charCodeAt(0) === 34 /* " */) continue;
+    const problem = numberProblem(token);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function numberProblem(token: string): Problem | undefined {
+  const number = Number(token);
+  // Most long numbers are still safe integers or plain decimals: no BigInt needed for them.
+  if (Number.isSafeInteger(number)) return undefined;
+  if (!Number.isFinite(number)) {
+    return {
+      code: 'NUMBER_OUT_OF_RANGE',
+      reason: `the number ${token} is beyond a 64-bit float (it would become Infinity); send it as a string`,
+    };
+  }
+  if (/^-?\d+$/.test(token) && BigInt(token) !== BigInt(number)) {
+    return {
+      code: 'INTEGER_NOT_EXACT',
+      reason: `the integer ${token} is beyond 2^53 and would be kept as ${BigInt(number)}; send it as a string`,
+    };
+  }
+  return undefined;
+}
 
 /** A JSON object row from one line, exactly as written, or why it cannot be one. */
 export function parseRow(text: string): Exact<Row> {
@@ -66,28 +117,15 @@ export function parseRow(text: string): Exact<Row> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return fail('MALFORMED_ROW', 'not a JSON object');
   }
-  // Only a line with a long digit run or an exponent can hold a number JSON.parse changed.
-  if (/\d{16}|\d[eE]/.test(text)) {
-    for (const [token] of text.matchAll(TOKENS)) {
-      if (token.startsWith('"')) continue;
-      const number = Number(token);
-      if (!Number.isFinite(number)) {
-        return fail(
-          'NUMBER_OUT_OF_RANGE',
-          `the number ${token} is beyond a 64-bit float (it would become Infinity); send it as a string`,
-        );
-      }
-      if (/^-?\d+$/.test(token) && BigInt(token) !== BigInt(number)) {
-        return fail(
-          'INTEGER_NOT_EXACT',
-          `the integer ${token} is beyond 2^53 and would be kept as ${BigInt(number)}; send it as a string`,
-        );
-      }
-    }
+  if (hasUnsafeNumber(value)) {
+    const changed = exactScan(text);
+    if (changed) return { ok: false, problem: changed };
   }
-  const lone = findLoneSurrogate(value);
-  if (lone !== undefined) {
-    return fail('LONE_SURROGATE', `${lone} holds a lone UTF-16 surrogate, which UTF-8 cannot carry`);
+  if (SURROGATE.test(text)) {
+    const lone = findLoneSurrogate(value);
+    if (lone !== undefined) {
+      return fail('LONE_SURROGATE', `${lone} holds a lone UTF-16 surrogate, which UTF-8 cannot carry`);
+    }
   }
   return { ok: true, value: value as Row };
 }

@@ -12,26 +12,44 @@ export interface MalformedLine {
   readonly reason: string;
 }
 
-const BOM = [0xef, 0xbb, 0xbf];
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const dropCR = (line: string) => (line.endsWith('\r') ? line.slice(0, -1) : line);
 
-/** The lines of a byte stream, split on LF (a CR before it dropped), undecoded. */
-async function* byteLines(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+/**
+ * The lines of a byte stream, split on LF (a CR before it dropped): decoded text, or the bytes of
+ * a line that is not UTF-8. Each chunk's whole lines are decoded at once (a LF is always a
+ * character boundary); only a chunk that fails is decoded line by line to find the bad ones.
+ */
+async function* lines(input: AsyncIterable<Buffer | string>): AsyncGenerator<string | Buffer> {
   let pending: Buffer[] = [];
   for await (const piece of input) {
     const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
-    let start = 0;
-    for (let end = chunk.indexOf(10); end !== -1; end = chunk.indexOf(10, start)) {
-      pending.push(chunk.subarray(start, end));
-      const line = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
-      pending = [];
-      yield line.at(-1) === 13 ? line.subarray(0, -1) : line;
-      start = end + 1;
+    const last = chunk.lastIndexOf(10);
+    if (last === -1) {
+      pending.push(chunk);
+      continue;
     }
-    if (start < chunk.length) pending.push(chunk.subarray(start));
+    const whole = Buffer.concat([...pending, chunk.subarray(0, last)]);
+    pending = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : [];
+    let text: string | undefined;
+    try {
+      text = decoder.decode(whole);
+    } catch {
+      yield* lineByLine(whole);
+    }
+    if (text !== undefined) for (const line of text.split('\n')) yield dropCR(line);
   }
-  if (pending.length > 0) {
-    const line = Buffer.concat(pending);
-    yield line.at(-1) === 13 ? line.subarray(0, -1) : line;
+  if (pending.length > 0) yield* lineByLine(Buffer.concat(pending));
+}
+
+function* lineByLine(bytes: Buffer): Generator<string | Buffer> {
+  let start = 0;
+  for (let end = bytes.indexOf(10); ; end = bytes.indexOf(10, start)) {
+    const line = bytes.subarray(start, end === -1 ? bytes.length : end);
+    const decoded = decodeUtf8(line);
+    yield decoded.ok ? dropCR(decoded.value) : line.at(-1) === 13 ? line.subarray(0, -1) : line;
+    if (end === -1) return;
+    start = end + 1;
   }
 }
 
@@ -54,15 +72,19 @@ export async function readJsonLines(source: string): Promise<{ rows: Row[]; malf
     malformed.push({ line, text, code: problem.code, reason: problem.reason });
   let line = 0;
   try {
-    for await (let bytes of byteLines(stream)) {
+    for await (const read of lines(stream)) {
       line++;
-      if (line === 1 && BOM.every((b, i) => bytes[i] === b)) bytes = bytes.subarray(BOM.length);
-      const decoded = decodeUtf8(bytes);
-      if (!decoded.ok) {
-        reject(line, showBytes(bytes), decoded.problem);
+      if (typeof read !== 'string') {
+        const decoded = decodeUtf8(read);
+        reject(
+          line,
+          showBytes(read),
+          decoded.ok ? { code: 'NOT_UTF8', reason: 'not UTF-8' } : decoded.problem,
+        );
         continue;
       }
-      const text = decoded.value;
+      // A byte order mark is allowed at the start of the file, nowhere else.
+      const text = line === 1 && read.startsWith('\uFEFF') ? read.slice(1) : read;
       if (text.trim() === '') continue;
       const parsed = parseRow(text);
       if (parsed.ok) rows.push(parsed.value);
