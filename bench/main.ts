@@ -15,6 +15,10 @@ const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }
     load: () => import('./dev-throughput.ts'),
   },
   bundle: { title: 'Lambda bundles: size and module init time', load: () => import('./bundle.ts') },
+  jsonl: {
+    title: 'kisflow run input: the exact JSON Lines reader vs readline + JSON.parse',
+    load: () => import('./jsonl.ts'),
+  },
 };
 
 const wanted = process.argv.slice(2);

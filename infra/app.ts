@@ -1,7 +1,8 @@
 /**
- * The CDK app (cdk.json: `node bin/run-ts.js infra/app.ts`). Reads the flows directory
- * (`-c kisflow:dir=...`, default `flows`, relative to the working directory, which is the project
- * root) and synthesises `KisFlow-Shared` and one `KisFlow-<flow>` stack per flow.
+ * The CDK app (cdk.json: `node bin/cdk-app.js`). Reads the flows directory
+ * (`-c kisflow:dir=...`, default `flows`, relative to the working directory; handlers resolve
+ * against the project that holds it, the nearest folder with a package.json) and synthesises
+ * `KisFlow-Shared` and one `KisFlow-<flow>` stack per flow (a disabled flow deploys disabled).
  *
  * A configuration mistake stops the synth with the same `file:line:col: message` lines as
  * `kisflow validate`, exit code 1 and no stack trace.
@@ -21,9 +22,9 @@ export { SharedStack, type SharedStackProps } from './shared-stack.ts';
 export { KisFlowStep, type KisFlowStepProps } from './step.ts';
 
 /** Loads the project named by the app's context and builds the app; throws ConfigError on a config mistake. */
-export async function loadApp(app: App = new App(), root = process.cwd()) {
+export async function loadApp(app: App = new App(), root?: string) {
   const { dir, prefix } = readSettings(app);
-  const project = await loadProject(dir, { root, prefix });
+  const project = await loadProject(dir, root === undefined ? { prefix } : { root, prefix });
   return buildApp({ project, app });
 }
 

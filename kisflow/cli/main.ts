@@ -4,6 +4,7 @@ import { createProgram, type RegisterCommand } from './program.ts';
 // Commands load lazily: `kisflow run` should not pay for the AWS SDK and the emulators that
 // `kisflow dev` needs. Help (no command, or an unknown one) loads them all.
 const commands: Record<string, () => Promise<{ register: RegisterCommand }>> = {
+  init: () => import('./commands/init.ts'),
   validate: () => import('./commands/validate.ts'),
   run: () => import('./commands/run.ts'),
   graph: () => import('./commands/graph.ts'),
@@ -17,7 +18,12 @@ const commands: Record<string, () => Promise<{ register: RegisterCommand }>> = {
 
 try {
   const name = process.argv[2];
-  const wanted = name !== undefined && name in commands ? [name] : Object.keys(commands);
+  const wanted =
+    name === '--version' || name === '-V'
+      ? []
+      : name !== undefined && name in commands
+        ? [name]
+        : Object.keys(commands);
   const modules = await Promise.all(wanted.map((n) => commands[n]?.() ?? Promise.reject(new Error(n))));
   await createProgram(modules.map((m) => m.register)).parseAsync(process.argv);
 } catch (error) {

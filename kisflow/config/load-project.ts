@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { checkDocuments, sortIssues } from './check-project.ts';
@@ -5,10 +6,26 @@ import type { ProjectConfig } from './model.ts';
 import { readYamlDocuments } from './yaml-documents.ts';
 
 export interface LoadOptions {
-  /** Project root: handler modules resolve against it. Default `process.cwd()`. */
+  /**
+   * Project root: handler modules resolve against it. Default: the nearest folder at or above
+   * `dir` that holds a package.json or is the working directory, else the working directory.
+   */
   readonly root?: string;
   /** The deployment prefix the synth-time name checks assume (`-c kisflow:prefix`). Default `kisflow`. */
   readonly prefix?: string;
+}
+
+/**
+ * The project that holds a flows directory: `kisflow run --dir ../shop/flows` must load
+ * `../shop/functions/`, not the working directory's; flows under the working directory keep it
+ * as their root.
+ */
+export function projectRootOf(dir: string): string {
+  const cwd = process.cwd();
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    if (at === cwd || existsSync(path.join(at, 'package.json'))) return at;
+    if (path.dirname(at) === at) return cwd;
+  }
 }
 
 /**
@@ -23,7 +40,7 @@ export async function validateProject(
   dir: string,
   options: LoadOptions = {},
 ): Promise<{ project?: ProjectConfig; issues: ConfigIssue[] }> {
-  const root = path.resolve(options.root ?? process.cwd());
+  const root = path.resolve(options.root ?? projectRootOf(dir));
   const read = await readYamlDocuments(dir);
   const checked = checkDocuments(read.documents, {
     root,

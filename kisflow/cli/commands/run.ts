@@ -1,12 +1,12 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { loadProject } from '../../config/index.ts';
 import { FlowPlan, loadFunctions, runFlow } from '../../engine/index.ts';
 import { UsageError } from '../../errors.ts';
-import { MemoryConnectorStore, MemoryMetrics, MemoryStateStore, silentLog } from '../../memory/index.ts';
+import { MemoryMetrics, silentLog } from '../../memory/index.ts';
 import type { RejectedRow } from '../../ports.ts';
-import { fsReason, openJsonLinesWriter, readJsonLines } from '../jsonl.ts';
+import { stringifyForReport } from '../exact-json.ts';
+import { openJsonLinesWriter, readJsonLines } from '../jsonl.ts';
+import { openLocalStore } from '../local-store.ts';
 
 interface RunOptions {
   dir: string;
@@ -15,40 +15,6 @@ interface RunOptions {
   store: string;
   fresh?: boolean;
   batchRows: string;
-}
-
-interface LocalStores {
-  readonly connectors: MemoryConnectorStore;
-  readonly state: MemoryStateStore;
-}
-
-/**
- * Connectors and keyed state persist between runs (a JSON file) so that `kisflow run` of one
- * flow then another merges them through Save/Load, and running totals keep counting, as they
- * would in DynamoDB.
- */
-async function openStores(file: string, fresh: boolean): Promise<LocalStores> {
-  const empty = { connectors: new MemoryConnectorStore(), state: new MemoryStateStore() };
-  if (fresh) return empty;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return empty;
-    throw new UsageError('STORE_UNREADABLE', `cannot read the local store ${file}: ${(e as Error).message}`);
-  }
-  try {
-    const saved = JSON.parse(text) as { connectors?: unknown; state?: unknown };
-    return {
-      connectors: MemoryConnectorStore.restore(saved.connectors),
-      state: MemoryStateStore.restore(saved.state),
-    };
-  } catch (e) {
-    throw new UsageError(
-      'STORE_UNREADABLE',
-      `the local store ${file} is not usable (${(e as Error).message}); run with --fresh to start empty`,
-    );
-  }
 }
 
 function progress(total: number): ((done: number) => void) | undefined {
@@ -88,23 +54,37 @@ export function register(program: Command): void {
       const project = await loadProject(opts.dir);
       const plan = FlowPlan.build(project, flowId);
       const registry = await loadFunctions(project, { flowIds: [flowId] });
-      const stores = await openStores(opts.store, opts.fresh === true);
       const { rows, malformed } = await readJsonLines(opts.input);
       const metrics = new MemoryMetrics();
-
-      const result = await runFlow(
-        plan,
-        rows,
-        registry,
-        { store: stores.connectors, state: stores.state, metrics, log: silentLog },
-        {
-          batchRows,
-          onBatch: progress(rows.length),
-        },
-      );
+      // Held from reading the store to writing it: a concurrent run waits instead of losing saves.
+      const stores = await openLocalStore(opts.store, {
+        fresh: opts.fresh === true,
+        onWait: (message) => process.stderr.write(`${message}\n`),
+      });
+      let result: Awaited<ReturnType<typeof runFlow>>;
+      try {
+        result = await runFlow(
+          plan,
+          rows,
+          registry,
+          { store: stores.connectors, state: stores.state, metrics, log: silentLog },
+          {
+            batchRows,
+            onBatch: progress(rows.length),
+          },
+        );
+        // Kept before anything is reported: output printed is output whose saves are stored.
+        await stores.save();
+      } finally {
+        await stores.release();
+      }
 
       const out = await openJsonLinesWriter(opts.output);
-      for (const row of result.output) await out.write(row);
+      const unwritable: RejectedRow[] = [];
+      for (const row of result.output) {
+        const problem = await out.write(row);
+        if (problem) unwritable.push({ flowId, step: -1, fid: '(output)', ...problem, row });
+      }
       await out.close();
 
       const rejected: RejectedRow[] = [
@@ -112,32 +92,20 @@ export function register(program: Command): void {
           flowId,
           step: -1,
           fid: '(input)',
-          code: 'MALFORMED_ROW',
+          code: m.code,
           reason: `${opts.input}:${m.line}: ${m.reason}`,
           row: { line: m.text },
         })),
         ...result.rejected,
+        ...unwritable,
       ];
-      for (const r of rejected) process.stderr.write(`rejected ${JSON.stringify(r)}\n`);
-
-      try {
-        await mkdir(dirname(opts.store), { recursive: true });
-        await writeFile(
-          opts.store,
-          JSON.stringify({ connectors: stores.connectors.snapshot(), state: stores.state.snapshot() }),
-        );
-      } catch (e) {
-        throw new UsageError(
-          'STORE_UNWRITABLE',
-          `cannot write the local store ${opts.store}: ${fsReason(e)}`,
-        );
-      }
+      for (const r of rejected) process.stderr.write(`rejected ${stringifyForReport(r)}\n`);
 
       const { stats } = result;
       const seconds = Math.max(stats.ms, 0.001) / 1000;
       const rate = Math.round(stats.rowsIn / seconds).toLocaleString('en-US');
       process.stderr.write(
-        `${flowId}: ${stats.rowsIn + malformed.length} rows in, ${stats.rowsOut} out, ${rejected.length} rejected in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
+        `${flowId}: ${stats.rowsIn + malformed.length} rows in, ${stats.rowsOut - unwritable.length} out, ${rejected.length} rejected in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
       );
       for (const s of stats.steps) {
         process.stderr.write(
