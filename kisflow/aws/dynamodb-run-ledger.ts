@@ -50,6 +50,7 @@ import { DEFAULT_RETENTION_SECONDS, listMatches, skippedRecord, startedRecord } 
  * - `day#<yyyy-mm-dd>` / `<started>#<id>`: the list index by start day;
  * - `active` / `<id>`: runs still running (the timeout sweep and overlap checks read it);
  * - `job#<job>` / `slot`: the run holding an exclusive job;
+ * - `job#<job>` / `queue#<queued>#<id>`: fires queued behind it (overlap `serial`);
  * - `stream#<flow>` / `<minute>#<step>#<shard>`: counters of a continuous stream per minute.
  */
 export const RUN_TABLE = {
@@ -64,6 +65,10 @@ export const RUN_TABLE = {
   }),
   activeItem: (id: string) => ({ pk: 'active', sk: id }),
   slotItem: (jobId: string) => ({ pk: `job#${jobId}`, sk: 'slot' }),
+  queueItem: (jobId: string, queuedAt: number, runId: string) => ({
+    pk: `job#${jobId}`,
+    sk: `queue#${pad(queuedAt, 15)}#${runId}`,
+  }),
   streamItem: (flowId: string, minute: number, step: number, shard: number) => ({
     pk: `stream#${flowId}`,
     sk: `${pad(minute, 15)}#${pad(step, 4)}#${shard}`,
@@ -504,6 +509,52 @@ export class DynamoRunLedger implements RunLedger {
       throw failure('sweep', undefined, error);
     }
     return timedOut;
+  }
+
+  async enqueue(run: RunStart, queuedAt: number): Promise<void> {
+    try {
+      const jobId = run.jobId ?? '';
+      // Keyed by run id too: the same fire queued twice (a redelivered fire) is one item.
+      const queued = (
+        await this.#query(RUN_TABLE.slotItem(jobId).pk, { from: 'queue#', to: 'queue#~' })
+      ).some((item) => str(item, 'runId') === run.runId);
+      if (queued) return;
+      await this.#put({
+        ...key(RUN_TABLE.queueItem(jobId, queuedAt, run.runId)),
+        runId: { S: run.runId },
+        run: { S: JSON.stringify(run) },
+        ttl: { N: String(this.#ttl(run.retentionSeconds)) },
+      });
+    } catch (error) {
+      throw failure('enqueue', run.runId, error);
+    }
+  }
+
+  async dequeue(jobId: string): Promise<RunStart | undefined> {
+    try {
+      for (const item of await this.#query(RUN_TABLE.slotItem(jobId).pk, { from: 'queue#', to: 'queue#~' })) {
+        // The conditional delete is the claim: of two callers, one deletes, the other moves on.
+        const taken = await this.#db
+          .send(
+            new DeleteItemCommand({
+              TableName: this.#table,
+              Key: { pk: item.pk as AttributeValue, sk: item.sk as AttributeValue },
+              ConditionExpression: 'attribute_exists(pk)',
+            }),
+          )
+          .then(
+            () => true,
+            (error) => {
+              if (isConditionFailure(error)) return false;
+              throw error;
+            },
+          );
+        if (taken) return JSON.parse(str(item, 'run') as string) as RunStart;
+      }
+      return undefined;
+    } catch (error) {
+      throw failure('dequeue', undefined, error);
+    }
   }
 
   async recordStream(batch: StreamBatch): Promise<boolean> {

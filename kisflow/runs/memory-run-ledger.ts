@@ -46,6 +46,7 @@ export interface MemoryRunLedgerOptions {
 export class MemoryRunLedger implements RunLedger {
   readonly #runs = new Map<string, MemoryRun>();
   readonly #slots = new Map<string, string>();
+  readonly #queues = new Map<string, { run: RunStart; queuedAt: number }[]>();
   readonly #minutes = new Map<string, { bucket: StreamBucket; done: Set<string> }>();
   readonly #now: () => number;
 
@@ -132,6 +133,19 @@ export class MemoryRunLedger implements RunLedger {
       timedOut.push(r.id);
     }
     return timedOut;
+  }
+
+  async enqueue(run: RunStart, queuedAt: number): Promise<void> {
+    const jobId = run.jobId ?? '';
+    const queue = this.#queues.get(jobId) ?? [];
+    if (queue.some((q) => q.run.runId === run.runId)) return;
+    queue.push({ run, queuedAt });
+    queue.sort((a, b) => a.queuedAt - b.queuedAt || (a.run.runId < b.run.runId ? -1 : 1));
+    this.#queues.set(jobId, queue);
+  }
+
+  async dequeue(jobId: string): Promise<RunStart | undefined> {
+    return this.#queues.get(jobId)?.shift()?.run;
   }
 
   async recordStream(batch: StreamBatch): Promise<boolean> {

@@ -80,6 +80,8 @@ export interface RunStart {
   /** The run this one repairs (`retry`) or follows (`child`). */
   readonly parentRunId?: string;
   readonly scene?: string;
+  /** The schedule time a job's fire is for (epoch ms); it orders fires queued behind a run. */
+  readonly scheduledAt?: number;
   /**
    * Hold the job's slot while running: a start while another run of the same job holds it
    * returns `blocked` instead of starting. This is what makes overlap policies deployment-wide.
@@ -213,6 +215,13 @@ export interface RunLedger {
   list(query?: RunQuery): Promise<RunRecord[]>;
   /** Marks `timed_out` every running run with no progress for its timeout; returns their ids. */
   sweep(): Promise<string[]>;
+  /**
+   * Queues a fire behind the run holding its job (overlap `serial`), oldest `queuedAt` first;
+   * queuing the same run id twice keeps one.
+   */
+  enqueue(run: RunStart, queuedAt: number): Promise<void>;
+  /** Takes the oldest queued fire of a job, once: two callers never get the same one. */
+  dequeue(jobId: string): Promise<RunStart | undefined>;
   /** Counts a stream batch in its minute; false when that batch was already counted. */
   recordStream(batch: StreamBatch): Promise<boolean>;
   /** Per-step buckets, oldest first. */

@@ -1,4 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { JobSpec } from '../../../kisflow/config/model.ts';
+import { fireJob, startQueued } from '../../../kisflow/runs/fire-job.ts';
 import type { RunLedger, RunStart } from '../../../kisflow/runs/run-ledger.ts';
 
 /** A clock the suite moves by hand; ledgers read it through their `now` option. */
@@ -8,6 +10,18 @@ export class TestClock {
 }
 
 export type LedgerFactory = (clock: TestClock) => Promise<RunLedger>;
+
+const job = (over: Partial<JobSpec> = {}): JobSpec => ({
+  jobId: 'Nightly',
+  schedule: 'rate(1 hour)',
+  timezone: 'UTC',
+  flowId: 'Orders',
+  enabled: true,
+  params: { region: 'eu' },
+  ...over,
+});
+const nine = new Date(Date.UTC(2026, 11, 1, 9));
+const ten = new Date(Date.UTC(2026, 11, 1, 10));
 
 const run = (runId: string, more: Partial<RunStart> = {}): RunStart => ({
   runId,
@@ -324,6 +338,91 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
         [0, 1, 1, 10],
         [3_600_000, 0, 1, 10],
       ]);
+    });
+
+    it('queues fires oldest first, once each; two takers never get the same one', async () => {
+      await ledger.enqueue(run('late', { jobId: 'J' }), 2000);
+      await ledger.enqueue(run('early', { jobId: 'J' }), 1000);
+      await ledger.enqueue(run('early', { jobId: 'J' }), 1000);
+      await ledger.enqueue(run('elsewhere', { jobId: 'K' }), 500);
+      const taken = await Promise.all([ledger.dequeue('J'), ledger.dequeue('J'), ledger.dequeue('J')]);
+      expect(taken.map((t) => t?.runId).sort()).toEqual(['early', 'late', undefined].sort());
+      expect((await ledger.dequeue('K'))?.runId).toBe('elsewhere');
+    });
+
+    it('fireJob: a fire seen twice starts one run', async () => {
+      const first = await fireJob(ledger, { job: job(), scheduledAt: nine, trigger: 'schedule' });
+      expect(first.kind).toBe('started');
+      expect((await fireJob(ledger, { job: job(), scheduledAt: nine, trigger: 'schedule' })).kind).toBe(
+        'duplicate',
+      );
+    });
+
+    it('fireJob, overlap discard_later: the later fire is recorded as skipped', async () => {
+      const j = job({ overlap: 'discard_later' });
+      const first = await fireJob(ledger, { job: j, scheduledAt: nine, trigger: 'schedule' });
+      const second = await fireJob(ledger, { job: j, scheduledAt: ten, trigger: 'schedule' });
+      expect(second.kind).toBe('skipped');
+      const skipped = second.kind === 'skipped' ? second.run : undefined;
+      expect(skipped?.reason).toMatch(/still running/);
+      expect((await ledger.list({ jobId: 'Nightly' })).map((r) => r.status).sort()).toEqual([
+        'running',
+        'skipped',
+      ]);
+      expect(first.kind === 'started' && (await ledger.get(first.run.id))?.status).toBe('running');
+    });
+
+    it('fireJob, overlap serial: the later fire waits for the running one, then starts', async () => {
+      const j = job({ overlap: 'serial' });
+      const first = await fireJob(ledger, { job: j, scheduledAt: nine, trigger: 'schedule' });
+      const second = await fireJob(ledger, { job: j, scheduledAt: ten, trigger: 'schedule' });
+      expect(second).toMatchObject({ kind: 'queued', behind: first.kind === 'started' ? first.run.id : '' });
+      expect(await startQueued(ledger, j)).toBeUndefined(); // still held: back in the queue
+      if (first.kind !== 'started') throw new Error('first fire did not start');
+      await ledger.complete({ runId: first.run.id, batchId: first.run.id, step: 0 });
+      const next = await startQueued(ledger, j);
+      expect(next?.run).toMatchObject({ status: 'running', trigger: 'schedule', params: { region: 'eu' } });
+      expect(next?.ticks[0]?.rows).toEqual([{ job_id: 'Nightly', scheduled_at: ten.toISOString() }]);
+      expect(await startQueued(ledger, j)).toBeUndefined();
+    });
+
+    it('fireJob, overlap cover_early: the running run is cancelled and the new one starts', async () => {
+      const j = job({ overlap: 'cover_early' });
+      const first = await fireJob(ledger, { job: j, scheduledAt: nine, trigger: 'schedule' });
+      const second = await fireJob(ledger, { job: j, scheduledAt: ten, trigger: 'schedule' });
+      if (first.kind !== 'started' || second.kind !== 'started') throw new Error('expected two starts');
+      expect(second.covered).toBe(first.run.id);
+      expect(await ledger.get(first.run.id)).toMatchObject({
+        status: 'cancelled',
+        reason: expect.stringMatching(/cover_early/),
+      });
+      expect((await ledger.get(second.run.id))?.status).toBe('running');
+    });
+
+    it('fireJob, shards: 4: four tick batches, the run completes when all four have', async () => {
+      const fired = await fireJob(ledger, {
+        job: job({ shards: 4, timeoutSeconds: 60 }),
+        scheduledAt: nine,
+        trigger: 'manual',
+        params: { day: 'today' },
+        runId: 'manual-1',
+      });
+      if (fired.kind !== 'started') throw new Error('not started');
+      expect(fired.run).toMatchObject({
+        id: 'manual-1',
+        timeoutMs: 60_000,
+        params: { region: 'eu', day: 'today' },
+      });
+      expect(fired.ticks.map((t) => t.meta.shard)).toEqual(
+        [0, 1, 2, 3].map((index) => ({ index, total: 4 })),
+      );
+      expect(new Set(fired.ticks.map((t) => t.batchId)).size).toBe(4);
+      const done = await Promise.all(
+        fired.ticks.map((t) =>
+          ledger.complete({ runId: 'manual-1', batchId: t.batchId, step: 0, counters: { in: 1, out: 1 } }),
+        ),
+      );
+      expect(done.filter((d) => d.finished)).toEqual([{ duplicate: false, finished: 'succeeded' }]);
     });
   });
 }
