@@ -59,6 +59,12 @@ const rules: Array<{ from: string; allow: (t: string) => boolean; why: string }>
     why: 'the engine knows nothing of AWS, middy, CDK or runtimes',
   },
   {
+    from: 'kisflow/runs',
+    allow: (t) =>
+      ['kisflow/runs', 'kisflow/config', 'kisflow/errors', 'kisflow/ports'].includes(t) || t.startsWith('node:'),
+    why: 'runs and jobs logic knows nothing of AWS or runtimes',
+  },
+  {
     from: 'kisflow/memory',
     allow: (t) => !/^(@aws-sdk|@middy|aws-cdk-lib|kisflow\/(aws|lambda|local|cli))/.test(t),
     why: 'memory adapters sit beside the engine',
