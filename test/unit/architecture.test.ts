@@ -61,7 +61,8 @@ const rules: Array<{ from: string; allow: (t: string) => boolean; why: string }>
   {
     from: 'kisflow/runs',
     allow: (t) =>
-      ['kisflow/runs', 'kisflow/config', 'kisflow/errors', 'kisflow/ports'].includes(t) || t.startsWith('node:'),
+      ['kisflow/runs', 'kisflow/config', 'kisflow/errors', 'kisflow/ports'].includes(t) ||
+      t.startsWith('node:'),
     why: 'runs and jobs logic knows nothing of AWS or runtimes',
   },
   {
