@@ -15,6 +15,10 @@ const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }
     load: () => import('./dev-throughput.ts'),
   },
   bundle: { title: 'Lambda bundles: size and module init time', load: () => import('./bundle.ts') },
+  ledger: {
+    title: 'Run ledger on DynamoDB: exact completion vs one ADD per batch',
+    load: () => import('./run-ledger.ts'),
+  },
 };
 
 const wanted = process.argv.slice(2);

@@ -500,6 +500,12 @@ export class DynamoRunLedger implements RunLedger {
           await this.#release(run);
           continue;
         }
+        // Complete but never finished (the process died between counting its last batch and the
+        // check, and nothing was redelivered): finish it now rather than time it out.
+        if (isComplete(run.batches)) {
+          await this.#finish(run, finalStatus(run.batches, run.steps));
+          continue;
+        }
         if (run.timeoutMs === undefined || now - run.lastProgress <= run.timeoutMs) continue;
         if (await this.#finish(run, 'timed_out', `no progress for ${run.timeoutMs} ms (timeout)`)) {
           timedOut.push(id);

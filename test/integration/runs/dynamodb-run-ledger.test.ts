@@ -39,4 +39,25 @@ describe('DynamoRunLedger: a process killed between counting the last batch and 
     expect(got?.status).toBe('succeeded');
     expect(got?.steps[0]?.in).toBe(7);
   });
+
+  it('with no redelivery, the sweep finishes the complete run instead of timing it out', async () => {
+    let killAtRead = false;
+    const dying = {
+      send: (command: unknown) => {
+        if (killAtRead && command instanceof QueryCommand) {
+          killAtRead = false;
+          return Promise.reject(new Error('process killed'));
+        }
+        return ctx.clients.dynamodb.send(command as QueryCommand);
+      },
+    } as unknown as DynamoDBClient;
+    const ledger = new DynamoRunLedger({ dynamodb: dying, tableName: 'runs-crash' });
+    await ledger.start({ runId: 's', flowId: 'Orders', trigger: 'manual', roots: 1, timeoutMs: 60_000 });
+    killAtRead = true;
+    await expect(
+      ledger.complete({ runId: 's', batchId: 'only', step: 0, outcome: 'dead_lettered' }),
+    ).rejects.toThrow();
+    expect(await ledger.sweep()).toEqual([]);
+    expect((await ledger.get('s'))?.status).toBe('failed');
+  });
 });
