@@ -452,6 +452,23 @@ export class DynamoRunLedger implements RunLedger {
     return decodeRun(await this.#query(RUN_TABLE.runItem(runId).pk));
   }
 
+  async status(runId: string): Promise<RunStatus | undefined> {
+    try {
+      const out = await this.#db.send(
+        new GetItemCommand({
+          TableName: this.#table,
+          Key: key(RUN_TABLE.runItem(runId)),
+          ConsistentRead: true,
+          ProjectionExpression: '#status',
+          ExpressionAttributeNames: { '#status': 'status' },
+        }),
+      );
+      return str(out.Item, 'status') as RunStatus | undefined;
+    } catch (error) {
+      throw failure('status', runId, error);
+    }
+  }
+
   async list(query: RunQuery = {}): Promise<RunRecord[]> {
     const now = this.#now();
     const since = query.since ?? now - this.#retention * 1000;

@@ -117,6 +117,10 @@ export class MemoryRunLedger implements RunLedger {
     return this.#runs.get(runId)?.record;
   }
 
+  async status(runId: string): Promise<RunStatus | undefined> {
+    return this.#runs.get(runId)?.record.status;
+  }
+
   async list(query: RunQuery = {}): Promise<RunRecord[]> {
     const all = [...this.#runs.values()].map((e) => e.record);
     return listMatches(all, query, this.#now());

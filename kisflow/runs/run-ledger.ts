@@ -211,6 +211,11 @@ export interface RunLedger {
   /** Moves a running run to `cancelled`; false when it was not running. */
   cancel(runId: string, reason?: string): Promise<boolean>;
   get(runId: string): Promise<RunRecord | undefined>;
+  /**
+   * Only the status (one small read): what a step checks before processing a batch, to drop the
+   * batches of a cancelled or timed-out run with a reason instead of running them.
+   */
+  status(runId: string): Promise<RunStatus | undefined>;
   /** Newest first. */
   list(query?: RunQuery): Promise<RunRecord[]>;
   /** Marks `timed_out` every running run with no progress for its timeout; returns their ids. */

@@ -60,6 +60,8 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
         started: clock.ms,
       });
       expect(await ledger.get('nope')).toBeUndefined();
+      expect(await ledger.status('r1')).toBe('running');
+      expect(await ledger.status('nope')).toBeUndefined();
     });
 
     it('finishes a chain exactly when its last batch is done, with per-step counters', async () => {
@@ -216,7 +218,8 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
       expect(await ledger.cancel('unknown')).toBe(false);
       await ledger.complete({ runId: 'r1', batchId: 'b0', step: 0, counters: { in: 1, out: 1 } });
       const got = await ledger.get('r1');
-      expect(got).toMatchObject({ status: 'cancelled', reason: 'by alice', finished: clock.ms - 0 });
+      expect(got).toMatchObject({ status: 'cancelled', reason: 'by alice', finished: clock.ms });
+      expect(await ledger.status('r1')).toBe('cancelled');
       expect(got?.steps[0]?.in).toBe(1);
     });
 
