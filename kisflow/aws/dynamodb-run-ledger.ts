@@ -140,6 +140,7 @@ function recordItem(r: RunRecord, ttl: number): Item {
   if (r.timeoutMs !== undefined) item.timeoutMs = { N: String(r.timeoutMs) };
   if (r.parentRunId !== undefined) item.parentRunId = { S: r.parentRunId };
   if (r.scene !== undefined) item.scene = { S: r.scene };
+  if (r.scheduledAt !== undefined) item.scheduledAt = { N: String(r.scheduledAt) };
   if (r.reason !== undefined) item.reason = { S: r.reason };
   return item;
 }
@@ -185,6 +186,7 @@ function decodeRun(items: readonly Item[]): RunRecord | undefined {
     ...(run.timeoutMs ? { timeoutMs: num(run, 'timeoutMs') } : {}),
     ...optional('parentRunId'),
     ...optional('scene'),
+    ...(run.scheduledAt ? { scheduledAt: num(run, 'scheduledAt') } : {}),
     ...optional('reason'),
     batches: { roots: num(run, 'roots'), spawned, done, deadLettered },
     steps: [...steps.values()].sort(

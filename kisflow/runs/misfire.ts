@@ -1,4 +1,5 @@
 import type { MisfirePolicy } from '../config/model.ts';
+import type { RunLedger } from './run-ledger.ts';
 
 export type MisfireDecision =
   | { readonly fire: false; readonly missed: number }
@@ -17,4 +18,14 @@ export function decideMisfire(policy: MisfirePolicy, missed: readonly Date[]): M
   if (missed.length === 0 || policy === 'skip') return { fire: false, missed: missed.length };
   const latest = missed.reduce((a, b) => (b.getTime() > a.getTime() ? b : a));
   return { fire: true, scheduledAt: latest, missed: missed.length };
+}
+
+/**
+ * The schedule time of a job's latest fire the ledger knows (skipped fires included: they were
+ * handled), or undefined when it has none in its retention window.
+ */
+export async function lastFireAt(ledger: RunLedger, jobId: string): Promise<Date | undefined> {
+  const runs = await ledger.list({ jobId });
+  const times = runs.flatMap((r) => (r.scheduledAt === undefined ? [] : [r.scheduledAt]));
+  return times.length === 0 ? undefined : new Date(Math.max(...times));
 }

@@ -143,6 +143,8 @@ export interface RunRecord {
   readonly timeoutMs?: number;
   readonly parentRunId?: string;
   readonly scene?: string;
+  /** The schedule time of a job's fire (epoch ms): where misfire detection starts counting. */
+  readonly scheduledAt?: number;
   /** Why the run ended as it did (cancel reason, timeout), when not from its counters. */
   readonly reason?: string;
   readonly batches: {

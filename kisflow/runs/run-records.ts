@@ -18,6 +18,7 @@ export function startedRecord(run: RunStart, now: number): RunRecord {
     ...(run.timeoutMs === undefined ? {} : { timeoutMs: run.timeoutMs }),
     ...(run.parentRunId === undefined ? {} : { parentRunId: run.parentRunId }),
     ...(run.scene === undefined ? {} : { scene: run.scene }),
+    ...(run.scheduledAt === undefined ? {} : { scheduledAt: run.scheduledAt }),
     batches: { roots: run.roots, spawned: 0, done: 0, deadLettered: 0 },
     steps: [],
     usage: NO_USAGE,

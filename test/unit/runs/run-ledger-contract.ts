@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { JobSpec } from '../../../kisflow/config/model.ts';
 import { fireJob, startQueued } from '../../../kisflow/runs/fire-job.ts';
+import { decideMisfire, lastFireAt } from '../../../kisflow/runs/misfire.ts';
 import type { RunLedger, RunStart } from '../../../kisflow/runs/run-ledger.ts';
 
 /** A clock the suite moves by hand; ledgers read it through their `now` option. */
@@ -426,6 +427,27 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
         ),
       );
       expect(done.filter((d) => d.finished)).toEqual([{ duplicate: false, finished: 'succeeded' }]);
+    });
+
+    it('misfire after a restart: fire_once_now starts one run for the latest missed fire, once', async () => {
+      const j = job({ misfire: 'fire_once_now', overlap: 'discard_later' });
+      expect(await lastFireAt(ledger, 'Nightly')).toBeUndefined();
+      const first = await fireJob(ledger, { job: j, scheduledAt: nine, trigger: 'schedule' });
+      await fireJob(ledger, { job: j, scheduledAt: ten, trigger: 'schedule' }); // skipped: still counts as handled
+      if (first.kind !== 'started') throw new Error('not started');
+      await ledger.complete({ runId: first.run.id, batchId: first.run.id, step: 0 });
+      // Stopped until 13:30: the hourly fires of 11, 12 and 13 were missed.
+      const last = (await lastFireAt(ledger, 'Nightly')) as Date;
+      expect(last).toEqual(ten);
+      const missed = [1, 2, 3].map((h) => new Date(last.getTime() + h * 3_600_000));
+      const decision = decideMisfire(j.misfire ?? 'skip', missed);
+      if (!decision.fire) throw new Error('expected a fire');
+      const fire = { job: j, scheduledAt: decision.scheduledAt, trigger: 'misfire' as const };
+      const [a, b] = await Promise.all([fireJob(ledger, fire), fireJob(ledger, fire)]);
+      expect([a.kind, b.kind].sort()).toEqual(['duplicate', 'started']);
+      const started = a.kind === 'started' ? a.run : b.kind === 'started' ? b.run : undefined;
+      expect(started).toMatchObject({ trigger: 'misfire', scheduledAt: Date.UTC(2026, 11, 1, 13) });
+      expect(await lastFireAt(ledger, 'Nightly')).toEqual(new Date(Date.UTC(2026, 11, 1, 13)));
     });
   });
 }
