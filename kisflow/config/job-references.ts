@@ -39,17 +39,21 @@ export function childJobIssues(
     return [...(spec?.onSuccess ?? []), ...(spec?.onFailure ?? [])].filter((c) => jobs.has(c));
   };
   const reported = new Set<string>();
+  // Jobs from which no cycle is reachable: never explored twice, so the search stays linear.
+  const acyclic = new Set<string>();
   for (const start of jobs.keys()) {
     // Depth-first from each job, reporting a cycle once, at the job of the cycle seen first.
     const path: string[] = [];
     const visit = (id: string): string[] | undefined => {
       if (path.includes(id)) return [...path.slice(path.indexOf(id)), id];
+      if (acyclic.has(id)) return undefined;
       path.push(id);
       for (const child of children(id)) {
         const cycle = visit(child);
         if (cycle) return cycle;
       }
       path.pop();
+      acyclic.add(id);
       return undefined;
     };
     const cycle = visit(start);

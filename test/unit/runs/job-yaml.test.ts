@@ -85,6 +85,20 @@ describe('kistype job: scheduling fields', () => {
     expect(issues[0]?.message).toMatch(/^child jobs form a cycle: A → B → A/);
   });
 
+  it('a diamond of child jobs (two parents of one job) is no cycle', async () => {
+    const jobDoc = (id: string, children: string) =>
+      `kistype: job\njob_id: ${id}\nschedule: rate(1 hour)\nflow_id: F\non_success: [${children}]\n`;
+    const { issues } = await check(
+      [
+        jobDoc('A', 'B, C'),
+        jobDoc('B', 'D'),
+        jobDoc('C', 'D'),
+        'kistype: job\njob_id: D\nschedule: rate(1 day)\nflow_id: F\n',
+      ].join('---\n'),
+    );
+    expect(issues).toEqual([]);
+  });
+
   it('rejects shards 0, an unknown overlap policy and a misspelt key, located', async () => {
     const { issues } = await check(
       'kistype: job\njob_id: A\nschedule: rate(1 hour)\nflow_id: F\nshards: 0\noverlap: cover\nretyr: { times: 1 }\n',
