@@ -14,6 +14,8 @@ const commands: Record<string, () => Promise<{ register: RegisterCommand }>> = {
   tail: () => import('./commands/tail.ts'),
   dlq: () => import('./commands/dlq.ts'),
   redrive: () => import('./commands/redrive.ts'),
+  jobs: () => import('./commands/jobs.ts'),
+  runs: () => import('./commands/runs.ts'),
 };
 
 try {

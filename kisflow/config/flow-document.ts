@@ -125,6 +125,7 @@ const schema = z
     flows: nullableList(step).optional().describe('The steps, in order.'),
     tuning: tuning.prefault({}),
     source: source.optional(),
+    scene: idField.optional().describe('Business group (scene) of the flow, for listing and permissions.'),
   })
   .superRefine((value, ctx) => requireOneOf(value, ctx, ['flow_id', 'flow_name']), ALWAYS)
   .meta({
@@ -168,6 +169,7 @@ export const flowDocument: DocumentKind<typeof schema, FlowSpec> = {
       source: parsed.source
         ? defined({ eventPattern: parsed.source.event_pattern, eventBus: parsed.source.event_bus })
         : undefined,
+      scene: parsed.scene,
       at: locate([]),
     });
   },

@@ -81,6 +81,8 @@ export interface FlowSpec {
   readonly steps: readonly StepSpec[];
   readonly tuning: FlowTuning;
   readonly source?: FlowSourceSpec;
+  /** Business group (XXL-JOB's scene) for listing and permissions. */
+  readonly scene?: string;
   readonly at?: SourcePosition;
 }
 
@@ -141,7 +143,49 @@ export interface JobSpec {
   readonly params: Params;
   /** Rows the tick carries into the flow; default one row `{ job_id, scheduled_at }`. */
   readonly rows?: readonly Readonly<Record<string, unknown>>[];
+  // The scheduling fields below are optional so that a JobSpec written in code stays valid;
+  // kisflow/runs/job-policy.ts resolves their defaults in one place.
+  /** What to do with a fire that was missed. Default `skip`. */
+  readonly misfire?: MisfirePolicy;
+  /** What a fire does while the job's previous run is still running. Default `serial`. */
+  readonly overlap?: OverlapPolicy;
+  /** A run with no progress for this many seconds becomes `timed_out`. Default: no timeout. */
+  readonly timeoutSeconds?: number;
+  /** Fire again after a failed run. Default: no retry. */
+  readonly retry?: JobRetrySpec;
+  /** Jobs started when a run of this job succeeds. */
+  readonly onSuccess?: readonly string[];
+  /** Jobs started when a run of this job fails (failed, partial or timed out). */
+  readonly onFailure?: readonly string[];
+  /** Tick batches per fire (sharding broadcast); each carries its `{ index, total }`. Default 1. */
+  readonly shards?: number;
+  /** Business group (XXL-JOB's scene) for listing and permissions. */
+  readonly scene?: string;
+  readonly alerts?: JobAlertsSpec;
   readonly at?: SourcePosition;
+}
+
+export type MisfirePolicy = 'skip' | 'fire_once_now';
+export type OverlapPolicy = 'serial' | 'discard_later' | 'cover_early';
+
+export interface JobRetrySpec {
+  /** Fires after the first failed one. */
+  readonly times: number;
+  /** Seconds before the first retry. */
+  readonly intervalSeconds: number;
+  /** Each further retry waits this many times longer. */
+  readonly backoff: number;
+  /** Longest wait between retries, in seconds. */
+  readonly maxIntervalSeconds?: number;
+}
+
+export interface JobAlertsSpec {
+  readonly onFailure?: boolean;
+  /** Alert when this many runs in a row failed. */
+  readonly consecutiveFailures?: number;
+  /** Alert when the share of succeeded runs among the last `runs` falls under `below`. */
+  readonly successRatio?: { readonly below: number; readonly runs: number };
+  readonly onTimeout?: boolean;
 }
 
 export interface ProjectConfig {

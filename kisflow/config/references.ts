@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { ConfigIssue } from '../errors.ts';
 import { type ConfigDocument, issueAt } from './config-document.ts';
 import { didYouMeanHint } from './did-you-mean.ts';
+import { childJobIssues } from './job-references.ts';
 import type { ConnSpec, FlowSpec, FuncSpec, JobSpec } from './model.ts';
 
 /** A config object that passed the shape checks, with the document it came from. */
@@ -21,6 +22,7 @@ export interface ShapedObjects {
     readonly func: ReadonlySet<string>;
     readonly flow: ReadonlySet<string>;
     readonly conn: ReadonlySet<string>;
+    readonly job?: ReadonlySet<string>;
   };
   /** Some document could not be read at all: any id may be in it, so nothing is reported missing. */
   readonly incomplete: boolean;
@@ -175,5 +177,6 @@ export function referenceIssues(objects: ShapedObjects, options: ReferenceOption
       );
     }
   }
+  issues.push(...childJobIssues(jobs, misshapen.job ?? new Set(), incomplete));
   return issues;
 }

@@ -68,6 +68,13 @@ const rules: Array<{ from: string; allow: (t: string) => boolean; why: string }>
     why: 'the wire contract is SDK-free: runtime and infra share it',
   },
   {
+    from: 'kisflow/runs',
+    allow: (t) =>
+      ['kisflow/runs', 'kisflow/config', 'kisflow/errors', 'kisflow/ports'].includes(t) ||
+      t.startsWith('node:'),
+    why: 'runs and jobs logic knows nothing of AWS or runtimes',
+  },
+  {
     from: 'kisflow/memory',
     allow: (t) => !/^(@aws-sdk|@middy|aws-cdk-lib|kisflow\/(aws|lambda|local|cli))/.test(t),
     why: 'memory adapters sit beside the engine',

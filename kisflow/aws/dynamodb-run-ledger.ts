@@ -1,0 +1,649 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { InfrastructureError } from '../errors.ts';
+import {
+  bucketStart,
+  finalStatus,
+  HOUR_MS,
+  isComplete,
+  MINUTE_MS,
+  NO_COUNTS,
+  NO_USAGE,
+  RUN_SHARDS,
+  rollUp,
+  shardOf,
+} from '../runs/run-accounting.ts';
+import {
+  type BatchCompletion,
+  type CompletionResult,
+  type RunLedger,
+  type RunQuery,
+  type RunRecord,
+  type RunStart,
+  type RunStatus,
+  type RunTrigger,
+  type RunUsage,
+  STEP_COUNTERS,
+  type StartResult,
+  type StepCounters,
+  type StepRecord,
+  type StreamBatch,
+  type StreamBucket,
+  type StreamQuery,
+  USAGE_FIELDS,
+} from '../runs/run-ledger.ts';
+import { DEFAULT_RETENTION_SECONDS, listMatches, skippedRecord, startedRecord } from '../runs/run-records.ts';
+
+/**
+ * The runs table, in one place: key `pk` (S, HASH) + `sk` (S, RANGE), TTL on `ttl`.
+ * - `run#<id>` / `run`: the run record (status, params, times, roots);
+ * - `run#<id>` / `shard#<nn>`: RUN_SHARDS counters per run: the batch ids counted (`done`, a string
+ *   set), children announced (`spawned`), dead-lettered batches, per-step counters, usage;
+ * - `day#<yyyy-mm-dd>` / `<started>#<id>`: the list index by start day;
+ * - `active` / `<id>`: runs still running (the timeout sweep and overlap checks read it);
+ * - `job#<job>` / `slot`: the run holding an exclusive job;
+ * - `job#<job>` / `queue#<queued>#<id>`: fires queued behind it (overlap `serial`);
+ * - `stream#<flow>` / `<minute>#<step>#<shard>`: counters of a continuous stream per minute.
+ */
+export const RUN_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl',
+  runItem: (id: string) => ({ pk: `run#${id}`, sk: 'run' }),
+  shardItem: (id: string, shard: number) => ({ pk: `run#${id}`, sk: `shard#${pad(shard, 2)}` }),
+  dayItem: (id: string, started: number) => ({
+    pk: `day#${new Date(started).toISOString().slice(0, 10)}`,
+    sk: `${pad(started, 15)}#${id}`,
+  }),
+  activeItem: (id: string) => ({ pk: 'active', sk: id }),
+  slotItem: (jobId: string) => ({ pk: `job#${jobId}`, sk: 'slot' }),
+  queueItem: (jobId: string, queuedAt: number, runId: string) => ({
+    pk: `job#${jobId}`,
+    sk: `queue#${pad(queuedAt, 15)}#${runId}`,
+  }),
+  streamItem: (flowId: string, minute: number, step: number, shard: number) => ({
+    pk: `stream#${flowId}`,
+    sk: `${pad(minute, 15)}#${pad(step, 4)}#${shard}`,
+  }),
+} as const;
+
+/** Shards of a stream minute (its batch-id guard): 4 × ~12,000 batches per minute and step. */
+const STREAM_SHARDS = 4;
+const DAY_MS = 86_400_000;
+
+export interface DynamoRunLedgerOptions {
+  readonly dynamodb: DynamoDBClient;
+  readonly tableName: string;
+  /** Seconds a run is kept when its start gives none. @default 30 days */
+  readonly retentionSeconds?: number;
+  /** Epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+}
+
+type Item = Record<string, AttributeValue>;
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+function key(k: { pk: string; sk: string }): Item {
+  return { pk: { S: k.pk }, sk: { S: k.sk } };
+}
+
+const num = (item: Item | undefined, name: string) => Number(item?.[name]?.N ?? 0);
+const str = (item: Item | undefined, name: string) => item?.[name]?.S;
+const counterName = (step: number, counter: keyof StepCounters) => `c${step}_${counter}`;
+
+function isConditionFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error as { name?: string })?.name === 'ConditionalCheckFailedException'
+  );
+}
+
+function failure(operation: string, runId: string | undefined, error: unknown): InfrastructureError {
+  const message = (error as Error)?.message ?? String(error);
+  // A shard's batch-id set past 400 KB: the run has more batches than the ledger can guard.
+  const code = /item size/i.test(message) ? 'RUN_TOO_LARGE' : 'RUN_LEDGER_FAILED';
+  return new InfrastructureError(
+    code,
+    `run ledger ${operation} failed for run ${runId ?? '-'}: ${message}`,
+    {
+      operation,
+      runId,
+    },
+    { cause: error },
+  );
+}
+
+function recordItem(r: RunRecord, ttl: number): Item {
+  const item: Item = {
+    ...key(RUN_TABLE.runItem(r.id)),
+    flowId: { S: r.flowId },
+    trigger: { S: r.trigger },
+    status: { S: r.status },
+    params: { S: JSON.stringify(r.params) },
+    started: { N: String(r.started) },
+    roots: { N: String(r.batches.roots) },
+    ttl: { N: String(ttl) },
+  };
+  if (r.jobId !== undefined) item.jobId = { S: r.jobId };
+  if (r.finished !== undefined) item.finished = { N: String(r.finished) };
+  if (r.timeoutMs !== undefined) item.timeoutMs = { N: String(r.timeoutMs) };
+  if (r.parentRunId !== undefined) item.parentRunId = { S: r.parentRunId };
+  if (r.scene !== undefined) item.scene = { S: r.scene };
+  if (r.scheduledAt !== undefined) item.scheduledAt = { N: String(r.scheduledAt) };
+  if (r.reason !== undefined) item.reason = { S: r.reason };
+  return item;
+}
+
+/** A run record from its item and its shard items (one Query of the run's partition). */
+function decodeRun(items: readonly Item[]): RunRecord | undefined {
+  const run = items.find((i) => str(i, 'sk') === 'run');
+  if (!run) return undefined;
+  const shards = items.filter((i) => str(i, 'sk')?.startsWith('shard#'));
+  const steps = new Map<number, Record<string, number | string>>();
+  let spawned = 0;
+  let done = 0;
+  let deadLettered = 0;
+  let lastProgress = num(run, 'started');
+  const usage = { ...NO_USAGE } as Record<keyof RunUsage, number>;
+  for (const shard of shards) {
+    spawned += num(shard, 'spawned');
+    done += shard.done?.SS?.length ?? 0;
+    deadLettered += num(shard, 'dl');
+    lastProgress = Math.max(lastProgress, num(shard, 'lastAt'));
+    for (const f of USAGE_FIELDS) usage[f] += num(shard, `u_${f}`);
+    for (const [name, value] of Object.entries(shard)) {
+      const m = /^(c|f)(\d+)(?:_(\w+))?$/.exec(name);
+      if (!m) continue;
+      const index = Number(m[2]);
+      const step = steps.get(index) ?? { index, ...NO_COUNTS };
+      if (m[1] === 'f' && value.S !== undefined) step.fid = value.S;
+      else if (m[3] !== undefined) step[m[3]] = ((step[m[3]] as number) ?? 0) + Number(value.N ?? 0);
+      steps.set(index, step);
+    }
+  }
+  const optional = (name: string) => (str(run, name) === undefined ? {} : { [name]: str(run, name) });
+  return {
+    id: (str(run, 'pk') as string).slice('run#'.length),
+    flowId: str(run, 'flowId') as string,
+    ...optional('jobId'),
+    trigger: str(run, 'trigger') as RunTrigger,
+    status: str(run, 'status') as RunStatus,
+    params: JSON.parse(str(run, 'params') ?? '{}'),
+    started: num(run, 'started'),
+    ...(run.finished ? { finished: num(run, 'finished') } : {}),
+    lastProgress,
+    ...(run.timeoutMs ? { timeoutMs: num(run, 'timeoutMs') } : {}),
+    ...optional('parentRunId'),
+    ...optional('scene'),
+    ...(run.scheduledAt ? { scheduledAt: num(run, 'scheduledAt') } : {}),
+    ...optional('reason'),
+    batches: { roots: num(run, 'roots'), spawned, done, deadLettered },
+    steps: [...steps.values()].sort(
+      (a, b) => (a.index as number) - (b.index as number),
+    ) as unknown as StepRecord[],
+    usage,
+  };
+}
+
+/**
+ * The run ledger in a DynamoDB table, exact without transactions (dynalite has no
+ * TransactWriteItems).
+ *
+ * Completing batch B is ONE conditional UpdateItem on B's shard (hash(B) mod RUN_SHARDS):
+ * `ADD done {B}, spawned n, <counters>` if `NOT contains(done, B)`; a redelivery fails the
+ * condition and changes nothing. When B has no children (or was a duplicate, which heals a crash
+ * right after the first completion) the run's partition is read back with one strongly consistent
+ * Query: roots + Σ spawned == Σ |done| means complete, and the record moves from `running` to its
+ * final status by a conditional update, exactly once. Of concurrent last completions, the one
+ * whose read comes last sees every write, so a complete run is always noticed.
+ *
+ * @example
+ * const ledger = new DynamoRunLedger({ dynamodb, tableName: 'kisflow-runs' });
+ */
+export class DynamoRunLedger implements RunLedger {
+  readonly #db: DynamoDBClient;
+  readonly #table: string;
+  readonly #retention: number;
+  readonly #now: () => number;
+
+  constructor(options: DynamoRunLedgerOptions) {
+    this.#db = options.dynamodb;
+    this.#table = options.tableName;
+    this.#retention = options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  #ttl(retentionSeconds?: number): number {
+    return Math.floor(this.#now() / 1000) + (retentionSeconds ?? this.#retention);
+  }
+
+  async #put(item: Item, condition?: string, values?: Item): Promise<boolean> {
+    try {
+      await this.#db.send(
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: item,
+          ...(condition ? { ConditionExpression: condition } : {}),
+          ...(values ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async #delete(k: { pk: string; sk: string }, condition?: string, values?: Item): Promise<void> {
+    try {
+      await this.#db.send(
+        new DeleteItemCommand({
+          TableName: this.#table,
+          Key: key(k),
+          ...(condition ? { ConditionExpression: condition } : {}),
+          ...(values ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async #query(pk: string, range?: { from: string; to: string }, newestFirst = false): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          ConsistentRead: true,
+          KeyConditionExpression: range ? 'pk = :pk AND sk BETWEEN :from AND :to' : 'pk = :pk',
+          ExpressionAttributeValues: {
+            ':pk': { S: pk },
+            ...(range ? { ':from': { S: range.from }, ':to': { S: range.to } } : {}),
+          },
+          ScanIndexForward: !newestFirst,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  async start(run: RunStart): Promise<StartResult> {
+    try {
+      const existing = await this.get(run.runId);
+      if (existing) return { kind: 'exists', run: existing };
+      if (run.exclusive && run.jobId !== undefined) {
+        const holder = await this.#claimSlot(run.jobId, run.runId);
+        if (holder !== undefined) return { kind: 'blocked', holder };
+      }
+      const record = startedRecord(run, this.#now());
+      const ttl = this.#ttl(run.retentionSeconds);
+      // The active entry first: a crash before the record leaves an entry the sweep removes, never
+      // a running record the sweep cannot see.
+      await this.#put({
+        ...key(RUN_TABLE.activeItem(run.runId)),
+        started: { N: String(record.started) },
+        ttl: { N: String(ttl) },
+      });
+      await this.#put({ ...key(RUN_TABLE.dayItem(run.runId, record.started)), ttl: { N: String(ttl) } });
+      if (!(await this.#put(recordItem(record, ttl), 'attribute_not_exists(pk)'))) {
+        return { kind: 'exists', run: (await this.get(run.runId)) as RunRecord };
+      }
+      if (run.roots === 0) {
+        await this.#finish(record, 'succeeded');
+        return { kind: 'started', run: (await this.get(run.runId)) as RunRecord };
+      }
+      return { kind: 'started', run: record };
+    } catch (error) {
+      throw failure('start', run.runId, error);
+    }
+  }
+
+  /** Undefined when the slot is now `runId`'s; else the run holding it. */
+  async #claimSlot(jobId: string, runId: string): Promise<string | undefined> {
+    const slot = key(RUN_TABLE.slotItem(jobId));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const claimed = await this.#put(
+        { ...slot, holder: { S: runId }, claimedAt: { N: String(this.#now()) } },
+        'attribute_not_exists(pk) OR holder = :me',
+        { ':me': { S: runId } },
+      );
+      if (claimed) return undefined;
+      const out = await this.#db.send(
+        new GetItemCommand({ TableName: this.#table, Key: slot, ConsistentRead: true }),
+      );
+      const holder = str(out.Item, 'holder');
+      if (holder === undefined) continue;
+      const held = await this.get(holder);
+      // A holder with no record yet is a start in progress, unless it claimed long ago and crashed.
+      if (held?.status === 'running') return holder;
+      if (!held && this.#now() - num(out.Item, 'claimedAt') <= MINUTE_MS) return holder;
+      // The holder ended without releasing (a crash between its finish and the release).
+      await this.#delete(RUN_TABLE.slotItem(jobId), 'holder = :old', { ':old': { S: holder } });
+    }
+    return str(
+      (await this.#db.send(new GetItemCommand({ TableName: this.#table, Key: slot, ConsistentRead: true })))
+        .Item,
+      'holder',
+    );
+  }
+
+  async skip(run: RunStart, reason: string): Promise<RunRecord> {
+    try {
+      const record = skippedRecord(run, this.#now(), reason);
+      const ttl = this.#ttl(run.retentionSeconds);
+      await this.#put({ ...key(RUN_TABLE.dayItem(run.runId, record.started)), ttl: { N: String(ttl) } });
+      await this.#put(recordItem(record, ttl), 'attribute_not_exists(pk)');
+      return (await this.get(run.runId)) as RunRecord;
+    } catch (error) {
+      throw failure('skip', run.runId, error);
+    }
+  }
+
+  async complete(batch: BatchCompletion): Promise<CompletionResult> {
+    const names: Record<string, string> = {};
+    const values: Item = { ':b': { SS: [batch.batchId] }, ':bid': { S: batch.batchId } };
+    const adds = ['done :b'];
+    const add = (attribute: string, value: number) => {
+      if (!value) return;
+      const n = `#a${Object.keys(names).length}`;
+      names[n] = attribute;
+      values[`:${n.slice(1)}`] = { N: String(value) };
+      adds.push(`${n} :${n.slice(1)}`);
+    };
+    add('spawned', batch.children ?? 0);
+    add('dl', batch.outcome === 'dead_lettered' ? 1 : 0);
+    for (const c of STEP_COUNTERS) add(counterName(batch.step, c), batch.counters?.[c] ?? 0);
+    for (const u of USAGE_FIELDS) add(`u_${u}`, batch.usage?.[u] ?? 0);
+    const sets = ['lastAt = :now', '#ttl = if_not_exists(#ttl, :ttl)'];
+    names['#ttl'] = RUN_TABLE.ttlAttribute;
+    values[':now'] = { N: String(this.#now()) };
+    values[':ttl'] = { N: String(this.#ttl()) };
+    if (batch.fid !== undefined) {
+      names['#fid'] = `f${batch.step}`;
+      values[':fid'] = { S: batch.fid };
+      sets.push('#fid = if_not_exists(#fid, :fid)');
+    }
+    let duplicate = false;
+    try {
+      await this.#db.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: key(RUN_TABLE.shardItem(batch.runId, shardOf(batch.batchId, RUN_SHARDS))),
+          UpdateExpression: `ADD ${adds.join(', ')} SET ${sets.join(', ')}`,
+          ConditionExpression: 'NOT contains(done, :bid)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw failure('complete', batch.runId, error);
+      duplicate = true;
+    }
+    // A batch with children cannot be the last: they are announced but not yet done.
+    if (!duplicate && (batch.children ?? 0) > 0) return { duplicate };
+    try {
+      const run = await this.get(batch.runId);
+      if (run?.status !== 'running' || !isComplete(run.batches)) return { duplicate };
+      const status = finalStatus(run.batches, run.steps);
+      return (await this.#finish(run, status)) ? { duplicate, finished: status } : { duplicate };
+    } catch (error) {
+      throw failure('complete', batch.runId, error);
+    }
+  }
+
+  /** Moves a running run to `status`; false when another call got there first. */
+  async #finish(run: RunRecord, status: RunStatus, reason?: string): Promise<boolean> {
+    const values: Item = {
+      ':s': { S: status },
+      ':now': { N: String(this.#now()) },
+      ':running': { S: 'running' },
+    };
+    if (reason !== undefined) values[':reason'] = { S: reason };
+    try {
+      await this.#db.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: key(RUN_TABLE.runItem(run.id)),
+          UpdateExpression: `SET #status = :s, finished = :now${reason === undefined ? '' : ', reason = :reason'}`,
+          ConditionExpression: '#status = :running',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+    await this.#release(run);
+    return true;
+  }
+
+  async #release(run: Pick<RunRecord, 'id' | 'jobId'>): Promise<void> {
+    await this.#delete(RUN_TABLE.activeItem(run.id));
+    if (run.jobId !== undefined) {
+      await this.#delete(RUN_TABLE.slotItem(run.jobId), 'holder = :me', { ':me': { S: run.id } });
+    }
+  }
+
+  async cancel(runId: string, reason = 'cancelled'): Promise<boolean> {
+    try {
+      const run = await this.get(runId);
+      return run?.status === 'running' ? await this.#finish(run, 'cancelled', reason) : false;
+    } catch (error) {
+      throw failure('cancel', runId, error);
+    }
+  }
+
+  async get(runId: string): Promise<RunRecord | undefined> {
+    return decodeRun(await this.#query(RUN_TABLE.runItem(runId).pk));
+  }
+
+  async status(runId: string): Promise<RunStatus | undefined> {
+    try {
+      const out = await this.#db.send(
+        new GetItemCommand({
+          TableName: this.#table,
+          Key: key(RUN_TABLE.runItem(runId)),
+          ConsistentRead: true,
+          ProjectionExpression: '#status',
+          ExpressionAttributeNames: { '#status': 'status' },
+        }),
+      );
+      return str(out.Item, 'status') as RunStatus | undefined;
+    } catch (error) {
+      throw failure('status', runId, error);
+    }
+  }
+
+  async list(query: RunQuery = {}): Promise<RunRecord[]> {
+    const now = this.#now();
+    const since = query.since ?? now - this.#retention * 1000;
+    const until = query.until ?? now + 1;
+    const limit = query.limit ?? 1000;
+    const found: RunRecord[] = [];
+    try {
+      for (let day = bucketStart(until - 1, DAY_MS); day >= bucketStart(since, DAY_MS); day -= DAY_MS) {
+        const entries = await this.#query(
+          RUN_TABLE.dayItem('', day).pk,
+          { from: `${pad(since, 15)}#`, to: `${pad(until, 15)}#` },
+          true,
+        );
+        const ids = entries.map((e) => (str(e, 'sk') as string).slice(16));
+        for (let i = 0; i < ids.length && found.length < limit; i += 8) {
+          const runs = await Promise.all(ids.slice(i, i + 8).map((id) => this.get(id)));
+          found.push(
+            ...listMatches(
+              runs.filter((r) => r !== undefined),
+              { ...query, since },
+              now,
+            ),
+          );
+        }
+        if (found.length >= limit) break;
+      }
+    } catch (error) {
+      throw failure('list', undefined, error);
+    }
+    return listMatches(found, { ...query, since }, now);
+  }
+
+  async sweep(): Promise<string[]> {
+    const now = this.#now();
+    const timedOut: string[] = [];
+    try {
+      for (const entry of await this.#query('active')) {
+        const id = str(entry, 'sk') as string;
+        const run = await this.get(id);
+        if (!run) {
+          // A start that crashed before its record: forget it once it is clearly not in progress.
+          if (now - num(entry, 'started') > MINUTE_MS) await this.#delete(RUN_TABLE.activeItem(id));
+          continue;
+        }
+        if (run.status !== 'running') {
+          await this.#release(run);
+          continue;
+        }
+        // Complete but never finished (the process died between counting its last batch and the
+        // check, and nothing was redelivered): finish it now rather than time it out.
+        if (isComplete(run.batches)) {
+          await this.#finish(run, finalStatus(run.batches, run.steps));
+          continue;
+        }
+        if (run.timeoutMs === undefined || now - run.lastProgress <= run.timeoutMs) continue;
+        if (await this.#finish(run, 'timed_out', `no progress for ${run.timeoutMs} ms (timeout)`)) {
+          timedOut.push(id);
+        }
+      }
+    } catch (error) {
+      throw failure('sweep', undefined, error);
+    }
+    return timedOut;
+  }
+
+  async enqueue(run: RunStart, queuedAt: number): Promise<void> {
+    try {
+      const jobId = run.jobId ?? '';
+      // Keyed by run id too: the same fire queued twice (a redelivered fire) is one item.
+      const queued = (
+        await this.#query(RUN_TABLE.slotItem(jobId).pk, { from: 'queue#', to: 'queue#~' })
+      ).some((item) => str(item, 'runId') === run.runId);
+      if (queued) return;
+      await this.#put({
+        ...key(RUN_TABLE.queueItem(jobId, queuedAt, run.runId)),
+        runId: { S: run.runId },
+        run: { S: JSON.stringify(run) },
+        ttl: { N: String(this.#ttl(run.retentionSeconds)) },
+      });
+    } catch (error) {
+      throw failure('enqueue', run.runId, error);
+    }
+  }
+
+  async dequeue(jobId: string): Promise<RunStart | undefined> {
+    try {
+      for (const item of await this.#query(RUN_TABLE.slotItem(jobId).pk, { from: 'queue#', to: 'queue#~' })) {
+        // The conditional delete is the claim: of two callers, one deletes, the other moves on.
+        const taken = await this.#db
+          .send(
+            new DeleteItemCommand({
+              TableName: this.#table,
+              Key: { pk: item.pk as AttributeValue, sk: item.sk as AttributeValue },
+              ConditionExpression: 'attribute_exists(pk)',
+            }),
+          )
+          .then(
+            () => true,
+            (error) => {
+              if (isConditionFailure(error)) return false;
+              throw error;
+            },
+          );
+        if (taken) return JSON.parse(str(item, 'run') as string) as RunStart;
+      }
+      return undefined;
+    } catch (error) {
+      throw failure('dequeue', undefined, error);
+    }
+  }
+
+  async recordStream(batch: StreamBatch): Promise<boolean> {
+    const minute = bucketStart(batch.at, MINUTE_MS);
+    const names: Record<string, string> = { '#ttl': RUN_TABLE.ttlAttribute };
+    const values: Item = {
+      ':b': { SS: [batch.batchId] },
+      ':bid': { S: batch.batchId },
+      ':one': { N: '1' },
+      ':start': { N: String(minute) },
+      ':step': { N: String(batch.step) },
+      ':ttl': { N: String(this.#ttl()) },
+    };
+    const adds = ['done :b', 'batches :one'];
+    STEP_COUNTERS.forEach((c, i) => {
+      const value = batch.counters[c] ?? 0;
+      if (!value) return;
+      names[`#c${i}`] = c;
+      values[`:c${i}`] = { N: String(value) };
+      adds.push(`#c${i} :c${i}`);
+    });
+    try {
+      await this.#db.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: key(
+            RUN_TABLE.streamItem(batch.flowId, minute, batch.step, shardOf(batch.batchId, STREAM_SHARDS)),
+          ),
+          UpdateExpression: `ADD ${adds.join(', ')} SET #ttl = if_not_exists(#ttl, :ttl), #start = :start, #step = :step`,
+          ConditionExpression: 'NOT contains(done, :bid)',
+          ExpressionAttributeNames: { ...names, '#start': 'start', '#step': 'step' },
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw failure('recordStream', undefined, error);
+    }
+  }
+
+  async streamBuckets(query: StreamQuery): Promise<StreamBucket[]> {
+    try {
+      const items = await this.#query(`stream#${query.flowId}`, {
+        from: pad(bucketStart(query.since, MINUTE_MS), 15),
+        to: `${pad(query.until - 1, 15)}~`,
+      });
+      const minutes = items
+        .map((item) => {
+          const counts = Object.fromEntries(
+            STEP_COUNTERS.map((c) => [c, num(item, c)]),
+          ) as unknown as StepCounters;
+          return {
+            flowId: query.flowId,
+            step: num(item, 'step'),
+            start: num(item, 'start'),
+            batches: num(item, 'batches'),
+            ...counts,
+          };
+        })
+        .filter((b) => b.start >= query.since && b.start < query.until);
+      return rollUp(minutes, query.granularity === 'hour' ? HOUR_MS : MINUTE_MS);
+    } catch (error) {
+      throw failure('streamBuckets', undefined, error);
+    }
+  }
+}

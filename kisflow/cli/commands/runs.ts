@@ -1,0 +1,315 @@
+import type { Command } from 'commander';
+import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
+import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
+import { UsageError } from '../../errors.ts';
+import {
+  costPerMillionRows,
+  DEFAULT_PRICE_REGION,
+  estimateCost,
+  type FlowCost,
+  rowsIn,
+} from '../../runs/cost.ts';
+import { RUN_STATUSES, type RunLedger, type RunRecord, type RunStatus } from '../../runs/run-ledger.ts';
+import { type DayStats, runStats } from '../../runs/run-stats.ts';
+import { formatTable } from './dlq.ts';
+
+/** Where the runs table is. Finding a dev stack's or an account's table by itself comes later. */
+export interface LedgerOptions {
+  table?: string;
+  endpoint?: string;
+  region?: string;
+}
+
+export function ledgerOptions(command: Command): Command {
+  return command
+    .option('--table <name>', 'the runs table (DynamoDB)')
+    .option('--endpoint <url>', 'AWS-compatible endpoint (default: AWS_ENDPOINT_URL, else AWS)')
+    .option('--region <region>', 'AWS region; also the price list used for cost');
+}
+
+/** Opens the ledger the options name, runs `use`, and closes it. */
+export async function withLedger<T>(opts: LedgerOptions, use: (ledger: RunLedger) => Promise<T>): Promise<T> {
+  if (opts.table === undefined) {
+    throw new UsageError(
+      'NO_RUNS_TABLE',
+      'Which runs table? Give --table <name> (and --endpoint <url> for a local stack).',
+    );
+  }
+  const endpoint = opts.endpoint ?? process.env.AWS_ENDPOINT_URL;
+  const clients = createAwsClients({
+    ...(endpoint === undefined ? {} : { sqsEndpoint: endpoint, dynamodbEndpoint: endpoint }),
+    ...(opts.region === undefined ? {} : { region: opts.region }),
+  });
+  try {
+    return await use(new DynamoRunLedger({ dynamodb: clients.dynamodb, tableName: opts.table }));
+  } finally {
+    destroyAwsClients(clients);
+  }
+}
+
+const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `24h`, `30m`, `7d`, or an ISO date/time, as epoch ms. */
+export function parseSince(text: string, now: number): number {
+  const rel = /^(\d+)([mhd])$/.exec(text);
+  if (rel) return now - Number(rel[1]) * (UNITS[rel[2] as string] as number);
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) {
+    throw new UsageError(
+      'BAD_OPTION',
+      `--since must be a duration such as 30m, 24h, 7d or an ISO date, received "${text}"`,
+    );
+  }
+  return at;
+}
+
+function parseStatus(text: string | undefined): RunStatus | undefined {
+  if (text === undefined) return undefined;
+  if ((RUN_STATUSES as readonly string[]).includes(text)) return text as RunStatus;
+  throw new UsageError(
+    'BAD_OPTION',
+    `--status must be one of ${RUN_STATUSES.join(', ')}, received "${text}"`,
+  );
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** The shape scripts rely on (`runs show --json`): keep it stable. */
+export function runJson(run: RunRecord) {
+  return {
+    id: run.id,
+    flow: run.flowId,
+    job: run.jobId ?? null,
+    trigger: run.trigger,
+    status: run.status,
+    started: iso(run.started),
+    finished: iso(run.finished),
+    params: run.params,
+    steps: run.steps.map((s) => ({
+      index: s.index,
+      fid: s.fid ?? null,
+      in: s.in,
+      out: s.out,
+      rejected: s.rejected,
+      dropped: s.dropped,
+      dead_lettered: s.deadLettered,
+      errors: s.errors,
+    })),
+  };
+}
+
+function duration(run: RunRecord, now: number): string {
+  const ms = (run.finished ?? now) - run.started;
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.round(ms / 60_000)}m`;
+}
+
+function usd(n: number): string {
+  return n === 0 ? '$0' : n < 0.01 ? `$${n.toPrecision(2)}` : `$${n.toFixed(2)}`;
+}
+
+export function runsTable(runs: readonly RunRecord[], now: number, region = DEFAULT_PRICE_REGION): string {
+  if (runs.length === 0) return 'no runs\n';
+  return formatTable(
+    ['RUN', 'FLOW', 'JOB', 'TRIGGER', 'STATUS', 'STARTED', 'DURATION', 'ROWS', 'COST'],
+    runs.map((r) => [
+      r.id,
+      r.flowId,
+      r.jobId ?? '-',
+      r.trigger,
+      r.status,
+      new Date(r.started).toISOString(),
+      duration(r, now),
+      String(rowsIn(r)),
+      usd(estimateCost(r.usage, region).usd),
+    ]),
+  );
+}
+
+export function runDetail(run: RunRecord, now: number, region = DEFAULT_PRICE_REGION): string {
+  const cost = estimateCost(run.usage, region);
+  const lines = [
+    `run       ${run.id}`,
+    `flow      ${run.flowId}${run.jobId === undefined ? '' : `   job ${run.jobId}`}   trigger ${run.trigger}`,
+    `status    ${run.status}${run.reason === undefined ? '' : ` (${run.reason})`}`,
+    `started   ${new Date(run.started).toISOString()}   finished ${iso(run.finished) ?? '-'}   duration ${duration(run, now)}`,
+    `batches   ${run.batches.done} of ${run.batches.roots + run.batches.spawned} done, ${run.batches.deadLettered} dead-lettered`,
+    `params    ${JSON.stringify(run.params)}`,
+    `cost      ${usd(cost.usd)} (${cost.region} list prices of ${cost.pricesAsOf}${cost.approximate ? ', region unknown: us-east-1 prices' : ''})`,
+    ...(run.parentRunId === undefined ? [] : [`parent    ${run.parentRunId}`]),
+  ];
+  const steps =
+    run.steps.length === 0
+      ? 'no batch done yet\n'
+      : formatTable(
+          ['STEP', 'FID', 'IN', 'OUT', 'REJECTED', 'DROPPED', 'DEAD_LETTERED', 'ERRORS'],
+          run.steps.map((s) =>
+            [s.index, s.fid ?? '-', s.in, s.out, s.rejected, s.dropped, s.deadLettered, s.errors].map(String),
+          ),
+        );
+  return `${lines.join('\n')}\n\n${steps}`;
+}
+
+export interface RunsStats {
+  readonly days: DayStats[];
+  readonly flows: FlowCost[];
+}
+
+export async function runsStats(
+  ledger: RunLedger,
+  options: { jobId?: string; days: number; now: number; region?: string },
+): Promise<RunsStats> {
+  const DAY = 86_400_000;
+  const since = Math.floor(options.now / DAY) * DAY - (options.days - 1) * DAY;
+  const runs = await ledger.list({
+    since,
+    until: options.now + 1,
+    limit: 100_000,
+    ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
+  });
+  return { days: runStats(runs, since, options.now + 1), flows: costPerMillionRows(runs, options.region) };
+}
+
+export function statsTable(stats: RunsStats): string {
+  const pct = (r: number | null) => (r === null ? '-' : `${(r * 100).toFixed(1)}%`);
+  const ms = (n: number | null) => (n === null ? '-' : `${(n / 1000).toFixed(1)}s`);
+  const days = formatTable(
+    ['DAY', 'RUNS', 'SUCCEEDED', 'FAILED', 'SUCCESS', 'P50', 'P95'],
+    stats.days.map((d) => [
+      d.day,
+      String(d.runs),
+      String(d.succeeded),
+      String(d.failed),
+      pct(d.successRatio),
+      ms(d.p50Ms),
+      ms(d.p95Ms),
+    ]),
+  );
+  if (stats.flows.length === 0) return days;
+  const flows = formatTable(
+    ['FLOW', 'RUNS', 'ROWS', 'COST', 'PER MILLION ROWS'],
+    stats.flows.map((f) => [
+      f.flowId,
+      String(f.runs),
+      String(f.rows),
+      usd(f.usd),
+      f.usdPerMillionRows === null ? '-' : usd(f.usdPerMillionRows),
+    ]),
+  );
+  return `${days}\n${flows}`;
+}
+
+/** Cancels a running run. @throws UsageError when there is no such run or it is not running. */
+export async function cancelRun(ledger: RunLedger, runId: string, reason: string): Promise<RunRecord> {
+  const run = await ledger.get(runId);
+  if (!run) throw new UsageError('RUN_NOT_FOUND', `No run '${runId}' in the runs table.`, { runId });
+  if (!(await ledger.cancel(runId, reason))) {
+    const now = await ledger.get(runId);
+    throw new UsageError(
+      'RUN_NOT_RUNNING',
+      `Run '${runId}' is ${now?.status ?? run.status}, not running: nothing to cancel.`,
+      {
+        runId,
+        status: now?.status ?? run.status,
+      },
+    );
+  }
+  return (await ledger.get(runId)) as RunRecord;
+}
+
+async function getRun(ledger: RunLedger, runId: string): Promise<RunRecord> {
+  const run = await ledger.get(runId);
+  if (!run) throw new UsageError('RUN_NOT_FOUND', `No run '${runId}' in the runs table.`, { runId });
+  return run;
+}
+
+function positive(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError('BAD_OPTION', `${flag} must be a positive integer, received "${text}"`);
+  return n;
+}
+
+const write = (text: string) => process.stdout.write(text);
+
+/**
+ * `kisflow runs list|show|stats|cancel`: tables on a terminal, JSON with --json; exit 1 (with a
+ * message, no stack) for an unknown run, a run that is not running, or a bad option.
+ */
+export function register(program: Command): void {
+  const runs = program
+    .command('runs')
+    .description('runs: what each trigger started, per-step counters, status and cost');
+
+  ledgerOptions(runs.command('list'))
+    .description('runs, newest first')
+    .option('--flow <flow_id>', 'only this flow')
+    .option('--job <job_id>', 'only this job')
+    .option('--status <status>', `only this status (${RUN_STATUSES.join(', ')})`)
+    .option('--since <when>', 'started since (30m, 24h, 7d or an ISO date)', '24h')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'one JSON object per run')
+    .action(
+      async (
+        opts: LedgerOptions & {
+          flow?: string;
+          job?: string;
+          status?: string;
+          since: string;
+          limit: string;
+          json?: boolean;
+        },
+      ) => {
+        const now = Date.now();
+        const status = parseStatus(opts.status);
+        const query = {
+          since: parseSince(opts.since, now),
+          limit: positive(opts.limit, '--limit'),
+          ...(opts.flow === undefined ? {} : { flowId: opts.flow }),
+          ...(opts.job === undefined ? {} : { jobId: opts.job }),
+          ...(status === undefined ? {} : { status }),
+        };
+        const found = await withLedger(opts, (ledger) => ledger.list(query));
+        if (opts.json) for (const run of found) write(`${JSON.stringify(runJson(run))}\n`);
+        else write(runsTable(found, now, opts.region));
+      },
+    );
+
+  ledgerOptions(runs.command('show'))
+    .description('one run: status, times, params and per-step counters')
+    .argument('<run>', 'run id')
+    .option('--json', 'as one JSON object')
+    .action(async (runId: string, opts: LedgerOptions & { json?: boolean }) => {
+      const run = await withLedger(opts, (ledger) => getRun(ledger, runId));
+      write(opts.json ? `${JSON.stringify(runJson(run))}\n` : runDetail(run, Date.now(), opts.region));
+    });
+
+  ledgerOptions(runs.command('stats'))
+    .description('runs, success ratio and p50/p95 duration per day; cost per million rows per flow')
+    .option('--job <job_id>', 'only this job')
+    .option('--days <n>', 'this many days, today included', '7')
+    .option('--json', 'as one JSON object')
+    .action(async (opts: LedgerOptions & { job?: string; days: string; json?: boolean }) => {
+      const days = positive(opts.days, '--days');
+      const stats = await withLedger(opts, (ledger) =>
+        runsStats(ledger, {
+          days,
+          now: Date.now(),
+          ...(opts.job === undefined ? {} : { jobId: opts.job }),
+          ...(opts.region === undefined ? {} : { region: opts.region }),
+        }),
+      );
+      write(opts.json ? `${JSON.stringify(stats)}\n` : statsTable(stats));
+    });
+
+  ledgerOptions(runs.command('cancel'))
+    .description('cancel a running run')
+    .argument('<run>', 'run id')
+    .option('--reason <text>', 'recorded with the run', 'cancelled from the command line')
+    .option('--json', 'print the cancelled run as JSON')
+    .action(async (runId: string, opts: LedgerOptions & { reason: string; json?: boolean }) => {
+      const run = await withLedger(opts, (ledger) => cancelRun(ledger, runId, opts.reason));
+      write(opts.json ? `${JSON.stringify(runJson(run))}\n` : `cancelled ${run.id}\n`);
+    });
+}

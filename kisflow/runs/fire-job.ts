@@ -1,0 +1,126 @@
+import type { JobSpec, Params } from '../config/model.ts';
+import { safeId } from '../config/names.ts';
+import { jobPolicy } from './job-policy.ts';
+import { decideOverlap } from './overlap.ts';
+import type { RunLedger, RunRecord, RunStart, RunTrigger } from './run-ledger.ts';
+import { type ShardTick, shardTicks } from './shard-ticks.ts';
+
+export interface Fire {
+  readonly job: JobSpec;
+  /** The schedule time this fire is for (a manual trigger: now). */
+  readonly scheduledAt: Date;
+  readonly trigger: RunTrigger;
+  /** Params given with a manual trigger; they override the job's. */
+  readonly params?: Params;
+  /** @default fireRunId(job, scheduledAt) (manual triggers should give a fresh id) */
+  readonly runId?: string;
+  readonly parentRunId?: string;
+}
+
+export type FireOutcome =
+  /** Send `ticks` into the flow's first step. `covered`: the run cancelled to make room (cover_early). */
+  | {
+      readonly kind: 'started';
+      readonly run: RunRecord;
+      readonly ticks: readonly ShardTick[];
+      readonly covered?: string;
+    }
+  /** This fire was seen before (a redelivered schedule event): send nothing. */
+  | { readonly kind: 'duplicate'; readonly run: RunRecord }
+  /** overlap `serial`: queued behind `behind`; `startQueued` starts it when that run ends. */
+  | { readonly kind: 'queued'; readonly runId: string; readonly behind: string }
+  /** overlap `discard_later`: recorded as a skipped run. */
+  | { readonly kind: 'skipped'; readonly run: RunRecord };
+
+/** The run id of a scheduled fire: the same as the tick batch id the local scheduler gives it. */
+export function fireRunId(job: JobSpec, scheduledAt: Date): string {
+  return `job-${safeId(job.jobId, 60)}-${scheduledAt.getTime()}`;
+}
+
+function runStart(fire: Fire): RunStart {
+  const policy = jobPolicy(fire.job);
+  return {
+    runId: fire.runId ?? fireRunId(fire.job, fire.scheduledAt),
+    flowId: fire.job.flowId,
+    jobId: fire.job.jobId,
+    trigger: fire.trigger,
+    params: { ...fire.job.params, ...fire.params },
+    roots: policy.shards,
+    scheduledAt: fire.scheduledAt.getTime(),
+    exclusive: true,
+    ...(policy.timeoutMs === undefined ? {} : { timeoutMs: policy.timeoutMs }),
+    ...(policy.scene === undefined ? {} : { scene: policy.scene }),
+    ...(fire.parentRunId === undefined ? {} : { parentRunId: fire.parentRunId }),
+  };
+}
+
+function ticksOf(fire: Fire, run: RunRecord): ShardTick[] {
+  const job = { ...fire.job, params: run.params as Params };
+  return shardTicks(job, run.id, fire.scheduledAt, run.batches.roots);
+}
+
+/**
+ * Starts a job's run through the ledger, applying its overlap policy against the run that holds
+ * the job for the whole deployment (the ledger's exclusive slot, not a per-machine lock).
+ *
+ * @example
+ * const outcome = await fireJob(ledger, { job, scheduledAt, trigger: 'schedule' });
+ * if (outcome.kind === 'started') for (const tick of outcome.ticks) await send(tick);
+ */
+export async function fireJob(ledger: RunLedger, fire: Fire): Promise<FireOutcome> {
+  const start = runStart(fire);
+  let covered: string | undefined;
+  // Bounded: each round either starts, or cancels one holder (cover_early) and tries again.
+  for (let round = 0; round < 3; round++) {
+    const result = await ledger.start(start);
+    if (result.kind === 'started') {
+      return {
+        kind: 'started',
+        run: result.run,
+        ticks: ticksOf(fire, result.run),
+        ...(covered ? { covered } : {}),
+      };
+    }
+    if (result.kind === 'exists') return { kind: 'duplicate', run: result.run };
+    const decision = decideOverlap(jobPolicy(fire.job).overlap, result.holder, start.runId);
+    if (decision.action === 'queue') {
+      await ledger.enqueue(start, fire.scheduledAt.getTime());
+      return { kind: 'queued', runId: start.runId, behind: decision.behind };
+    }
+    if (decision.action === 'skip') {
+      return { kind: 'skipped', run: await ledger.skip({ ...start, exclusive: false }, decision.reason) };
+    }
+    await ledger.cancel(decision.cancel, decision.reason);
+    covered = decision.cancel;
+  }
+  const run = await ledger.skip(
+    { ...start, exclusive: false },
+    'the job stayed held while covering (overlap: cover_early)',
+  );
+  return { kind: 'skipped', run };
+}
+
+/**
+ * When a run of a `serial` job ends: starts the oldest fire queued behind it. A fire that finds
+ * the job held again (another process got there first) goes back to the queue.
+ */
+export async function startQueued(
+  ledger: RunLedger,
+  job: JobSpec,
+): Promise<Extract<FireOutcome, { kind: 'started' }> | undefined> {
+  const queued = await ledger.dequeue(job.jobId);
+  if (!queued) return undefined;
+  const scheduledAt = queued.scheduledAt ?? Date.now();
+  const result = await ledger.start(queued);
+  if (result.kind === 'blocked') {
+    await ledger.enqueue(queued, scheduledAt);
+    return undefined;
+  }
+  if (result.kind === 'exists') return undefined;
+  const params = result.run.params as Params;
+  return {
+    kind: 'started',
+    run: result.run,
+    ticks: shardTicks({ ...job, params }, result.run.id, new Date(scheduledAt), result.run.batches.roots),
+  };
+}

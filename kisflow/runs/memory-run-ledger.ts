@@ -1,0 +1,182 @@
+import {
+  addCounters,
+  addUsage,
+  bucketStart,
+  finalStatus,
+  HOUR_MS,
+  isComplete,
+  MINUTE_MS,
+  NO_COUNTS,
+  rollUp,
+} from './run-accounting.ts';
+import type {
+  BatchCompletion,
+  CompletionResult,
+  RunLedger,
+  RunQuery,
+  RunRecord,
+  RunStart,
+  RunStatus,
+  StartResult,
+  StepRecord,
+  StreamBatch,
+  StreamBucket,
+  StreamQuery,
+} from './run-ledger.ts';
+import { listMatches, skippedRecord, startedRecord } from './run-records.ts';
+
+interface MemoryRun {
+  record: RunRecord;
+  done: Set<string>;
+}
+
+export interface MemoryRunLedgerOptions {
+  /** Epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+}
+
+/**
+ * The run ledger in process memory, for `kisflow run` and tests. Each call is atomic (no await
+ * between its read and its write), which is what the DynamoDB ledger gets from conditional writes.
+ *
+ * @example
+ * const ledger = new MemoryRunLedger();
+ * await ledger.start({ runId: 'r1', flowId: 'Orders', trigger: 'manual', roots: 1 });
+ */
+export class MemoryRunLedger implements RunLedger {
+  readonly #runs = new Map<string, MemoryRun>();
+  readonly #slots = new Map<string, string>();
+  readonly #queues = new Map<string, { run: RunStart; queuedAt: number }[]>();
+  readonly #minutes = new Map<string, { bucket: StreamBucket; done: Set<string> }>();
+  readonly #now: () => number;
+
+  constructor(options: MemoryRunLedgerOptions = {}) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  async start(run: RunStart): Promise<StartResult> {
+    const existing = this.#runs.get(run.runId);
+    if (existing) return { kind: 'exists', run: existing.record };
+    if (run.exclusive && run.jobId !== undefined) {
+      const holder = this.#slots.get(run.jobId);
+      if (holder !== undefined && this.#runs.get(holder)?.record.status === 'running') {
+        return { kind: 'blocked', holder };
+      }
+      this.#slots.set(run.jobId, run.runId);
+    }
+    const entry = { record: startedRecord(run, this.#now()), done: new Set<string>() };
+    this.#runs.set(run.runId, entry);
+    if (run.roots === 0) this.#finish(entry, 'succeeded');
+    return { kind: 'started', run: entry.record };
+  }
+
+  async skip(run: RunStart, reason: string): Promise<RunRecord> {
+    const existing = this.#runs.get(run.runId);
+    if (existing) return existing.record;
+    const record = skippedRecord(run, this.#now(), reason);
+    this.#runs.set(run.runId, { record, done: new Set() });
+    return record;
+  }
+
+  async complete(batch: BatchCompletion): Promise<CompletionResult> {
+    const entry = this.#runs.get(batch.runId);
+    if (!entry) return { duplicate: false };
+    if (entry.done.has(batch.batchId)) return { duplicate: true };
+    entry.done.add(batch.batchId);
+    const r = entry.record;
+    const deadLettered = batch.outcome === 'dead_lettered' ? 1 : 0;
+    const steps = new Map(r.steps.map((s) => [s.index, s]));
+    const step = steps.get(batch.step) ?? { index: batch.step, fid: batch.fid, ...NO_COUNTS };
+    steps.set(batch.step, { ...step, fid: step.fid ?? batch.fid, ...addCounters(step, batch.counters) });
+    entry.record = {
+      ...r,
+      lastProgress: this.#now(),
+      batches: {
+        roots: r.batches.roots,
+        spawned: r.batches.spawned + (batch.children ?? 0),
+        done: r.batches.done + 1,
+        deadLettered: r.batches.deadLettered + deadLettered,
+      },
+      steps: [...steps.values()].sort((a, b) => a.index - b.index) as StepRecord[],
+      usage: addUsage(r.usage, batch.usage),
+    };
+    if (entry.record.status !== 'running' || !isComplete(entry.record.batches)) return { duplicate: false };
+    const status = finalStatus(entry.record.batches, entry.record.steps);
+    this.#finish(entry, status);
+    return { duplicate: false, finished: status };
+  }
+
+  async cancel(runId: string, reason = 'cancelled'): Promise<boolean> {
+    const entry = this.#runs.get(runId);
+    if (entry?.record.status !== 'running') return false;
+    this.#finish(entry, 'cancelled', reason);
+    return true;
+  }
+
+  async get(runId: string): Promise<RunRecord | undefined> {
+    return this.#runs.get(runId)?.record;
+  }
+
+  async status(runId: string): Promise<RunStatus | undefined> {
+    return this.#runs.get(runId)?.record.status;
+  }
+
+  async list(query: RunQuery = {}): Promise<RunRecord[]> {
+    const all = [...this.#runs.values()].map((e) => e.record);
+    return listMatches(all, query, this.#now());
+  }
+
+  async sweep(): Promise<string[]> {
+    const now = this.#now();
+    const timedOut: string[] = [];
+    for (const entry of this.#runs.values()) {
+      const r = entry.record;
+      if (r.status !== 'running' || r.timeoutMs === undefined || now - r.lastProgress <= r.timeoutMs)
+        continue;
+      this.#finish(entry, 'timed_out', `no progress for ${r.timeoutMs} ms (timeout)`);
+      timedOut.push(r.id);
+    }
+    return timedOut;
+  }
+
+  async enqueue(run: RunStart, queuedAt: number): Promise<void> {
+    const jobId = run.jobId ?? '';
+    const queue = this.#queues.get(jobId) ?? [];
+    if (queue.some((q) => q.run.runId === run.runId)) return;
+    queue.push({ run, queuedAt });
+    queue.sort((a, b) => a.queuedAt - b.queuedAt || (a.run.runId < b.run.runId ? -1 : 1));
+    this.#queues.set(jobId, queue);
+  }
+
+  async dequeue(jobId: string): Promise<RunStart | undefined> {
+    return this.#queues.get(jobId)?.shift()?.run;
+  }
+
+  async recordStream(batch: StreamBatch): Promise<boolean> {
+    const start = bucketStart(batch.at, MINUTE_MS);
+    const key = `${batch.flowId}\u0000${batch.step}\u0000${start}`;
+    const minute = this.#minutes.get(key) ?? {
+      bucket: { flowId: batch.flowId, step: batch.step, start, batches: 0, ...NO_COUNTS },
+      done: new Set<string>(),
+    };
+    if (minute.done.has(batch.batchId)) return false;
+    minute.done.add(batch.batchId);
+    const b = minute.bucket;
+    minute.bucket = { ...b, ...addCounters(b, batch.counters), batches: b.batches + 1 };
+    this.#minutes.set(key, minute);
+    return true;
+  }
+
+  async streamBuckets(query: StreamQuery): Promise<StreamBucket[]> {
+    const minutes = [...this.#minutes.values()]
+      .map((m) => m.bucket)
+      .filter((b) => b.flowId === query.flowId && b.start >= query.since && b.start < query.until);
+    return rollUp(minutes, query.granularity === 'hour' ? HOUR_MS : MINUTE_MS);
+  }
+
+  #finish(entry: MemoryRun, status: RunStatus, reason?: string): void {
+    const r = entry.record;
+    entry.record = { ...r, status, finished: this.#now(), ...(reason === undefined ? {} : { reason }) };
+    if (r.jobId !== undefined && this.#slots.get(r.jobId) === r.id) this.#slots.delete(r.jobId);
+  }
+}

@@ -1,0 +1,84 @@
+import type { RunRecord, RunStatus, RunUsage, StepCounters, StepRecord, StreamBucket } from './run-ledger.ts';
+import { STEP_COUNTERS, USAGE_FIELDS } from './run-ledger.ts';
+
+/**
+ * The arithmetic both ledgers share: which shard counts a batch, when a run is complete, and
+ * what its final status is. Kept apart from storage so the memory and DynamoDB ledgers cannot
+ * disagree.
+ */
+
+/**
+ * Shard items per run in the DynamoDB ledger. Each holds the ids of the batches it counted (the
+ * guard against double counting), so a run holds about 16 × 12,000 batches of 32-character ids
+ * before a shard nears DynamoDB's 400 KB item limit.
+ */
+export const RUN_SHARDS = 16;
+
+/** FNV-1a of the batch id, mod `shards`: stable across processes and runtimes. */
+export function shardOf(batchId: string, shards = RUN_SHARDS): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < batchId.length; i++) {
+    hash ^= batchId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % shards;
+}
+
+export const NO_COUNTS: StepCounters = { in: 0, out: 0, rejected: 0, dropped: 0, deadLettered: 0, errors: 0 };
+export const NO_USAGE: RunUsage = {
+  sqsRequests: 0,
+  lambdaInvocations: 0,
+  lambdaGbSeconds: 0,
+  dynamodbReadUnits: 0,
+  dynamodbWriteUnits: 0,
+};
+
+export function addCounters(a: StepCounters, b: Partial<StepCounters> | undefined): StepCounters {
+  const sum = { ...a } as Record<keyof StepCounters, number>;
+  for (const k of STEP_COUNTERS) sum[k] += b?.[k] ?? 0;
+  return sum;
+}
+
+export function addUsage(a: RunUsage, b: Partial<RunUsage> | undefined): RunUsage {
+  const sum = { ...a } as Record<keyof RunUsage, number>;
+  for (const k of USAGE_FIELDS) sum[k] += b?.[k] ?? 0;
+  return sum;
+}
+
+/** Every batch announced (roots and children) has been processed or dead-lettered. */
+export function isComplete(batches: RunRecord['batches']): boolean {
+  return batches.done >= batches.roots + batches.spawned;
+}
+
+/**
+ * The status a complete run ends in: `succeeded` when nothing was rejected, dead-lettered or
+ * failed; `failed` when nothing got through (every batch dead-lettered, or no row out of any
+ * step); `partial` otherwise.
+ */
+export function finalStatus(batches: RunRecord['batches'], steps: readonly StepRecord[]): RunStatus {
+  const problems =
+    batches.deadLettered + steps.reduce((n, s) => n + s.rejected + s.deadLettered + s.errors, 0);
+  if (problems === 0) return 'succeeded';
+  const out = steps.reduce((n, s) => n + s.out, 0);
+  if (out === 0 || (batches.done > 0 && batches.deadLettered === batches.done)) return 'failed';
+  return 'partial';
+}
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+
+export function bucketStart(at: number, size: number): number {
+  return Math.floor(at / size) * size;
+}
+
+/** Minute buckets summed into buckets of `size` ms (an hour), per step, oldest first. */
+export function rollUp(minutes: readonly StreamBucket[], size: number): StreamBucket[] {
+  const out = new Map<string, StreamBucket>();
+  for (const m of minutes) {
+    const start = bucketStart(m.start, size);
+    const key = `${m.step}@${start}`;
+    const prev = out.get(key) ?? { flowId: m.flowId, step: m.step, start, batches: 0, ...NO_COUNTS };
+    out.set(key, { ...prev, ...addCounters(prev, m), batches: prev.batches + m.batches });
+  }
+  return [...out.values()].sort((a, b) => a.start - b.start || a.step - b.step);
+}

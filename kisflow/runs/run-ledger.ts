@@ -1,0 +1,236 @@
+/**
+ * The run ledger port: what the scheduling layer records about runs. This file imports nothing
+ * of the project; the memory ledger (kisflow/runs/memory-run-ledger.ts) and the DynamoDB one
+ * (kisflow/aws/dynamodb-run-ledger.ts) implement it and pass the same contract suite.
+ */
+
+/** What started a run (XXL-JOB's trigger types). */
+export type RunTrigger = 'schedule' | 'manual' | 'api' | 'retry' | 'child' | 'misfire';
+export const RUN_TRIGGERS: readonly RunTrigger[] = ['schedule', 'manual', 'api', 'retry', 'child', 'misfire'];
+
+/**
+ * `skipped`: a fire an overlap policy (`discard_later`) did not start; recorded so the job's
+ * history shows it. Every status but `running` is final.
+ */
+export type RunStatus =
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'partial'
+  | 'timed_out'
+  | 'cancelled'
+  | 'skipped';
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'running',
+  'succeeded',
+  'failed',
+  'partial',
+  'timed_out',
+  'cancelled',
+  'skipped',
+];
+
+/** Rows one step handled. `dropped`: left out on purpose (a timed-out run's rows, `abort`). */
+export interface StepCounters {
+  readonly in: number;
+  readonly out: number;
+  readonly rejected: number;
+  readonly dropped: number;
+  readonly deadLettered: number;
+  readonly errors: number;
+}
+export const STEP_COUNTERS: readonly (keyof StepCounters)[] = [
+  'in',
+  'out',
+  'rejected',
+  'dropped',
+  'deadLettered',
+  'errors',
+];
+
+/** The AWS requests a run caused, as billed (see cost.ts). */
+export interface RunUsage {
+  /** SQS requests, each 64 KB chunk of a payload counted as one request (as SQS bills them). */
+  readonly sqsRequests: number;
+  readonly lambdaInvocations: number;
+  readonly lambdaGbSeconds: number;
+  readonly dynamodbReadUnits: number;
+  readonly dynamodbWriteUnits: number;
+}
+export const USAGE_FIELDS: readonly (keyof RunUsage)[] = [
+  'sqsRequests',
+  'lambdaInvocations',
+  'lambdaGbSeconds',
+  'dynamodbReadUnits',
+  'dynamodbWriteUnits',
+];
+
+export interface RunStart {
+  readonly runId: string;
+  readonly flowId: string;
+  readonly jobId?: string;
+  readonly trigger: RunTrigger;
+  readonly params?: Readonly<Record<string, unknown>>;
+  /** Batches the trigger sends into the flow's first step (`shards: N` sends N). 0 finishes at once. */
+  readonly roots: number;
+  /** No progress for this long and the sweep marks the run `timed_out`. Unset: never. */
+  readonly timeoutMs?: number;
+  /** Seconds the record is kept after it starts (DynamoDB TTL). Unset: the ledger's default. */
+  readonly retentionSeconds?: number;
+  /** The run this one repairs (`retry`) or follows (`child`). */
+  readonly parentRunId?: string;
+  readonly scene?: string;
+  /** The schedule time a job's fire is for (epoch ms); it orders fires queued behind a run. */
+  readonly scheduledAt?: number;
+  /**
+   * Hold the job's slot while running: a start while another run of the same job holds it
+   * returns `blocked` instead of starting. This is what makes overlap policies deployment-wide.
+   */
+  readonly exclusive?: boolean;
+}
+
+export type StartResult =
+  | { readonly kind: 'started'; readonly run: RunRecord }
+  /** The same run id was started before (a redelivered fire): nothing changed. */
+  | { readonly kind: 'exists'; readonly run: RunRecord }
+  /** `exclusive` and another run of the job is running: nothing was started. */
+  | { readonly kind: 'blocked'; readonly holder: string };
+
+/**
+ * One batch of a run, done. Record it BEFORE sending the batch's children: the run is complete
+ * when roots + Σ children == batches done, so a child must never be counted done before the
+ * parent that announced it. A redelivered batch recomputes the same children (deterministic
+ * batch ids) and its completion is a no-op.
+ */
+export interface BatchCompletion {
+  readonly runId: string;
+  readonly batchId: string;
+  /** Index of the step that processed the batch. */
+  readonly step: number;
+  readonly fid?: string;
+  readonly counters?: Partial<StepCounters>;
+  /** Batches this one sent on (to the next step, or fanned out by Expand). */
+  readonly children?: number;
+  readonly usage?: Partial<RunUsage>;
+  /** `dead_lettered`: the batch failed every attempt and went to its DLQ. @default 'processed' */
+  readonly outcome?: 'processed' | 'dead_lettered';
+}
+
+export interface CompletionResult {
+  /** The batch was already counted: nothing changed. */
+  readonly duplicate: boolean;
+  /** Set when this call moved the run to its final status. */
+  readonly finished?: RunStatus;
+}
+
+export interface StepRecord extends StepCounters {
+  readonly index: number;
+  readonly fid?: string;
+}
+
+export interface RunRecord {
+  readonly id: string;
+  readonly flowId: string;
+  readonly jobId?: string;
+  readonly trigger: RunTrigger;
+  readonly status: RunStatus;
+  readonly params: Readonly<Record<string, unknown>>;
+  /** Epoch milliseconds. */
+  readonly started: number;
+  readonly finished?: number;
+  /** Last batch completion (or the start): what the timeout sweep measures. */
+  readonly lastProgress: number;
+  readonly timeoutMs?: number;
+  readonly parentRunId?: string;
+  readonly scene?: string;
+  /** The schedule time of a job's fire (epoch ms): where misfire detection starts counting. */
+  readonly scheduledAt?: number;
+  /** Why the run ended as it did (cancel reason, timeout), when not from its counters. */
+  readonly reason?: string;
+  readonly batches: {
+    readonly roots: number;
+    readonly spawned: number;
+    readonly done: number;
+    readonly deadLettered: number;
+  };
+  readonly steps: readonly StepRecord[];
+  readonly usage: RunUsage;
+}
+
+export interface RunQuery {
+  readonly flowId?: string;
+  readonly jobId?: string;
+  readonly status?: RunStatus;
+  readonly trigger?: RunTrigger;
+  /** Started at or after (epoch ms). @default - the ledger's retention window */
+  readonly since?: number;
+  /** Started before (epoch ms). */
+  readonly until?: number;
+  /** @default 1000 */
+  readonly limit?: number;
+}
+
+/**
+ * One batch of a continuous stream (a queue or event source with no end). `at` is when the
+ * batch was made (its first send), never when it was processed, so a redelivery lands in the
+ * same bucket and is recognised there.
+ */
+export interface StreamBatch {
+  readonly flowId: string;
+  readonly batchId: string;
+  readonly step: number;
+  readonly at: number;
+  readonly counters: Partial<StepCounters>;
+}
+
+export interface StreamBucket extends StepCounters {
+  readonly flowId: string;
+  readonly step: number;
+  /** Start of the bucket, epoch ms. */
+  readonly start: number;
+  readonly batches: number;
+}
+
+export interface StreamQuery {
+  readonly flowId: string;
+  readonly granularity: 'minute' | 'hour';
+  readonly since: number;
+  readonly until: number;
+}
+
+/**
+ * Where runs are tracked: once per batch, idempotently by batch id, so completion is exact.
+ *
+ * @example
+ * await ledger.start({ runId, flowId: 'Orders', trigger: 'manual', roots: 1 });
+ * await ledger.complete({ runId, batchId, step: 0, counters: { in: 10, out: 10 }, children: 1 });
+ */
+export interface RunLedger {
+  start(run: RunStart): Promise<StartResult>;
+  complete(batch: BatchCompletion): Promise<CompletionResult>;
+  /** Records a fire an overlap policy skipped, as a run with status `skipped`. */
+  skip(run: RunStart, reason: string): Promise<RunRecord>;
+  /** Moves a running run to `cancelled`; false when it was not running. */
+  cancel(runId: string, reason?: string): Promise<boolean>;
+  get(runId: string): Promise<RunRecord | undefined>;
+  /**
+   * Only the status (one small read): what a step checks before processing a batch, to drop the
+   * batches of a cancelled or timed-out run with a reason instead of running them.
+   */
+  status(runId: string): Promise<RunStatus | undefined>;
+  /** Newest first. */
+  list(query?: RunQuery): Promise<RunRecord[]>;
+  /** Marks `timed_out` every running run with no progress for its timeout; returns their ids. */
+  sweep(): Promise<string[]>;
+  /**
+   * Queues a fire behind the run holding its job (overlap `serial`), oldest `queuedAt` first;
+   * queuing the same run id twice keeps one.
+   */
+  enqueue(run: RunStart, queuedAt: number): Promise<void>;
+  /** Takes the oldest queued fire of a job, once: two callers never get the same one. */
+  dequeue(jobId: string): Promise<RunStart | undefined>;
+  /** Counts a stream batch in its minute; false when that batch was already counted. */
+  recordStream(batch: StreamBatch): Promise<boolean>;
+  /** Per-step buckets, oldest first. */
+  streamBuckets(query: StreamQuery): Promise<StreamBucket[]>;
+}

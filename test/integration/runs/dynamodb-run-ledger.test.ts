@@ -1,0 +1,63 @@
+import { type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { DynamoRunLedger } from '../../../kisflow/aws/dynamodb-run-ledger.ts';
+import { ensureTable } from '../../../kisflow/aws/tables.ts';
+import { runLedgerContract } from '../../unit/runs/run-ledger-contract.ts';
+import { useEmulators } from '../aws/harness.ts';
+
+const ctx = useEmulators();
+let tables = 0;
+
+runLedgerContract('DynamoDB on dynalite', async (clock) => {
+  const tableName = `runs-${++tables}`;
+  await ensureTable(ctx.clients.dynamodb, tableName, { ttlAttribute: 'ttl' });
+  return new DynamoRunLedger({ dynamodb: ctx.clients.dynamodb, tableName, now: clock.now });
+});
+
+describe('DynamoRunLedger: a process killed between counting the last batch and finishing the run', () => {
+  it('the redelivered batch finishes the run, counting nothing twice', async () => {
+    await ensureTable(ctx.clients.dynamodb, 'runs-crash', { ttlAttribute: 'ttl' });
+    let killAtRead = false;
+    // The shard write reaches the server; the process dies before the completion check's read.
+    const dying = {
+      send: (command: unknown) => {
+        if (killAtRead && command instanceof QueryCommand) {
+          killAtRead = false;
+          return Promise.reject(new Error('process killed'));
+        }
+        return ctx.clients.dynamodb.send(command as QueryCommand);
+      },
+    } as unknown as DynamoDBClient;
+    const ledger = new DynamoRunLedger({ dynamodb: dying, tableName: 'runs-crash' });
+    await ledger.start({ runId: 'r', flowId: 'Orders', trigger: 'manual', roots: 1 });
+    const batch = { runId: 'r', batchId: 'only', step: 0, counters: { in: 7, out: 7 } };
+    killAtRead = true;
+    await expect(ledger.complete(batch)).rejects.toMatchObject({ code: 'RUN_LEDGER_FAILED' });
+    expect((await ledger.get('r'))?.status).toBe('running');
+    expect(await ledger.complete(batch)).toEqual({ duplicate: true, finished: 'succeeded' });
+    const got = await ledger.get('r');
+    expect(got?.status).toBe('succeeded');
+    expect(got?.steps[0]?.in).toBe(7);
+  });
+
+  it('with no redelivery, the sweep finishes the complete run instead of timing it out', async () => {
+    let killAtRead = false;
+    const dying = {
+      send: (command: unknown) => {
+        if (killAtRead && command instanceof QueryCommand) {
+          killAtRead = false;
+          return Promise.reject(new Error('process killed'));
+        }
+        return ctx.clients.dynamodb.send(command as QueryCommand);
+      },
+    } as unknown as DynamoDBClient;
+    const ledger = new DynamoRunLedger({ dynamodb: dying, tableName: 'runs-crash' });
+    await ledger.start({ runId: 's', flowId: 'Orders', trigger: 'manual', roots: 1, timeoutMs: 60_000 });
+    killAtRead = true;
+    await expect(
+      ledger.complete({ runId: 's', batchId: 'only', step: 0, outcome: 'dead_lettered' }),
+    ).rejects.toThrow();
+    expect(await ledger.sweep()).toEqual([]);
+    expect((await ledger.get('s'))?.status).toBe('failed');
+  });
+});
