@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { StepError, UsageError } from '../errors.ts';
+import { ConnectorError, InfrastructureError, KisFlowError, StepError, UsageError } from '../errors.ts';
 import type { RejectedRow, Row, StepBatch } from '../ports.ts';
 import type { EngineDeps } from './deps.ts';
 import type { FlowPlan } from './plan.ts';
@@ -12,6 +12,10 @@ export interface StepStats {
   in: number;
   out: number;
   rejected: number;
+  /** Rows that left on purpose; by reason code in `drops`. `in + created = out + rejected + dropped`. */
+  dropped: number;
+  created: number;
+  readonly drops: Record<string, number>;
   ms: number;
 }
 
@@ -25,6 +29,7 @@ export interface FlowResult {
     readonly rowsIn: number;
     readonly rowsOut: number;
     readonly rejected: number;
+    readonly dropped: number;
     readonly ms: number;
     /** One entry per step of the plan, in step order (zeros for steps no batch reached). */
     readonly steps: StepStats[];
@@ -87,6 +92,9 @@ export async function runFlow(
     in: 0,
     out: 0,
     rejected: 0,
+    dropped: 0,
+    created: 0,
+    drops: {},
     ms: 0,
   }));
   const output: Row[] = [];
@@ -99,6 +107,7 @@ export async function runFlow(
       rowsIn: rows.length,
       rowsOut: output.length,
       rejected: rejected.length,
+      dropped: steps.reduce((n, s) => n + s.dropped, 0),
       ms: performance.now() - started,
       steps,
       disabled,
@@ -109,7 +118,9 @@ export async function runFlow(
     return result(true);
   }
 
-  const runners = plan.steps.map((_, index) => new StepRunner(plan, index, registry, deps));
+  const runners = plan.steps.map(
+    (_, index) => new StepRunner(plan, index, registry, deps, { handoff: 'memory' }),
+  );
   const meta = options.meta ?? {};
   for (let b = 0, start = 0; start < rows.length; b++, start += batchRows) {
     const batchId = `${runId}#${b}`;
@@ -129,11 +140,32 @@ export async function runFlow(
           { flowId, batchId, step: batch.step },
         );
       }
-      const outcome = await (runners[batch.step] as StepRunner).run(batch);
       const s = steps[batch.step] as StepStats;
+      let outcome: Awaited<ReturnType<StepRunner['run']>>;
+      try {
+        outcome = await (runners[batch.step] as StepRunner).run(batch);
+      } catch (err) {
+        // A batch failing for a reason a retry cannot fix (TIMEOUT, COMMIT_AFTER_RETURN...) is what a
+        // dead-letter queue would get in AWS: its rows are rejected with the code, the run goes on.
+        const permanent =
+          err instanceof KisFlowError &&
+          !(err instanceof InfrastructureError || err instanceof ConnectorError) &&
+          batch.rows.length > 0;
+        if (!permanent) throw err;
+        s.in += batch.rows.length;
+        s.rejected += batch.rows.length;
+        const at = plan.steps[batch.step] as (typeof plan.steps)[number];
+        for (const row of batch.rows) {
+          rejected.push({ flowId, step: batch.step, fid: at.fid, code: err.code, reason: err.message, row });
+        }
+        break;
+      }
       s.in += outcome.stats.in;
       s.out += outcome.stats.out;
       s.rejected += outcome.stats.rejected;
+      s.dropped += outcome.stats.dropped;
+      s.created += outcome.stats.created;
+      for (const d of outcome.dropped) s.drops[d.code] = (s.drops[d.code] ?? 0) + d.count;
       s.ms += outcome.stats.ms;
       for (const r of outcome.rejected) rejected.push(r);
       if (outcome.next === null) {

@@ -1,10 +1,11 @@
 import type { ConnSpec, Params } from '../config/model.ts';
-import { ConnectorError, InfrastructureError, KisFlowError } from '../errors.ts';
+import { ConnectorError, InfrastructureError, KisFlowError, RowRejectedError } from '../errors.ts';
 import type { ConnectorStore, Row, StoredItem } from '../ports.ts';
 import type { ConnectorDriver } from './connector.ts';
 import type { Connector } from './function.ts';
 import { keyOf, sortOf } from './keys.ts';
 import type { Registry } from './registry.ts';
+import { rowProblem } from './row-values.ts';
 
 /** A row due to be saved, with its connector key (for `dynamodb`; '' for other types). */
 export interface PendingSave {
@@ -38,8 +39,17 @@ export class StepConnector {
     return this.isStore ? keyOf(this.conn.key, row) : '';
   }
 
-  /** Why the store can never hold this row (see ConnectorStore.problem), or undefined. */
+  /**
+   * Why this row can never be saved, or undefined: not a row JSON carries unchanged (`BAD_ROW`),
+   * or one the store cannot hold (see ConnectorStore.problem: too large, key too long).
+   */
   problem(batchId: string, key: string, row: Row): { code: string; reason: string } | undefined {
+    const bad = rowProblem(row);
+    if (bad !== undefined)
+      return {
+        code: 'BAD_ROW',
+        reason: `A row to save to connector '${this.conn.cid}' cannot be stored unchanged: ${bad}.`,
+      };
     if (!this.isStore || this.#store.problem === undefined) return undefined;
     return this.#store.problem(this.conn.cid, { key, sort: sortOf(this.conn.key, batchId, row), row });
   }
@@ -114,17 +124,34 @@ export class AttemptConnector implements Connector {
   readonly params: Params;
   readonly saves: PendingSave[] = [];
   readonly #step: StepConnector;
+  readonly #batchId: string;
+  readonly #open: () => boolean;
 
-  constructor(step: StepConnector) {
+  /** @param open false when the attempt is over and the save must be ignored (see AttemptContext). */
+  constructor(step: StepConnector, batchId: string, open: () => boolean = () => true) {
     this.#step = step;
+    this.#batchId = batchId;
+    this.#open = open;
     this.cid = step.conn.cid;
     this.type = step.conn.type;
     this.params = step.conn.params;
   }
 
+  /**
+   * @throws RowRejectedError `MISSING_KEY_FIELD`, `BAD_ROW`, or the store's code (`ITEM_TOO_LARGE`,
+   *   `KEY_TOO_LONG`) for a row that can never be saved: thrown inside the function, so isolation
+   *   rejects the row that led to it alone, with the reason, as Save mode does.
+   */
   save(rows: readonly Row[]): Promise<void> {
-    // Keys are checked now, so a row missing one fails inside the function and is isolated.
-    for (const row of rows) this.saves.push({ key: this.#step.keyFor(row), row });
+    if (!this.#open()) return Promise.resolve();
+    const step = this.#step;
+    for (const row of rows) {
+      const key = step.keyFor(row);
+      const problem = step.problem(this.#batchId, key, row);
+      // Thrown, not returned as a rejected promise: a function that does not await `save` still fails.
+      if (problem !== undefined) throw new RowRejectedError(problem.code, problem.reason, { cid: this.cid });
+      this.saves.push({ key, row });
+    }
     return Promise.resolve();
   }
 
