@@ -49,7 +49,7 @@ function problemIn(value: unknown, path: string, ancestors: object[]): string | 
       return value - value === 0 ? undefined : `${path} is ${show(value)}`;
     case 'object': {
       if (value === null) return undefined;
-      if (ancestors.includes(value)) return `${path} refers back to the row itself (a cycle)`;
+      if (ancestors.includes(value)) return `${path} refers back to a value that contains it (a cycle)`;
       if (ancestors.length >= MAX_ROW_DEPTH) return `${path} nests deeper than ${MAX_ROW_DEPTH} levels`;
       ancestors.push(value);
       try {

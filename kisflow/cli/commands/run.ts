@@ -3,9 +3,10 @@ import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { loadProject } from '../../config/index.ts';
 import { FlowPlan, loadFunctions, runFlow } from '../../engine/index.ts';
-import { UsageError } from '../../errors.ts';
+import { rowProblem } from '../../engine/row-values.ts';
+import { KisFlowError, UsageError } from '../../errors.ts';
 import { MemoryConnectorStore, MemoryMetrics, MemoryStateStore, silentLog } from '../../memory/index.ts';
-import type { RejectedRow } from '../../ports.ts';
+import type { RejectedRow, Row } from '../../ports.ts';
 import { fsReason, openJsonLinesWriter, readJsonLines } from '../jsonl.ts';
 
 interface RunOptions {
@@ -15,6 +16,7 @@ interface RunOptions {
   store: string;
   fresh?: boolean;
   batchRows: string;
+  strict?: boolean;
 }
 
 interface LocalStores {
@@ -64,6 +66,45 @@ function progress(total: number): ((done: number) => void) | undefined {
   };
 }
 
+/** What a record carries for a row JSON cannot carry (the engine hands rows over by reference in-process). */
+function printable(row: Row): { row: Row; problem?: string } {
+  const problem = rowProblem(row);
+  return problem === undefined ? { row } : { row: { kisflow_unserializable_row: problem }, problem };
+}
+
+/**
+ * While the run is under way: errors thrown outside any step (a function's un-awaited work, such
+ * as a ctx.commit after its handler returned) are reported and fail the run instead of killing it
+ * with a stack trace; and if Node's event loop empties with the run unfinished (a promise nothing
+ * can settle: Node would exit 13 in silence), that is said.
+ */
+function guardRun(): { failures: () => number; stop: () => void } {
+  let failures = 0;
+  const report = (err: unknown) => {
+    failures++;
+    const text =
+      err instanceof KisFlowError
+        ? err.message
+        : `a function's un-awaited work failed: ${(err as Error)?.stack ?? String(err)}`;
+    process.stderr.write(`kisflow run: ${text}\n`);
+  };
+  const stalled = () => {
+    process.stderr.write(
+      'kisflow run: stopped with the run unfinished: it waits on a promise that nothing can settle any more (nothing was written)\n',
+    );
+    process.exitCode = 1;
+  };
+  process.on('uncaughtException', report);
+  process.on('unhandledRejection', report);
+  process.on('beforeExit', stalled);
+  return {
+    failures: () => failures,
+    stop: () => {
+      process.off('beforeExit', stalled);
+    },
+  };
+}
+
 export function register(program: Command): void {
   program
     .command('run')
@@ -77,6 +118,7 @@ export function register(program: Command): void {
     .option('--store <file>', 'local connector and state store kept between runs', '.kisflow/store.json')
     .option('--fresh', 'start from an empty store')
     .option('--batch-rows <n>', 'rows per batch through the steps', '1000')
+    .option('--strict', 'exit 1 when any row was rejected or dropped')
     .action(async (flowId: string, opts: RunOptions) => {
       const batchRows = Number(opts.batchRows);
       if (!Number.isInteger(batchRows) || batchRows < 1) {
@@ -91,6 +133,7 @@ export function register(program: Command): void {
       const stores = await openStores(opts.store, opts.fresh === true);
       const { rows, malformed } = await readJsonLines(opts.input);
       const metrics = new MemoryMetrics();
+      const guard = guardRun();
 
       const result = await runFlow(
         plan,
@@ -103,8 +146,21 @@ export function register(program: Command): void {
         },
       );
 
+      const unprintable: RejectedRow[] = [];
       const out = await openJsonLinesWriter(opts.output);
-      for (const row of result.output) await out.write(row);
+      for (const row of result.output) {
+        const { problem } = printable(row);
+        if (problem === undefined) await out.write(row);
+        else
+          unprintable.push({
+            flowId,
+            step: -1,
+            fid: '(output)',
+            code: 'BAD_ROW',
+            reason: `An output row cannot be written as JSON unchanged: ${problem}.`,
+            row: printable(row).row,
+          });
+      }
       await out.close();
 
       const rejected: RejectedRow[] = [
@@ -116,7 +172,8 @@ export function register(program: Command): void {
           reason: `${opts.input}:${m.line}: ${m.reason}`,
           row: { line: m.text },
         })),
-        ...result.rejected,
+        ...result.rejected.map((r) => ({ ...r, row: printable(r.row).row })),
+        ...unprintable,
       ];
       for (const r of rejected) process.stderr.write(`rejected ${JSON.stringify(r)}\n`);
 
@@ -136,13 +193,27 @@ export function register(program: Command): void {
       const { stats } = result;
       const seconds = Math.max(stats.ms, 0.001) / 1000;
       const rate = Math.round(stats.rowsIn / seconds).toLocaleString('en-US');
+      const rowsOut = stats.rowsOut - unprintable.length;
       process.stderr.write(
-        `${flowId}: ${stats.rowsIn + malformed.length} rows in, ${stats.rowsOut} out, ${rejected.length} rejected in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
+        `${flowId}: ${stats.rowsIn + malformed.length} rows in, ${rowsOut} out, ${rejected.length} rejected, ${stats.dropped} dropped in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
       );
       for (const s of stats.steps) {
+        const drops = Object.entries(s.drops).map(([code, n]) => `${code} ${n}`);
+        const created = s.created > 0 ? `, ${s.created} created` : '';
         process.stderr.write(
-          `  ${String(s.step).padStart(2)} ${s.fid.padEnd(24)} ${s.in} in, ${s.out} out, ${s.rejected} rejected\n`,
+          `  ${String(s.step).padStart(2)} ${s.fid.padEnd(24)} ${s.in} in, ${s.out} out, ${s.rejected} rejected, ${s.dropped} dropped${drops.length > 0 ? ` (${drops.join(', ')})` : ''}${created}\n`,
         );
       }
+      guard.stop();
+      if (guard.failures() > 0) process.exitCode = 1;
+      if (opts.strict === true && (rejected.length > 0 || stats.dropped > 0)) {
+        process.stderr.write(
+          `kisflow run --strict: ${rejected.length} row(s) rejected, ${stats.dropped} dropped\n`,
+        );
+        process.exitCode = 1;
+      }
+      // A step that timed out may have left its function running (a timer, a socket): the run is
+      // over, and must not hang on it.
+      if (rejected.some((r) => r.code === 'TIMEOUT')) process.exit();
     });
 }

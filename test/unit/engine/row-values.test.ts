@@ -32,7 +32,7 @@ describe('rowProblem', () => {
       [{ m: new Map() }, /^m is an instance of Map/],
       [{ list: [1, undefined] }, /^list\[1\] is undefined inside an array/],
       [{ 'odd key': 1n }, /^\["odd key"\] is a BigInt/],
-      [cycle, /^self\.back refers back to the row itself/],
+      [cycle, /^self\.back refers back to a value that contains it/],
       [nested(10_000), /nests deeper than 32 levels/],
       [[1], /the row is an array/],
       [null, /the row is null/],
