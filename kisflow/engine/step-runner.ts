@@ -12,6 +12,7 @@ import type { Registry } from './registry.ts';
 import { route } from './routing.ts';
 import { saveEmitted } from './save-mode.ts';
 import { StepConnector } from './step-connector.ts';
+import { Watchdog } from './watchdog.ts';
 
 /** What one step did with one batch. */
 export interface StepOutcome {
@@ -117,6 +118,7 @@ export class StepRunner {
   readonly #metrics: Metrics | undefined;
   readonly #dims: MetricDimensions;
   readonly #log: Log;
+  readonly #watchdog = new Watchdog();
 
   /**
    * @throws StepError `FUNCTION_NOT_REGISTERED` when the registry lacks the step's function,
@@ -210,21 +212,23 @@ export class StepRunner {
           }));
     const scope = new BatchScope(this.#bound, batch, log);
     const timeoutMs = options.timeoutMs ?? this.plan.flow.tuning.timeoutSeconds * 1000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // A timer that is pending keeps the event loop alive: a function awaiting a promise that can
-    // never settle ends in TIMEOUT instead of Node exiting (code 13) with the run half done.
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    return new Promise<StepOutcome>((resolve, reject) => {
+      const unwatch = this.#watchdog.watch(timeoutMs, () => {
         scope.abandoned = true;
         scope.current?.close(false);
         reject(this.#timedOut(batch, timeoutMs));
-      }, timeoutMs);
+      });
+      this.#phases(batch, scope, started).then(
+        (outcome) => {
+          unwatch();
+          resolve(outcome);
+        },
+        (err: unknown) => {
+          unwatch();
+          reject(err);
+        },
+      );
     });
-    try {
-      return await Promise.race([this.#phases(batch, scope, started), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   #timedOut(batch: StepBatch, timeoutMs: number): StepError {
