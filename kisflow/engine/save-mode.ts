@@ -1,4 +1,3 @@
-import { RowRejectedError } from '../errors.ts';
 import type { Row } from '../ports.ts';
 import type { BatchScope } from './batch-scope.ts';
 import type { StepConnector } from './step-connector.ts';
@@ -14,21 +13,13 @@ export function saveEmitted(scope: BatchScope, connector: StepConnector, rows: R
   const saves = scope.saves;
   const kept: Row[] = [];
   for (const row of rows) {
-    let key: string;
-    try {
-      key = connector.keyFor(row);
-    } catch (err) {
-      if (!(err instanceof RowRejectedError)) throw err;
-      scope.reject(err.code, err.message, row);
-      continue;
+    const checked = connector.check(scope.flow.batchId, row);
+    if ('key' in checked) {
+      saves.push({ key: checked.key, row });
+      kept.push(row);
+    } else {
+      scope.reject(checked.code, checked.reason, row);
     }
-    const problem = connector.problem(scope.flow.batchId, key, row);
-    if (problem !== undefined) {
-      scope.reject(problem.code, problem.reason, row);
-      continue;
-    }
-    saves.push({ key, row });
-    kept.push(row);
   }
   return kept;
 }

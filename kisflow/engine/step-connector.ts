@@ -40,18 +40,29 @@ export class StepConnector {
   }
 
   /**
-   * Why this row can never be saved, or undefined: not a row JSON carries unchanged (`BAD_ROW`),
-   * or one the store cannot hold (see ConnectorStore.problem: too large, key too long).
+   * The key a row is saved under, or why it can never be saved: not a row JSON carries unchanged
+   * (`BAD_ROW`), a key field missing (`MISSING_KEY_FIELD`), or one the store cannot hold (see
+   * ConnectorStore.problem: `ITEM_TOO_LARGE`, `KEY_TOO_LONG`).
    */
-  problem(batchId: string, key: string, row: Row): { code: string; reason: string } | undefined {
+  check(batchId: string, row: Row): { key: string } | { code: string; reason: string } {
     const bad = rowProblem(row);
-    if (bad !== undefined)
+    if (bad !== undefined) {
       return {
         code: 'BAD_ROW',
         reason: `A row to save to connector '${this.conn.cid}' cannot be stored unchanged: ${bad}.`,
       };
-    if (!this.isStore || this.#store.problem === undefined) return undefined;
-    return this.#store.problem(this.conn.cid, { key, sort: sortOf(this.conn.key, batchId, row), row });
+    }
+    let key: string;
+    try {
+      key = this.keyFor(row);
+    } catch (err) {
+      if (err instanceof RowRejectedError) return { code: err.code, reason: err.message };
+      throw err;
+    }
+    if (!this.isStore || this.#store.problem === undefined) return { key };
+    return (
+      this.#store.problem(this.conn.cid, { key, sort: sortOf(this.conn.key, batchId, row), row }) ?? { key }
+    );
   }
 
   async load(rows: readonly Row[]): Promise<Row[][]> {
@@ -144,13 +155,11 @@ export class AttemptConnector implements Connector {
    */
   save(rows: readonly Row[]): Promise<void> {
     if (!this.#open()) return Promise.resolve();
-    const step = this.#step;
     for (const row of rows) {
-      const key = step.keyFor(row);
-      const problem = step.problem(this.#batchId, key, row);
+      const checked = this.#step.check(this.#batchId, row);
       // Thrown, not returned as a rejected promise: a function that does not await `save` still fails.
-      if (problem !== undefined) throw new RowRejectedError(problem.code, problem.reason, { cid: this.cid });
-      this.saves.push({ key, row });
+      if (!('key' in checked)) throw new RowRejectedError(checked.code, checked.reason, { cid: this.cid });
+      this.saves.push({ key: checked.key, row });
     }
     return Promise.resolve();
   }
