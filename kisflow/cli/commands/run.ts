@@ -99,6 +99,7 @@ function guardRun(): { failures: () => number; stop: () => void } {
   process.on('beforeExit', stalled);
   return {
     failures: () => failures,
+    /** The run settled: the event loop may empty now. */
     stop: () => {
       process.off('beforeExit', stalled);
     },
@@ -135,16 +136,21 @@ export function register(program: Command): void {
       const metrics = new MemoryMetrics();
       const guard = guardRun();
 
-      const result = await runFlow(
-        plan,
-        rows,
-        registry,
-        { store: stores.connectors, state: stores.state, metrics, log: silentLog },
-        {
-          batchRows,
-          onBatch: progress(rows.length),
-        },
-      );
+      let result: Awaited<ReturnType<typeof runFlow>>;
+      try {
+        result = await runFlow(
+          plan,
+          rows,
+          registry,
+          { store: stores.connectors, state: stores.state, metrics, log: silentLog },
+          {
+            batchRows,
+            onBatch: progress(rows.length),
+          },
+        );
+      } finally {
+        guard.stop();
+      }
 
       const unprintable: RejectedRow[] = [];
       const out = await openJsonLinesWriter(opts.output);
@@ -204,7 +210,6 @@ export function register(program: Command): void {
           `  ${String(s.step).padStart(2)} ${s.fid.padEnd(24)} ${s.in} in, ${s.out} out, ${s.rejected} rejected, ${s.dropped} dropped${drops.length > 0 ? ` (${drops.join(', ')})` : ''}${created}\n`,
         );
       }
-      guard.stop();
       if (guard.failures() > 0) process.exitCode = 1;
       if (opts.strict === true && (rejected.length > 0 || stats.dropped > 0)) {
         process.stderr.write(
