@@ -165,7 +165,12 @@ export class BatchScope {
   }
 
   emitted(): Row[] {
-    if (this.parts.length === 1) return this.parts[0] as Row[];
-    return this.parts.length === 0 ? [] : this.parts.flat();
+    const { parts } = this;
+    if (parts.length === 1) return parts[0] as Row[];
+    // Not parts.flat(): V8's flat is several times slower than this loop, and isolating a few
+    // failing rows leaves a batch in many parts.
+    const out: Row[] = [];
+    for (const part of parts) for (let i = 0; i < part.length; i++) out.push(part[i] as Row);
+    return out;
   }
 }
