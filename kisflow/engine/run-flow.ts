@@ -52,6 +52,12 @@ export interface RunFlowOptions {
    * (default 10000): a guard against a `jumpTo` loop the user did not end.
    */
   readonly maxStepRuns?: number;
+  /**
+   * `memory` (default): rows pass from step to step by reference, unchecked, for speed.
+   * `serialized`: every step checks its rows as they would travel between Lambda steps (see
+   * StepRunnerOptions.handoff), so a row JSON cannot carry fails where it would in AWS.
+   */
+  readonly handoff?: 'memory' | 'serialized';
 }
 
 /**
@@ -119,7 +125,7 @@ export async function runFlow(
   }
 
   const runners = plan.steps.map(
-    (_, index) => new StepRunner(plan, index, registry, deps, { handoff: 'memory' }),
+    (_, index) => new StepRunner(plan, index, registry, deps, { handoff: options.handoff ?? 'memory' }),
   );
   const meta = options.meta ?? {};
   for (let b = 0, start = 0; start < rows.length; b++, start += batchRows) {

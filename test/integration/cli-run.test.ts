@@ -268,8 +268,22 @@ describe('kisflow run never loses rows to a misbehaving function', () => {
     const rejected = r.stderr
       .split('\n')
       .filter((l) => l.startsWith('rejected '))
-      .map((l) => JSON.parse(l.slice('rejected '.length)) as { code: string; reason: string });
-    expect(rejected.map((x) => x.code)).toEqual(['BAD_ROW', 'BAD_ROW', 'BAD_ROW', 'BAD_ROW']);
+      .map(
+        (l) =>
+          JSON.parse(l.slice('rejected '.length)) as {
+            fid: string;
+            code: string;
+            reason: string;
+            row: { id?: number };
+          },
+      );
+    // As in AWS: the input row behind a bad commit is rejected at the step that committed it.
+    expect(rejected.map((x) => [x.fid, x.code, x.row.id])).toEqual([
+      ['odd', 'BAD_ROW', 1],
+      ['odd', 'BAD_ROW', 2],
+      ['odd', 'BAD_ROW', 3],
+      ['odd', 'INVALID_ROW', undefined],
+    ]);
     expect(rejected.map((x) => x.reason).join('\n')).toMatch(
       /BigInt[\s\S]*cycle[\s\S]*NaN[\s\S]*deeper than 32/,
     );

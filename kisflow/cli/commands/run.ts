@@ -66,7 +66,7 @@ function progress(total: number): ((done: number) => void) | undefined {
   };
 }
 
-/** What a record carries for a row JSON cannot carry (the engine hands rows over by reference in-process). */
+/** What a record carries for a row JSON cannot carry (a last guard: the engine checks rows as they leave each step). */
 function printable(row: Row): { row: Row; problem?: string } {
   const problem = rowProblem(row);
   return problem === undefined ? { row } : { row: { kisflow_unserializable_row: problem }, problem };
@@ -82,6 +82,8 @@ function guardRun(): { failures: () => number; stop: () => void } {
   let failures = 0;
   const report = (err: unknown) => {
     failures++;
+    // It may come after the summary, from work the function left running: the run failed still.
+    process.exitCode = 1;
     const text =
       err instanceof KisFlowError
         ? err.message
@@ -143,10 +145,9 @@ export function register(program: Command): void {
           rows,
           registry,
           { store: stores.connectors, state: stores.state, metrics, log: silentLog },
-          {
-            batchRows,
-            onBatch: progress(rows.length),
-          },
+          // Rows are checked between steps as they would be between Lambda steps: a value JSON
+          // cannot carry fails at the step that committed it, as in AWS.
+          { batchRows, onBatch: progress(rows.length), handoff: 'serialized' },
         );
       } finally {
         guard.stop();
