@@ -73,15 +73,13 @@ function printable(row: Row): { row: Row; problem?: string } {
 }
 
 /**
- * While the run is under way: errors thrown outside any step (a function's un-awaited work, such
- * as a ctx.commit after its handler returned) are reported and fail the run instead of killing it
- * with a stack trace; and if Node's event loop empties with the run unfinished (a promise nothing
- * can settle: Node would exit 13 in silence), that is said.
+ * Errors thrown outside any step (a function's un-awaited work, such as a ctx.commit after its
+ * handler returned) are reported and fail the run, instead of killing it with a stack trace.
+ * (A function awaiting a promise that can never settle cannot make Node exit 13 with the run
+ * half done: the step's watchdog timer keeps the process alive until the batch times out.)
  */
-function guardRun(): { failures: () => number; stop: () => void } {
-  let failures = 0;
+function reportStrayErrors(): void {
   const report = (err: unknown) => {
-    failures++;
     // It may come after the summary, from work the function left running: the run failed still.
     process.exitCode = 1;
     const text =
@@ -90,22 +88,8 @@ function guardRun(): { failures: () => number; stop: () => void } {
         : `a function's un-awaited work failed: ${(err as Error)?.stack ?? String(err)}`;
     process.stderr.write(`kisflow run: ${text}\n`);
   };
-  const stalled = () => {
-    process.stderr.write(
-      'kisflow run: stopped with the run unfinished: it waits on a promise that nothing can settle any more (nothing was written)\n',
-    );
-    process.exitCode = 1;
-  };
   process.on('uncaughtException', report);
   process.on('unhandledRejection', report);
-  process.on('beforeExit', stalled);
-  return {
-    failures: () => failures,
-    /** The run settled: the event loop may empty now. */
-    stop: () => {
-      process.off('beforeExit', stalled);
-    },
-  };
 }
 
 export function register(program: Command): void {
@@ -136,22 +120,17 @@ export function register(program: Command): void {
       const stores = await openStores(opts.store, opts.fresh === true);
       const { rows, malformed } = await readJsonLines(opts.input);
       const metrics = new MemoryMetrics();
-      const guard = guardRun();
+      reportStrayErrors();
 
-      let result: Awaited<ReturnType<typeof runFlow>>;
-      try {
-        result = await runFlow(
-          plan,
-          rows,
-          registry,
-          { store: stores.connectors, state: stores.state, metrics, log: silentLog },
-          // Rows are checked between steps as they would be between Lambda steps: a value JSON
-          // cannot carry fails at the step that committed it, as in AWS.
-          { batchRows, onBatch: progress(rows.length), handoff: 'serialized' },
-        );
-      } finally {
-        guard.stop();
-      }
+      const result = await runFlow(
+        plan,
+        rows,
+        registry,
+        { store: stores.connectors, state: stores.state, metrics, log: silentLog },
+        // Rows are checked between steps as they would be between Lambda steps: a value JSON
+        // cannot carry fails at the step that committed it, as in AWS.
+        { batchRows, onBatch: progress(rows.length), handoff: 'serialized' },
+      );
 
       const unprintable: RejectedRow[] = [];
       const out = await openJsonLinesWriter(opts.output);
@@ -211,7 +190,6 @@ export function register(program: Command): void {
           `  ${String(s.step).padStart(2)} ${s.fid.padEnd(24)} ${s.in} in, ${s.out} out, ${s.rejected} rejected, ${s.dropped} dropped${drops.length > 0 ? ` (${drops.join(', ')})` : ''}${created}\n`,
         );
       }
-      if (guard.failures() > 0) process.exitCode = 1;
       if (opts.strict === true && (rejected.length > 0 || stats.dropped > 0)) {
         process.stderr.write(
           `kisflow run --strict: ${rejected.length} row(s) rejected, ${stats.dropped} dropped\n`,
