@@ -198,3 +198,44 @@ describe('an action after the handler returned', () => {
     await expect(runStep(e, rowsOf(2))).rejects.toMatchObject({ code: 'COMMIT_AFTER_RETURN' });
   });
 });
+
+describe('accounting under mixed behaviour', () => {
+  it('holds per step for 200 seeded batches of functions that commit, split, reject, drop, throw and abort', async () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const e = engine(
+      { funcs: [{ fid: 'mixed', retryTimes: 1 }], flows: [{ flowId: 'f', steps: ['mixed'] }] },
+      {
+        mixed: defineFunction((rows: Row[], ctx) => {
+          for (const r of rows) {
+            const kind = Number(r.kind);
+            if (kind === 0) ctx.commit({ ...r, out: 1 });
+            else if (kind === 1) ctx.reject(r, 'no');
+            else if (kind === 2)
+              continue; // neither committed nor rejected
+            else if (kind === 3) throw new Error(`bad ${r.id}`);
+            else if (kind === 4) {
+              ctx.commit({ ...r, part: 1 });
+              ctx.commit({ ...r, part: 2 });
+            } else if (rows.length > 3) ctx.abort();
+            else ctx.commit(r);
+          }
+        }),
+      },
+    );
+    const runner = new StepRunner(e.plan('f'), 0, e.registry, e.deps);
+    for (let b = 0; b < 200; b++) {
+      const rows = rowsOf(1 + Math.floor(random() * 40), () => ({ kind: Math.floor(random() * 6) }));
+      const o = await runner.run({ flowId: 'f', step: 0, runId: 'r', batchId: `b${b}`, rows, meta: {} });
+      expect(balanced(o), JSON.stringify(o.stats)).toBe(true);
+      expect(o.dropped.reduce((n, d) => n + d.count, 0)).toBe(o.stats.dropped);
+      // Every rejected record is one of the batch's rows, at most once.
+      const ids = o.rejected.map((r) => r.row.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.every((id) => rows.some((r) => r.id === id))).toBe(true);
+    }
+  });
+});
