@@ -9,6 +9,7 @@ import {
   LineCounter,
   type Node,
   parseAllDocuments,
+  visit,
 } from 'yaml';
 import type { ConfigIssue } from '../errors.ts';
 import type { ConfigDocument } from './config-document.ts';
@@ -48,6 +49,27 @@ async function yamlFiles(dir: string): Promise<string[]> {
 
 function keyText(key: unknown): string {
   return isScalar(key) ? String(key.value) : String(key);
+}
+
+/**
+ * An alias inside the very node it names (`a: &x [*x]`): its value would contain itself, which
+ * no config can mean and which every later walk over it (validation, JSON) would never finish.
+ */
+function recursiveAlias(doc: Document): Node | undefined {
+  let found: Node | undefined;
+  visit(doc, {
+    Alias(_, alias) {
+      const target = alias.resolve(doc);
+      const [start, end] = alias.range ?? [];
+      const [from, to] = target?.range ?? [];
+      if (start === undefined || end === undefined || from === undefined || to === undefined) return;
+      if (start >= from && end <= to) {
+        found = alias;
+        return visit.BREAK;
+      }
+    },
+  });
+  return found;
 }
 
 /** Locates paths of one parsed YAML document through its syntax tree. */
@@ -170,6 +192,16 @@ export async function readYamlDocuments(dir: string): Promise<YamlDocuments> {
             message: `YAML syntax error: ${error.message}`,
           });
         }
+        continue;
+      }
+      const recursive = recursiveAlias(doc);
+      if (recursive !== undefined) {
+        issues.push({
+          file,
+          ...lines.linePos(recursive.range?.[0] ?? 0),
+          message: `YAML error: the alias ${String(recursive)} refers to a node that contains it (a recursive alias); write the value out, or point the alias at a node outside it`,
+        });
+        incomplete = true;
         continue;
       }
       let value: unknown;

@@ -1,6 +1,7 @@
 import type { Params } from '../config/model.ts';
 import { ConnectorError, StepError } from '../errors.ts';
 import type { Log, RejectedRow, Row } from '../ports.ts';
+import type { BatchScope } from './batch-scope.ts';
 import type {
   Connector,
   FlowInfo,
@@ -9,45 +10,35 @@ import type {
   FunctionMetrics,
   KeyedState,
 } from './function.ts';
-import { AttemptState, type BatchState } from './keyed-state.ts';
-import { AttemptConnector, type StepConnector } from './step-connector.ts';
+import { AttemptState } from './keyed-state.ts';
+import { rowProblem } from './row-values.ts';
+import { AttemptConnector } from './step-connector.ts';
 
-/** What an attempt needs from its step and batch; built once per batch, shared by its attempts. */
-export interface AttemptScope {
-  readonly flowId: string;
-  readonly fid: string;
-  readonly step: number;
-  readonly params: Params;
-  readonly flow: FlowInfo;
-  readonly cache: FunctionCache;
-  readonly metrics: FunctionMetrics;
-  readonly log: Log;
-  readonly connector: StepConnector | undefined;
-  /** Created on first use of `ctx.state` in the batch. */
-  batchState(): BatchState;
+function badRow(scope: BatchScope, row: unknown, problem: string): StepError {
+  const kind = row === null ? 'null' : Array.isArray(row) ? 'an array' : `a ${typeof row}`;
+  const what =
+    typeof row === 'object' && row !== null && !Array.isArray(row)
+      ? `a row JSON cannot carry unchanged: ${problem}`
+      : `${kind}; a row must be a plain object such as { id: 1 }`;
+  return new StepError('BAD_ROW', `Function '${scope.flow.fid}' committed ${what}.`, {
+    flowId: scope.flow.id,
+    step: scope.flow.step,
+    fid: scope.flow.fid,
+  });
 }
 
-function badRow(scope: AttemptScope, row: unknown): StepError {
-  return new StepError(
-    'BAD_ROW',
-    `Function '${scope.fid}' committed ${row === null ? 'null' : Array.isArray(row) ? 'an array' : `a ${typeof row}`}; a row must be a plain object such as { id: 1 }.`,
-    { flowId: scope.flowId, step: scope.step, fid: scope.fid },
-  );
-}
+type Action = 'commit' | 'reject' | 'abort' | 'reuse' | 'forceNext' | 'jumpTo';
 
 /**
  * The FunctionContext of one call of a function on (part of) a batch. Everything the call does
  * — commits, rejections, actions, metadata, state writes, connector saves — stays here until the
- * step runner accepts the attempt; a failed attempt is simply dropped. The actions are bound
- * arrow functions so `rows.forEach(ctx.commit)` works.
+ * step runner accepts the attempt; a failed attempt is simply dropped. Once the handler returned
+ * the context is closed: a late action of an accepted attempt is an error naming the function
+ * (its rows could no longer be emitted), one of a discarded attempt is ignored (its rows are
+ * re-run). The actions are bound arrow functions so `rows.forEach(ctx.commit)` works.
  */
 export class AttemptContext implements FunctionContext {
-  readonly params: Params;
-  readonly flow: FlowInfo;
   readonly meta: Record<string, unknown>;
-  readonly cache: FunctionCache;
-  readonly log: Log;
-  readonly metrics: FunctionMetrics;
   readonly out: Row[] = [];
   rejected: RejectedRow[] | undefined;
   reused = false;
@@ -56,34 +47,66 @@ export class AttemptContext implements FunctionContext {
   jump: string | undefined;
   attemptState: AttemptState | undefined;
   attemptConnector: AttemptConnector | undefined;
-  readonly #scope: AttemptScope;
+  /** 0 open, 1 closed after an accepted attempt, 2 closed after a discarded one. */
+  #closed: 0 | 1 | 2 = 0;
+  readonly #scope: BatchScope;
+  readonly #inputs: readonly Row[];
+  readonly #originals: readonly Row[];
+  /** Input position of each row given to the function; built on the first `reject`. */
+  #positions: Map<Row, number> | undefined;
+  #rejectedRows: Set<Row> | undefined;
 
-  constructor(scope: AttemptScope, meta: Record<string, unknown>) {
+  constructor(
+    scope: BatchScope,
+    meta: Record<string, unknown>,
+    inputs: readonly Row[],
+    originals: readonly Row[],
+  ) {
     this.#scope = scope;
-    this.params = scope.params;
-    this.flow = scope.flow;
     this.meta = meta;
-    this.cache = scope.cache;
-    this.log = scope.log;
-    this.metrics = scope.metrics;
+    this.#inputs = inputs;
+    this.#originals = originals;
+  }
+
+  get params(): Params {
+    return this.#scope.params;
+  }
+
+  get flow(): FlowInfo {
+    return this.#scope.flow;
+  }
+
+  get cache(): FunctionCache {
+    return this.#scope.bound.cache;
+  }
+
+  get log(): Log {
+    return this.#scope.log;
+  }
+
+  get metrics(): FunctionMetrics {
+    return this.#scope.bound.metrics;
   }
 
   get connector(): Connector {
     if (this.attemptConnector !== undefined) return this.attemptConnector;
-    const step = this.#scope.connector;
+    const scope = this.#scope;
+    const step = scope.bound.connector;
     if (step === undefined) {
       throw new ConnectorError(
         'NO_CONNECTOR',
-        `Function '${this.#scope.fid}' has no connector: set option.cid in its \`kistype: func\` config to use ctx.connector.`,
-        { flowId: this.#scope.flowId, step: this.#scope.step, fid: this.#scope.fid },
+        `Function '${scope.flow.fid}' has no connector: set option.cid in its \`kistype: func\` config to use ctx.connector.`,
+        { flowId: scope.flow.id, step: scope.flow.step, fid: scope.flow.fid },
       );
     }
-    this.attemptConnector = new AttemptConnector(step);
+    this.attemptConnector = new AttemptConnector(step, scope.flow.batchId, () =>
+      this.#open('connector.save'),
+    );
     return this.attemptConnector;
   }
 
   get state(): KeyedState {
-    this.attemptState ??= new AttemptState(this.#scope.batchState());
+    this.attemptState ??= new AttemptState(this.#scope.batchState(), () => this.#open('state.set'));
     return this.attemptState;
   }
 
@@ -92,55 +115,121 @@ export class AttemptContext implements FunctionContext {
   // tsx/esbuild's keepNames, which cost more than the rest of a small batch.
   readonly commit: (row: Row) => void = AttemptContext.#commit(this);
   readonly reject: (row: Row, reason: string) => void = AttemptContext.#reject(this);
-  readonly abort: () => void = AttemptContext.#set(this, 'aborted');
-  readonly reuse: () => void = AttemptContext.#set(this, 'reused');
-  readonly forceNext: () => void = AttemptContext.#set(this, 'forced');
+  readonly abort: () => void = AttemptContext.#set(this, 'aborted', 'abort');
+  readonly reuse: () => void = AttemptContext.#set(this, 'reused', 'reuse');
+  readonly forceNext: () => void = AttemptContext.#set(this, 'forced', 'forceNext');
   readonly jumpTo: (fid: string) => void = AttemptContext.#jump(this);
+
+  /** Ends the attempt: later actions are refused (`accepted`) or ignored. */
+  close(accepted: boolean): void {
+    this.#closed = accepted ? 1 : 2;
+  }
+
+  /** False when the action must do nothing; throws when it comes too late to count. */
+  #open(action: Action | 'connector.save' | 'state.set'): boolean {
+    if (this.#closed === 0) return true;
+    if (this.#closed === 2) return false;
+    const scope = this.#scope;
+    const err = new StepError(
+      'COMMIT_AFTER_RETURN',
+      `Function '${scope.flow.fid}' called ctx.${action}() after its handler returned (flow '${scope.flow.id}', batch ${scope.flow.batchId}): the call is refused, and nothing it passed is emitted or stored. Await all of the function's work before returning, e.g. \`await Promise.all(rows.map(async (row) => ...))\` instead of \`rows.forEach(async (row) => ...)\`.`,
+      {
+        flowId: scope.flow.id,
+        step: scope.flow.step,
+        fid: scope.flow.fid,
+        batchId: scope.flow.batchId,
+        action,
+      },
+    );
+    scope.late ??= err;
+    scope.log.error(err.message, { code: err.code });
+    throw err;
+  }
 
   static #commit(ctx: AttemptContext): (row: Row) => void {
     const out = ctx.out;
     // Rows are checked in bulk once the function returns (see `checkCommits`): a tight loop there
     // costs less than a check on every call here.
     return (row) => {
+      if (ctx.#closed !== 0 && !ctx.#open('commit')) return;
       out.push(row);
     };
   }
 
   /**
-   * @throws StepError `BAD_ROW` when the function committed something other than a plain object; the
-   *   attempt then fails like a throw, and isolation finds the input row that caused it.
+   * @throws StepError `BAD_ROW` when the function committed something other than a plain object
+   *   (or, when rows leave as JSON, a row JSON would change or cannot carry); the attempt then
+   *   fails like a throw, and isolation finds the input row that caused it.
    */
   checkCommits(): void {
     const out = this.out;
+    if (this.#scope.bound.serialized) {
+      for (let i = 0; i < out.length; i++) {
+        const problem = rowProblem(out[i]);
+        if (problem !== undefined) throw badRow(this.#scope, out[i], problem);
+      }
+      return;
+    }
     for (let i = 0; i < out.length; i++) {
       const row = out[i];
-      if (typeof row !== 'object' || row === null || Array.isArray(row)) throw badRow(this.#scope, row);
+      if (typeof row !== 'object' || row === null || Array.isArray(row)) throw badRow(this.#scope, row, '');
     }
+  }
+
+  /** True when `row` is one this attempt rejected (as given to the function, or as it entered the step). */
+  wasRejected(row: Row): boolean {
+    return this.#rejectedRows?.has(row) === true;
+  }
+
+  #positionOf(row: Row): number | undefined {
+    if (this.#positions === undefined) {
+      this.#positions = new Map();
+      const inputs = this.#inputs;
+      for (let i = 0; i < inputs.length; i++) this.#positions.set(inputs[i] as Row, i);
+    }
+    return this.#positions.get(row);
   }
 
   static #reject(ctx: AttemptContext): (row: Row, reason: string) => void {
     return (row, reason) => {
+      if (ctx.#closed !== 0 && !ctx.#open('reject')) return;
       const scope = ctx.#scope;
+      const { flow } = scope;
+      // A rejection answers for one row the function was given, once: anything else would make
+      // `in = out + rejected + dropped` false, or send the dead-letter queue a row no step had.
+      const at = ctx.#positionOf(row);
+      if (at === undefined || ctx.#rejectedRows?.has(row) === true) {
+        throw new StepError(
+          'BAD_REJECT',
+          `Function '${flow.fid}' called ctx.reject with ${at === undefined ? 'a row it was not given (reject the input row itself, not a copy or a new row)' : 'a row it had already rejected'}.`,
+          { flowId: flow.id, step: flow.step, fid: flow.fid },
+        );
+      }
+      const original = ctx.#originals[at] as Row;
+      ctx.#rejectedRows ??= new Set();
+      ctx.#rejectedRows.add(row).add(original);
       ctx.rejected ??= [];
       ctx.rejected.push({
-        flowId: scope.flowId,
-        step: scope.step,
-        fid: scope.fid,
+        flowId: flow.id,
+        step: flow.step,
+        fid: flow.fid,
         code: 'REJECTED_BY_FUNCTION',
         reason: String(reason),
-        row,
+        row: original,
       });
     };
   }
 
-  static #set(ctx: AttemptContext, flag: 'aborted' | 'reused' | 'forced'): () => void {
+  static #set(ctx: AttemptContext, flag: 'aborted' | 'reused' | 'forced', action: Action): () => void {
     return () => {
+      if (ctx.#closed !== 0 && !ctx.#open(action)) return;
       ctx[flag] = true;
     };
   }
 
   static #jump(ctx: AttemptContext): (fid: string) => void {
     return (fid) => {
+      if (ctx.#closed !== 0 && !ctx.#open('jumpTo')) return;
       ctx.jump = fid;
     };
   }

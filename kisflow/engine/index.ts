@@ -4,6 +4,7 @@
  * a transport through the ports.
  */
 
+export type { DropCode, DroppedRows } from './batch-scope.ts';
 export type { ConnectorDriver, ConnectorImplementation } from './connector.ts';
 export { defineConnector, isConnectorImplementation } from './connector.ts';
 export { DEFAULT_MAX_HOPS, Delivery, type DeliveryOptions, HOP_LIMIT } from './delivery.ts';
@@ -23,5 +24,6 @@ export { keyOf, sortOf } from './keys.ts';
 export { type LoadFunctionsOptions, loadFunctions } from './load-functions.ts';
 export { FlowPlan, type PlannedStep } from './plan.ts';
 export { Registry } from './registry.ts';
+export { MAX_ROW_DEPTH, rowProblem } from './row-values.ts';
 export { type FlowResult, type RunFlowOptions, runFlow, type StepStats } from './run-flow.ts';
-export { type StepOutcome, StepRunner } from './step-runner.ts';
+export { type StepOutcome, StepRunner, type StepRunnerOptions, type StepRunOptions } from './step-runner.ts';

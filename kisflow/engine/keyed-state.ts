@@ -1,6 +1,7 @@
-import { InfrastructureError, KisFlowError } from '../errors.ts';
+import { InfrastructureError, KisFlowError, StepError } from '../errors.ts';
 import type { StateEntry, StateStore, StateWrite } from '../ports.ts';
 import type { KeyedState } from './function.ts';
+import { valueProblem } from './row-values.ts';
 
 const NEVER_WRITTEN: StateEntry = { value: undefined, version: 0 };
 
@@ -90,10 +91,13 @@ export class BatchState {
 /** `ctx.state` for one attempt: its writes are kept apart until the attempt succeeds. */
 export class AttemptState implements KeyedState {
   readonly #batch: BatchState;
+  readonly #open: () => boolean;
   readonly writes = new Map<string, unknown>();
 
-  constructor(batch: BatchState) {
+  /** @param open false when the attempt is over and the write must be ignored (see AttemptContext). */
+  constructor(batch: BatchState, open: () => boolean = () => true) {
     this.#batch = batch;
+    this.#open = open;
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
@@ -102,7 +106,16 @@ export class AttemptState implements KeyedState {
     return (await this.#batch.entry(key)).value as T | undefined;
   }
 
+  /**
+   * @throws StepError `BAD_STATE_VALUE` for a value the store cannot keep unchanged (a BigInt, a
+   *   cycle, NaN...): thrown inside the function, so the row that led to it is rejected alone.
+   */
   set(key: string, value: unknown): void {
+    if (!this.#open()) return;
+    const problem = valueProblem(value, `the value of state key '${key}'`);
+    if (problem !== undefined) {
+      throw new StepError('BAD_STATE_VALUE', `ctx.state.set: ${problem}.`, { key });
+    }
     this.writes.set(key, value);
   }
 

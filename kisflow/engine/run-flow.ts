@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { UsageError } from '../errors.ts';
+import { isRetryable, KisFlowError, UsageError } from '../errors.ts';
 // The in-process run is the memory transport's reason to exist: it is the one adapter the engine runs on.
 import { MemoryTransport } from '../memory/transport.ts';
 import type { RejectedRow, Row, StepBatch } from '../ports.ts';
@@ -15,6 +15,10 @@ export interface StepStats {
   in: number;
   out: number;
   rejected: number;
+  /** Rows that left on purpose; by reason code in `drops`. `in + created = out + rejected + dropped`. */
+  dropped: number;
+  created: number;
+  readonly drops: Record<string, number>;
   ms: number;
 }
 
@@ -28,6 +32,7 @@ export interface FlowResult {
     readonly rowsIn: number;
     readonly rowsOut: number;
     readonly rejected: number;
+    readonly dropped: number;
     readonly ms: number;
     /** One entry per step of the plan, in step order (zeros for steps no batch reached). */
     readonly steps: StepStats[];
@@ -51,6 +56,12 @@ export interface RunFlowOptions {
    * the user did not end. @default - the flow's `tuning.max_hops`, else 1000
    */
   readonly maxHops?: number;
+  /**
+   * `memory` (default): rows pass from step to step by reference, unchecked, for speed.
+   * `serialized`: every step checks its rows as they would travel between Lambda steps (see
+   * StepRunnerOptions.handoff), so a row JSON cannot carry fails where it would in AWS.
+   */
+  readonly handoff?: 'memory' | 'serialized';
 }
 
 /**
@@ -90,6 +101,9 @@ export async function runFlow(
     in: 0,
     out: 0,
     rejected: 0,
+    dropped: 0,
+    created: 0,
+    drops: {},
     ms: 0,
   }));
   const transport = new MemoryTransport();
@@ -102,6 +116,7 @@ export async function runFlow(
       rowsIn: rows.length,
       rowsOut: output.length,
       rejected: rejected.length,
+      dropped: steps.reduce((n, s) => n + s.dropped, 0),
       ms: performance.now() - started,
       steps,
       disabled,
@@ -112,7 +127,9 @@ export async function runFlow(
     return result(true);
   }
 
-  const runners = plan.steps.map((_, index) => new StepRunner(plan, index, registry, deps));
+  const runners = plan.steps.map(
+    (_, index) => new StepRunner(plan, index, registry, deps, { handoff: options.handoff ?? 'memory' }),
+  );
   const delivery = new Delivery(
     plan,
     transport,
@@ -131,11 +148,29 @@ export async function runFlow(
     // Each outcome has at most one next batch: the queue holds one batch at a time, and rows leave
     // in input order per batch.
     for (; batch !== undefined; batch = transport.take()) {
-      const outcome = await (runners[batch.step] as StepRunner).run(batch);
       const s = steps[batch.step] as StepStats;
+      let outcome: Awaited<ReturnType<StepRunner['run']>>;
+      try {
+        outcome = await (runners[batch.step] as StepRunner).run(batch);
+      } catch (err) {
+        // A batch failing for a reason a retry cannot fix (TIMEOUT, COMMIT_AFTER_RETURN...) is what a
+        // dead-letter queue would get in AWS: its rows are rejected with the code, the run goes on.
+        const permanent = err instanceof KisFlowError && !isRetryable(err) && batch.rows.length > 0;
+        if (!permanent) throw err;
+        s.in += batch.rows.length;
+        s.rejected += batch.rows.length;
+        const at = plan.steps[batch.step] as (typeof plan.steps)[number];
+        for (const row of batch.rows) {
+          rejected.push({ flowId, step: batch.step, fid: at.fid, code: err.code, reason: err.message, row });
+        }
+        break;
+      }
       s.in += outcome.stats.in;
       s.out += outcome.stats.out;
       s.rejected += outcome.stats.rejected;
+      s.dropped += outcome.stats.dropped;
+      s.created += outcome.stats.created;
+      for (const d of outcome.dropped) s.drops[d.code] = (s.drops[d.code] ?? 0) + d.count;
       s.ms += outcome.stats.ms;
       await delivery.deliver(batch, outcome);
     }

@@ -1,10 +1,11 @@
 import type { ConnSpec, Params } from '../config/model.ts';
-import { ConnectorError, InfrastructureError, KisFlowError } from '../errors.ts';
+import { ConnectorError, InfrastructureError, KisFlowError, RowRejectedError } from '../errors.ts';
 import type { ConnectorStore, Row, StoredItem } from '../ports.ts';
 import type { ConnectorDriver } from './connector.ts';
 import type { Connector } from './function.ts';
 import { keyOf, sortOf } from './keys.ts';
 import type { Registry } from './registry.ts';
+import { rowProblem } from './row-values.ts';
 
 /** A row due to be saved, with its connector key (for `dynamodb`; '' for other types). */
 export interface PendingSave {
@@ -38,10 +39,30 @@ export class StepConnector {
     return this.isStore ? keyOf(this.conn.key, row) : '';
   }
 
-  /** Why the store can never hold this row (see ConnectorStore.problem), or undefined. */
-  problem(batchId: string, key: string, row: Row): { code: string; reason: string } | undefined {
-    if (!this.isStore || this.#store.problem === undefined) return undefined;
-    return this.#store.problem(this.conn.cid, { key, sort: sortOf(this.conn.key, batchId, row), row });
+  /**
+   * The key a row is saved under, or why it can never be saved: not a row JSON carries unchanged
+   * (`BAD_ROW`), a key field missing (`MISSING_KEY_FIELD`), or one the store cannot hold (see
+   * ConnectorStore.problem: `ITEM_TOO_LARGE`, `KEY_TOO_LONG`).
+   */
+  check(batchId: string, row: Row): { key: string } | { code: string; reason: string } {
+    const bad = rowProblem(row);
+    if (bad !== undefined) {
+      return {
+        code: 'BAD_ROW',
+        reason: `A row to save to connector '${this.conn.cid}' cannot be stored unchanged: ${bad}.`,
+      };
+    }
+    let key: string;
+    try {
+      key = this.keyFor(row);
+    } catch (err) {
+      if (err instanceof RowRejectedError) return { code: err.code, reason: err.message };
+      throw err;
+    }
+    if (!this.isStore || this.#store.problem === undefined) return { key };
+    return (
+      this.#store.problem(this.conn.cid, { key, sort: sortOf(this.conn.key, batchId, row), row }) ?? { key }
+    );
   }
 
   async load(rows: readonly Row[]): Promise<Row[][]> {
@@ -114,17 +135,32 @@ export class AttemptConnector implements Connector {
   readonly params: Params;
   readonly saves: PendingSave[] = [];
   readonly #step: StepConnector;
+  readonly #batchId: string;
+  readonly #open: () => boolean;
 
-  constructor(step: StepConnector) {
+  /** @param open false when the attempt is over and the save must be ignored (see AttemptContext). */
+  constructor(step: StepConnector, batchId: string, open: () => boolean = () => true) {
     this.#step = step;
+    this.#batchId = batchId;
+    this.#open = open;
     this.cid = step.conn.cid;
     this.type = step.conn.type;
     this.params = step.conn.params;
   }
 
+  /**
+   * @throws RowRejectedError `MISSING_KEY_FIELD`, `BAD_ROW`, or the store's code (`ITEM_TOO_LARGE`,
+   *   `KEY_TOO_LONG`) for a row that can never be saved: thrown inside the function, so isolation
+   *   rejects the row that led to it alone, with the reason, as Save mode does.
+   */
   save(rows: readonly Row[]): Promise<void> {
-    // Keys are checked now, so a row missing one fails inside the function and is isolated.
-    for (const row of rows) this.saves.push({ key: this.#step.keyFor(row), row });
+    if (!this.#open()) return Promise.resolve();
+    for (const row of rows) {
+      const checked = this.#step.check(this.#batchId, row);
+      // Thrown, not returned as a rejected promise: a function that does not await `save` still fails.
+      if (!('key' in checked)) throw new RowRejectedError(checked.code, checked.reason, { cid: this.cid });
+      this.saves.push({ key: checked.key, row });
+    }
     return Promise.resolve();
   }
 

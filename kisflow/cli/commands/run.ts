@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadProject } from '../../config/index.ts';
 import { FlowPlan, loadFunctions, runFlow } from '../../engine/index.ts';
-import { UsageError } from '../../errors.ts';
+import { KisFlowError, UsageError } from '../../errors.ts';
 import { MemoryMetrics, silentLog } from '../../memory/index.ts';
 import type { RejectedRow } from '../../ports.ts';
 import { stringifyForReport } from '../exact-json.ts';
@@ -15,6 +15,7 @@ interface RunOptions {
   store: string;
   fresh?: boolean;
   batchRows: string;
+  strict?: boolean;
 }
 
 function progress(total: number): ((done: number) => void) | undefined {
@@ -30,6 +31,26 @@ function progress(total: number): ((done: number) => void) | undefined {
   };
 }
 
+/**
+ * Errors thrown outside any step (a function's un-awaited work, such as a ctx.commit after its
+ * handler returned) are reported and fail the run, instead of killing it with a stack trace.
+ * (A function awaiting a promise that can never settle cannot make Node exit 13 with the run
+ * half done: the step's watchdog timer keeps the process alive until the batch times out.)
+ */
+function reportStrayErrors(): void {
+  const report = (err: unknown) => {
+    // It may come after the summary, from work the function left running: the run failed still.
+    process.exitCode = 1;
+    const text =
+      err instanceof KisFlowError
+        ? err.message
+        : `a function's un-awaited work failed: ${(err as Error)?.stack ?? String(err)}`;
+    process.stderr.write(`kisflow run: ${text}\n`);
+  };
+  process.on('uncaughtException', report);
+  process.on('unhandledRejection', report);
+}
+
 export function register(program: Command): void {
   program
     .command('run')
@@ -43,6 +64,7 @@ export function register(program: Command): void {
     .option('--store <file>', 'local connector and state store kept between runs', '.kisflow/store.json')
     .option('--fresh', 'start from an empty store')
     .option('--batch-rows <n>', 'rows per batch through the steps', '1000')
+    .option('--strict', 'exit 1 when any row was rejected or dropped')
     .action(async (flowId: string, opts: RunOptions) => {
       const batchRows = Number(opts.batchRows);
       if (!Number.isInteger(batchRows) || batchRows < 1) {
@@ -56,6 +78,7 @@ export function register(program: Command): void {
       const registry = await loadFunctions(project, { flowIds: [flowId] });
       const { rows, malformed } = await readJsonLines(opts.input);
       const metrics = new MemoryMetrics();
+      reportStrayErrors();
       // Held from reading the store to writing it: a concurrent run waits instead of losing saves.
       const stores = await openLocalStore(opts.store, {
         fresh: opts.fresh === true,
@@ -68,10 +91,9 @@ export function register(program: Command): void {
           rows,
           registry,
           { store: stores.connectors, state: stores.state, metrics, log: silentLog },
-          {
-            batchRows,
-            onBatch: progress(rows.length),
-          },
+          // Rows are checked between steps as they would be between Lambda steps: a value JSON
+          // cannot carry fails at the step that committed it, as in AWS.
+          { batchRows, onBatch: progress(rows.length), handoff: 'serialized' },
         );
         // Kept before anything is reported: output printed is output whose saves are stored.
         await stores.save();
@@ -105,12 +127,23 @@ export function register(program: Command): void {
       const seconds = Math.max(stats.ms, 0.001) / 1000;
       const rate = Math.round(stats.rowsIn / seconds).toLocaleString('en-US');
       process.stderr.write(
-        `${flowId}: ${stats.rowsIn + malformed.length} rows in, ${stats.rowsOut - unwritable.length} out, ${rejected.length} rejected in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
+        `${flowId}: ${stats.rowsIn + malformed.length} rows in, ${stats.rowsOut - unwritable.length} out, ${rejected.length} rejected, ${stats.dropped} dropped in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
       );
       for (const s of stats.steps) {
+        const drops = Object.entries(s.drops).map(([code, n]) => `${code} ${n}`);
+        const created = s.created > 0 ? `, ${s.created} created` : '';
         process.stderr.write(
-          `  ${String(s.step).padStart(2)} ${s.fid.padEnd(24)} ${s.in} in, ${s.out} out, ${s.rejected} rejected\n`,
+          `  ${String(s.step).padStart(2)} ${s.fid.padEnd(24)} ${s.in} in, ${s.out} out, ${s.rejected} rejected, ${s.dropped} dropped${drops.length > 0 ? ` (${drops.join(', ')})` : ''}${created}\n`,
         );
       }
+      if (opts.strict === true && (rejected.length > 0 || stats.dropped > 0)) {
+        process.stderr.write(
+          `kisflow run --strict: ${rejected.length} row(s) rejected, ${stats.dropped} dropped\n`,
+        );
+        process.exitCode = 1;
+      }
+      // A step that timed out may have left its function running (a timer, a socket): the run is
+      // over, and must not hang on it.
+      if (rejected.some((r) => r.code === 'TIMEOUT')) process.exit();
     });
 }

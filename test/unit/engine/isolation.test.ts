@@ -147,20 +147,22 @@ describe('a function that throws', () => {
     expect(result.rejected).toEqual([expect.objectContaining({ code: 'FUNCTION_ERROR', reason: 'always' })]);
   });
 
-  it('fails the batch when the function removed input rows and then threw: they could not be re-run', async () => {
+  it('isolates rows even when the function removed some of its input array and then threw', async () => {
     const e = engine(
       { funcs: [{ fid: 'a' }], flows: [{ flowId: 'f', steps: ['a'] }] },
       {
-        a: defineFunction((rows: Row[]) => {
-          rows.pop();
-          throw new Error('after pop');
+        a: defineFunction((rows: Row[], ctx) => {
+          const all = rows.splice(0, rows.length);
+          for (const r of all) {
+            if (r.id === 2) throw new Error('after splice');
+            ctx.commit(r);
+          }
         }),
       },
     );
-    await expect(e.run('f', rowsOf(3))).rejects.toMatchObject({
-      code: 'ROWS_MUTATED',
-      message: expect.stringContaining('after pop'),
-    });
+    const result = await e.run('f', rowsOf(4));
+    expect(result.output.map((r) => r.id)).toEqual([0, 1, 3]);
+    expect(result.rejected).toEqual([expect.objectContaining({ code: 'FUNCTION_ERROR', row: { id: 2 } })]);
   });
 
   it('still isolates rows when the function sorted its input before failing', async () => {

@@ -36,6 +36,8 @@ export interface FlowInput {
   flowId: string;
   enabled?: boolean;
   steps: Array<string | { fid: string; params?: Params }>;
+  /** tuning.timeout, in seconds (default 30). */
+  timeoutSeconds?: number;
 }
 
 export interface ConnInput {
@@ -85,7 +87,7 @@ export function project(input: {
       tuning: {
         batchSize: 10,
         batchingWindowSeconds: 0,
-        timeoutSeconds: 30,
+        timeoutSeconds: fl.timeoutSeconds ?? 30,
         memoryMb: 256,
         maxMessageBytes: 262144,
       },

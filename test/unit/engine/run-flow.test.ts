@@ -24,7 +24,9 @@ describe('runFlow', () => {
     expect(result.output).toEqual([]);
     expect(result.rejected).toEqual([]);
     expect(result.stats).toMatchObject({ disabled: true, rowsIn: 5, rowsOut: 0, rejected: 0 });
-    expect(result.stats.steps).toEqual([{ step: 0, fid: 'a', in: 0, out: 0, rejected: 0, ms: 0 }]);
+    expect(result.stats.steps).toEqual([
+      { step: 0, fid: 'a', in: 0, out: 0, rejected: 0, dropped: 0, created: 0, drops: {}, ms: 0 },
+    ]);
   });
 
   it('cuts the input into batches and reports progress', async () => {
