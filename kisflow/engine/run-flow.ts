@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isRetryable, KisFlowError, UsageError } from '../errors.ts';
+import { ConnectorError, isRetryable, KisFlowError, UsageError } from '../errors.ts';
 // The in-process run is the memory transport's reason to exist: it is the one adapter the engine runs on.
 import { MemoryTransport } from '../memory/transport.ts';
 import type { RejectedRow, Row, StepBatch } from '../ports.ts';
@@ -155,7 +155,13 @@ export async function runFlow(
       } catch (err) {
         // A batch failing for a reason a retry cannot fix (TIMEOUT, COMMIT_AFTER_RETURN...) is what a
         // dead-letter queue would get in AWS: its rows are rejected with the code, the run goes on.
-        const permanent = err instanceof KisFlowError && !isRetryable(err) && batch.rows.length > 0;
+        // A connector that cannot work at all (no implementation, no cid) fails the whole run instead:
+        // every batch would meet it.
+        const permanent =
+          err instanceof KisFlowError &&
+          !isRetryable(err) &&
+          !(err instanceof ConnectorError) &&
+          batch.rows.length > 0;
         if (!permanent) throw err;
         s.in += batch.rows.length;
         s.rejected += batch.rows.length;
