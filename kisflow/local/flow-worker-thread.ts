@@ -1,0 +1,129 @@
+/**
+ * Inside a flow's worker thread: loads the flow's functions and runs each step's real Lambda
+ * handler for the batches the parent's pollers send. A function that exits, crashes or hangs
+ * takes down only this thread (see flow-worker.ts).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { createAwsClients } from '../aws/clients.ts';
+import { type ProjectJson, projectFromJson } from '../config/project-json.ts';
+import type { StepWiring } from '../config/wiring.ts';
+import type { ConnectorImplementation } from '../engine/connector.ts';
+import { loadFunctions } from '../engine/index.ts';
+import { KisFlowError } from '../errors.ts';
+import { createStepHandler, type LogLevel, type StepHandler } from '../lambda/step-handler.ts';
+import type { MetricDimensions, Metrics } from '../ports.ts';
+
+/** What the parent gives a flow worker. */
+export interface FlowWorkerData {
+  readonly project: ProjectJson;
+  readonly flowId: string;
+  readonly wirings: readonly StepWiring[];
+  readonly endpoints: { readonly sqsEndpoint: string; readonly dynamodbEndpoint: string };
+  readonly logLevel: LogLevel;
+}
+
+/** A batch for step `step`, with the invocation's deadline (epoch ms). */
+export interface InvokeRequest {
+  readonly t: 'invoke';
+  readonly id: number;
+  readonly step: number;
+  readonly event: SQSEvent;
+  readonly functionName: string;
+  readonly requestId: string;
+  readonly deadline: number;
+}
+
+export type WorkerReply =
+  | { readonly t: 'ready' }
+  | { readonly t: 'load-failed'; readonly code: string; readonly message: string }
+  | { readonly t: 'result'; readonly id: number; readonly response: unknown }
+  | { readonly t: 'failed'; readonly id: number; readonly code: string; readonly message: string }
+  | {
+      readonly t: 'metric';
+      readonly kind: 'count' | 'duration';
+      readonly name: string;
+      readonly value: number;
+      readonly dimensions: MetricDimensions;
+    };
+
+const port = parentPort;
+if (port === null) throw new Error('flow-worker-thread.ts runs only as a worker thread.');
+const data = workerData as FlowWorkerData;
+const post = (reply: WorkerReply) => port.postMessage(reply);
+
+const describe = (err: unknown) =>
+  err instanceof KisFlowError
+    ? { code: err.code, message: err.message }
+    : {
+        code: err instanceof Error ? err.name || 'Error' : 'UNKNOWN',
+        message: String((err as Error)?.message ?? err),
+      };
+
+// Metrics are counted in the parent, which serves /metrics for every flow.
+const metrics: Metrics = {
+  count: (name, value, dimensions) => post({ t: 'metric', kind: 'count', name, value, dimensions }),
+  duration: (name, value, dimensions) => post({ t: 'metric', kind: 'duration', name, value, dimensions }),
+};
+
+function context(request: InvokeRequest): Context {
+  const unsupported = () => {
+    throw new Error('The callback-style context methods are not supported; return a promise.');
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: request.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${request.functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: request.requestId,
+    logGroupName: `/aws/lambda/${request.functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, request.deadline - Date.now()),
+    done: unsupported,
+    fail: unsupported,
+    succeed: unsupported,
+  };
+}
+
+let handlers: StepHandler[];
+try {
+  const project = projectFromJson(data.project);
+  const flow = project.flows.get(data.flowId);
+  if (flow === undefined) throw new KisFlowError('UNKNOWN_FLOW', `There is no flow '${data.flowId}'.`);
+  const registry = await loadFunctions(project, { flowIds: [data.flowId] });
+  const types = new Set([...project.conns.values()].map((c) => c.type));
+  const connectors: ConnectorImplementation[] = [...types].flatMap(
+    (type) => registry.getConnector(type) ?? [],
+  );
+  const clients = createAwsClients(data.endpoints);
+  handlers = flow.steps.map((spec, step) =>
+    createStepHandler({
+      project,
+      flowId: data.flowId,
+      step,
+      fn: registry.getFunction(spec.fid),
+      connectors,
+      wiring: data.wirings[step] as StepWiring,
+      clients,
+      metrics,
+      logLevel: data.logLevel,
+    }),
+  );
+} catch (err) {
+  post({ t: 'load-failed', ...describe(err) });
+  process.exit(1);
+}
+
+port.on('message', (request: InvokeRequest) => {
+  const handler = handlers[request.step];
+  if (handler === undefined) {
+    post({ t: 'failed', id: request.id, code: 'UNKNOWN_STEP', message: `No step ${request.step}.` });
+    return;
+  }
+  handler(request.event, context(request)).then(
+    (response) => post({ t: 'result', id: request.id, response }),
+    (err: unknown) => post({ t: 'failed', id: request.id, ...describe(err) }),
+  );
+});
+post({ t: 'ready' });
