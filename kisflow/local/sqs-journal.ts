@@ -88,6 +88,8 @@ interface KeptMessage {
   message: SqsMessage;
   handle?: string;
   until?: number;
+  /** Its consumer set the visibility (a retry delay): the receive it is in was a real attempt. */
+  delayed?: boolean;
 }
 interface KeptQueue {
   meta: Extract<Entry, { t: 'queue' }>;
@@ -150,12 +152,16 @@ function replay(text: string): Map<string, KeptQueue> {
           if (e.first !== undefined) kept.message.approximateFirstReceiveTimestamp = e.first;
           kept.handle = e.handle;
           kept.until = e.until;
+          kept.delayed = false;
         }
         break;
       }
       case 'visible': {
         const kept = queues.get(e.q)?.messages.get(e.id);
-        if (kept) kept.until = e.until;
+        if (kept) {
+          kept.until = e.until;
+          kept.delayed = true;
+        }
         break;
       }
       case 'moved': {
@@ -220,6 +226,8 @@ export async function openDurableSqsStore(file: string): Promise<DurableSqsStore
   // Which queue holds a message object: fauxqs moves a message to its DLQ by enqueueing the same
   // object there, so an enqueue of an object already held elsewhere is a move, not a new message.
   const home = new WeakMap<SqsMessage, string>();
+  // In flight because their consumer asked for a delay (a retry backoff), not because it is busy.
+  const retryDelayed = new WeakSet<SqsMessage>();
 
   const queueEntry = (q: SqsQueue): Entry => ({
     t: 'queue',
@@ -247,6 +255,7 @@ export async function openDurableSqsStore(file: string): Promise<DurableSqsStore
         const entry = queue.inflightMessages.get(r.ReceiptHandle);
         if (!entry) continue;
         const m = entry.message;
+        retryDelayed.delete(m);
         record({
           t: 'received',
           q: queue.name,
@@ -273,6 +282,7 @@ export async function openDurableSqsStore(file: string): Promise<DurableSqsStore
     queue.changeVisibility = (handle, seconds) => {
       const entry = queue.inflightMessages.get(handle);
       changeVisibility.call(queue, handle, seconds);
+      if (entry) retryDelayed.add(entry.message);
       if (entry)
         record({
           t: 'visible',
@@ -332,6 +342,10 @@ export async function openDurableSqsStore(file: string): Promise<DurableSqsStore
             until: visibilityDeadline,
           }),
         );
+        if (retryDelayed.has(m))
+          lines.push(
+            JSON.stringify({ t: 'visible', q: queue.name, id: m.messageId, until: visibilityDeadline }),
+          );
       }
     }
     const text = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
@@ -371,11 +385,19 @@ export async function openDurableSqsStore(file: string): Promise<DurableSqsStore
       );
       queue.createdTimestamp = meta.created;
       const now = Date.now();
-      for (const { message, handle, until } of messages.values()) {
+      for (const { message, handle, until, delayed: retrying } of messages.values()) {
         home.set(message, queue.name);
         restored++;
-        if (handle !== undefined && until !== undefined && until > now && !queue.isFifo()) {
+        const inFlight = handle !== undefined && until !== undefined && until > now;
+        if (inFlight && !retrying) {
+          // Its consumer died with this process mid-batch: the batch did not fail, so that receive
+          // is not counted against maxReceiveCount, and it is handed out again at once instead of
+          // after its visibility timeout. (An attempt that failed or timed out still counts.)
+          message.approximateReceiveCount = Math.max(0, message.approximateReceiveCount - 1);
+          queue.messages.push(message);
+        } else if (inFlight && !queue.isFifo()) {
           queue.inflightMessages.set(handle, { message, receiptHandle: handle, visibilityDeadline: until });
+          retryDelayed.add(message);
         } else if (queue.isFifo()) {
           const group = message.messageGroupId ?? '__default';
           queue.fifoMessages.set(group, [...(queue.fifoMessages.get(group) ?? []), message]);
