@@ -289,8 +289,10 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
               // Lambda's default is to scale out; two per step keep a laptop responsive.
               maxConcurrency: flow.tuning.maxConcurrency ?? 2,
               // A worker ends a batch at the flow's timeout itself (its thread with it), with the
-              // reason; the poller's own limit is then only a backstop.
-              timeoutSeconds: flow.tuning.timeoutSeconds + (worker === undefined ? 0 : 5),
+              // reason, counted from when the batch reaches a thread; the poller's own limit is
+              // then only a backstop that also covers waiting for a thread to start.
+              timeoutSeconds:
+                worker === undefined ? flow.tuning.timeoutSeconds : flow.tuning.timeoutSeconds * 3 + 30,
               functionName: `${flow.flowId}-${step}-${spec.fid}`,
               ...(options.waitTimeSeconds === undefined ? {} : { waitTimeSeconds: options.waitTimeSeconds }),
               onError: (err) =>

@@ -23,7 +23,7 @@ export interface FlowWorkerData {
   readonly logLevel: LogLevel;
 }
 
-/** A batch for step `step`, with the invocation's deadline (epoch ms). */
+/** A batch for step `step`, with the invocation's deadline (epoch ms, set when it is sent). */
 export interface InvokeRequest {
   readonly t: 'invoke';
   readonly id: number;
@@ -36,6 +36,8 @@ export interface InvokeRequest {
 
 export type WorkerReply =
   | { readonly t: 'ready' }
+  | { readonly t: 'exiting'; readonly code: number }
+  | { readonly t: 'crashed'; readonly message: string }
   | { readonly t: 'load-failed'; readonly code: string; readonly message: string }
   | { readonly t: 'result'; readonly id: number; readonly response: unknown }
   | { readonly t: 'failed'; readonly id: number; readonly code: string; readonly message: string }
@@ -51,6 +53,23 @@ const port = parentPort;
 if (port === null) throw new Error('flow-worker-thread.ts runs only as a worker thread.');
 const data = workerData as FlowWorkerData;
 const post = (reply: WorkerReply) => port.postMessage(reply);
+
+// A function that calls process.exit stops there, as a Lambda runtime would: in a thread, exit would
+// let the rest of the code run on while the thread winds down (commits, sends, dead letters). The
+// thread tells the parent and blocks; the parent ends it and fails the batch.
+// An uncaught exception (a throw in a stray callback) is reported the same way, with its message.
+const freeze = (): never => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+  throw new Error('unreachable: the thread is ended by its parent');
+};
+process.exit = ((code?: number | string | null) => {
+  post({ t: 'exiting', code: Number(code ?? process.exitCode ?? 0) });
+  return freeze();
+}) as typeof process.exit;
+process.on('uncaughtException', (err) => {
+  post({ t: 'crashed', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+  freeze();
+});
 
 const describe = (err: unknown) =>
   err instanceof KisFlowError

@@ -91,7 +91,7 @@ export class FlowWorker {
           event,
           functionName: context.functionName,
           requestId: context.awsRequestId || randomUUID(),
-          deadline: Date.now() + this.#options.timeoutSeconds * 1000,
+          deadline: 0,
         };
         this.#waiting.push({ request, resolve, suspect: false });
         this.#pump();
@@ -137,6 +137,20 @@ export class FlowWorker {
         this.#started?.();
         this.#started = undefined;
         this.#pump();
+        return;
+      case 'exiting':
+        this.#ending = {
+          code: 'WORKER_EXITED',
+          message: `the function called process.exit(${reply.code}), which ends its worker`,
+        };
+        void this.#thread?.terminate();
+        return;
+      case 'crashed':
+        this.#ending = {
+          code: 'WORKER_CRASHED',
+          message: `an uncaught exception ended the function's worker: ${reply.message}`,
+        };
+        void this.#thread?.terminate();
         return;
       case 'load-failed':
         this.#lastError = { code: reply.code, message: reply.message };
@@ -186,16 +200,20 @@ export class FlowWorker {
     this.#inFlight.set(pending.request.id, pending);
     const { timeoutSeconds } = this.#options;
     pending.timer = setTimeout(() => {
-      if (this.#thread !== thread || !this.#inFlight.has(pending.request.id)) return;
+      if (this.#thread !== thread || this.#ending !== undefined || !this.#inFlight.has(pending.request.id))
+        return;
       // The function may be stuck in a loop that never yields: only ending the thread stops it.
+      // Such a loop also stalls every other batch in the thread, so with several in flight the
+      // late one is not necessarily the culprit: each then runs alone, as after an unexplained exit.
       this.#ending = {
         code: 'TIMEOUT',
         message: `the function did not finish within the flow's timeout of ${timeoutSeconds} s`,
-        culprit: pending,
+        ...(this.#inFlight.size === 1 ? { culprit: pending } : {}),
       };
       void thread.terminate();
     }, timeoutSeconds * 1000);
-    thread.postMessage(pending.request);
+    // The timeout counts from here: time spent waiting for a thread is not the function's.
+    thread.postMessage({ ...pending.request, deadline: Date.now() + timeoutSeconds * 1000 });
   }
 
   #died(code: string, message: string, culprit?: Pending): void {
