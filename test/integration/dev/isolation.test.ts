@@ -87,7 +87,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  console.log(lines.join('\n'));
   await sink?.stop();
   await stack?.stop();
   if (clients) destroyAwsClients(clients);
