@@ -131,7 +131,7 @@ try {
   );
 } catch (err) {
   post({ t: 'load-failed', ...describe(err) });
-  process.exit(1);
+  freeze();
 }
 
 port.on('message', (request: InvokeRequest) => {

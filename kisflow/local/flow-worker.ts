@@ -153,7 +153,8 @@ export class FlowWorker {
         void this.#thread?.terminate();
         return;
       case 'load-failed':
-        this.#lastError = { code: reply.code, message: reply.message };
+        this.#ending = { code: reply.code, message: reply.message };
+        void this.#thread?.terminate();
         if (this.#started) {
           this.#started(new KisFlowError(reply.code, reply.message, { flowId: this.#options.data.flowId }));
           this.#started = undefined;

@@ -43,6 +43,8 @@ export function register(program: Command): void {
         root: process.cwd(),
         prefix: options.prefix,
         watch: options.watch,
+        // One dev per folder, also against AWS_ENDPOINT_URL: two would poll the same queues.
+        lock: true,
         ...(options.fresh ? { fresh: true } : {}),
         log: (line) => process.stderr.write(`${line}\n`),
       });
