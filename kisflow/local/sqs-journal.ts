@@ -118,7 +118,7 @@ function loadStoreClass(): Promise<SqsStoreClass> {
   return storeClass;
 }
 
-function replay(text: string): Map<string, KeptQueue> {
+function replay(file: string, text: string): Map<string, KeptQueue> {
   const queues = new Map<string, KeptQueue>();
   const lines = text.split('\n');
   for (const [index, line] of lines.entries()) {
@@ -129,9 +129,11 @@ function replay(text: string): Map<string, KeptQueue> {
     } catch {
       // Only the last line can be torn (a write cut by the kill); anywhere else is corruption.
       if (index >= lines.length - 2) break;
-      throw new KisFlowError('JOURNAL_CORRUPT', `Line ${index + 1} of the SQS journal is not JSON.`, {
-        line: index + 1,
-      });
+      throw new KisFlowError(
+        'JOURNAL_CORRUPT',
+        `Line ${index + 1} of the SQS journal ${file} is not JSON, so its queues cannot be restored. Move the file away to keep it, or start empty with \`kisflow dev --fresh\`.`,
+        { file, line: index + 1 },
+      );
     }
     switch (e.t) {
       case 'queue': {
@@ -215,7 +217,7 @@ export interface DurableSqsStore {
 export async function openDurableSqsStore(file: string): Promise<DurableSqsStore> {
   const Store = await loadStoreClass();
   mkdirSync(dirname(file), { recursive: true });
-  const kept = existsSync(file) ? replay(readFileSync(file, 'utf8')) : new Map<string, KeptQueue>();
+  const kept = existsSync(file) ? replay(file, readFileSync(file, 'utf8')) : new Map<string, KeptQueue>();
 
   const store = new Store();
   let pending: string[] = [];
