@@ -1,7 +1,12 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAwsClients, destroyAwsClients } from '../../../kisflow/aws/clients.ts';
 import { KisFlowError } from '../../../kisflow/errors.ts';
@@ -34,11 +39,7 @@ describe('the SQS journal', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kisflow-journal-'));
     dirs.push(dataDir);
     await withEmulators(dataDir, async (sqs) => {
-      const { QueueUrl } = await sqs
-        .send(new GetQueueUrlCommand({ QueueName: 'j' }))
-        .catch(async () =>
-          sqs.send(new (await import('@aws-sdk/client-sqs')).CreateQueueCommand({ QueueName: 'j' })),
-        );
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'j' }));
       await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'kept' }));
     });
     appendFileSync(join(dataDir, 'sqs.jsonl'), '{"t":"put","q":"j","m":{"messageId":"torn","bo');
