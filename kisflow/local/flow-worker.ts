@@ -62,8 +62,6 @@ export class FlowWorker {
   #nextId = 0;
   #started: ((error?: KisFlowError) => void) | undefined;
   #stopped = false;
-  /** Threads started, the first included. */
-  restarts = 0;
 
   constructor(options: FlowWorkerOptions) {
     this.#options = options;
@@ -108,7 +106,6 @@ export class FlowWorker {
   }
 
   #spawn(): void {
-    this.restarts++;
     this.#ready = false;
     this.#lastError = undefined;
     this.#ending = undefined;
