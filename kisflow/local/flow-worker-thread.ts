@@ -41,13 +41,15 @@ export type WorkerReply =
   | { readonly t: 'load-failed'; readonly code: string; readonly message: string }
   | { readonly t: 'result'; readonly id: number; readonly response: unknown }
   | { readonly t: 'failed'; readonly id: number; readonly code: string; readonly message: string }
-  | {
-      readonly t: 'metric';
-      readonly kind: 'count' | 'duration';
-      readonly name: string;
-      readonly value: number;
-      readonly dimensions: MetricDimensions;
-    };
+  | { readonly t: 'metrics'; readonly metrics: readonly Metric[] };
+
+/** One metric call, made in the thread and counted in the parent. */
+export interface Metric {
+  readonly kind: 'count' | 'duration';
+  readonly name: string;
+  readonly value: number;
+  readonly dimensions: MetricDimensions;
+}
 
 const port = parentPort;
 if (port === null) throw new Error('flow-worker-thread.ts runs only as a worker thread.');
@@ -79,10 +81,18 @@ const describe = (err: unknown) =>
         message: String((err as Error)?.message ?? err),
       };
 
-// Metrics are counted in the parent, which serves /metrics for every flow.
+// Metrics are counted in the parent, which serves /metrics for every flow: sent in one message
+// before each reply (a message per call costs more than the calls), and within a second otherwise.
+let pendingMetrics: Metric[] = [];
+const flushMetrics = () => {
+  if (pendingMetrics.length === 0) return;
+  post({ t: 'metrics', metrics: pendingMetrics });
+  pendingMetrics = [];
+};
+setInterval(flushMetrics, 1000).unref();
 const metrics: Metrics = {
-  count: (name, value, dimensions) => post({ t: 'metric', kind: 'count', name, value, dimensions }),
-  duration: (name, value, dimensions) => post({ t: 'metric', kind: 'duration', name, value, dimensions }),
+  count: (name, value, dimensions) => pendingMetrics.push({ kind: 'count', name, value, dimensions }),
+  duration: (name, value, dimensions) => pendingMetrics.push({ kind: 'duration', name, value, dimensions }),
 };
 
 function context(request: InvokeRequest): Context {
@@ -141,8 +151,14 @@ port.on('message', (request: InvokeRequest) => {
     return;
   }
   handler(request.event, context(request)).then(
-    (response) => post({ t: 'result', id: request.id, response }),
-    (err: unknown) => post({ t: 'failed', id: request.id, ...describe(err) }),
+    (response) => {
+      flushMetrics();
+      post({ t: 'result', id: request.id, response });
+    },
+    (err: unknown) => {
+      flushMetrics();
+      post({ t: 'failed', id: request.id, ...describe(err) });
+    },
   );
 });
 post({ t: 'ready' });

@@ -157,9 +157,11 @@ export class FlowWorker {
           this.#started = undefined;
         }
         return;
-      case 'metric':
-        if (reply.kind === 'count') this.#options.metrics.count(reply.name, reply.value, reply.dimensions);
-        else this.#options.metrics.duration(reply.name, reply.value, reply.dimensions);
+      case 'metrics':
+        for (const m of reply.metrics) {
+          if (m.kind === 'count') this.#options.metrics.count(m.name, m.value, m.dimensions);
+          else this.#options.metrics.duration(m.name, m.value, m.dimensions);
+        }
         return;
       case 'result':
       case 'failed': {
