@@ -1,7 +1,10 @@
 /**
- * `kisflow dev` end to end on the embedded emulators (fauxqs + dynalite, in this process):
+ * `kisflow dev` end to end on the embedded emulators (fauxqs + dynalite, in this process), durable
+ * as `kisflow dev` runs them (queues journaled, tables on LevelDB, in a temporary directory):
  * 1. rows/s through a 5-step flow (Verify, Calculate ×3, Expand): the real Lambda handlers behind
- *    the local pollers, from the first send into step 0 to the last row out of the output queue;
+ *    the local pollers, from the first send into step 0 to the last row out of the output queue,
+ *    with the functions in this thread (registered in code) and, as `kisflow dev` runs a project's
+ *    modules, in a worker thread per flow (the cost of isolation);
  * 2. the same rows, packed the same way, moved through 5 queue hops by a raw SDK loop
  *    (ReceiveMessage → SendMessageBatch to the next queue → DeleteMessageBatch, same
  *    concurrency per hop): what SQS alone costs on this emulator. Target: flow ≥ 0.5× raw;
@@ -12,7 +15,9 @@
  *
  * `node bin/run-ts.js bench/dev-throughput.ts [rows] [rounds]`
  */
-import { resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CreateQueueCommand,
@@ -55,7 +60,7 @@ function makeRows(n: number, poisonEvery: number): BenchRow[] {
   }));
 }
 
-const project = buildProject({
+const projectInput = (flowId: string) => ({
   funcs: [
     { fid: 'verify', fmode: 'Verify', source: { must: ['id', 'a', 'b'] } },
     { fid: 'add', fmode: 'Calculate' },
@@ -65,12 +70,36 @@ const project = buildProject({
   ],
   flows: [
     {
-      flow_id: 'bench',
+      flow_id: flowId,
       flows: ['verify', 'add', 'check', 'scale', 'emit'].map((fid) => ({ fid })),
       tuning: { batch_size: 10, max_concurrency: CONCURRENCY, max_message_bytes: MAX_MESSAGE_BYTES },
     },
   ],
 });
+const project = buildProject(projectInput('bench'));
+
+/** The same functions as modules, for the flow that runs them in a worker thread. */
+const MODULES: Record<string, string> = {
+  verify: '(_rows, ctx) => ctx.reuse()',
+  add: '(rows, ctx) => { for (const r of rows) ctx.commit({ ...r, c: r.a + r.b }); }',
+  check:
+    '(rows, ctx) => { for (const r of rows) if (r.poison) throw new Error("poison row " + r.id); ctx.reuse(); }',
+  scale: '(rows, ctx) => { for (const r of rows) ctx.commit({ ...r, d: r.c * 3 }); }',
+  emit: '(rows, ctx) => { for (const r of rows) ctx.commit({ id: r.id, total: r.d + 1 }); }',
+};
+
+/** A project folder inside the repository (so `import 'kisflow'` resolves), git-ignored. */
+function writeModules(): string {
+  const root = mkdtempSync(join(process.cwd(), '.tmp-bench-'));
+  mkdirSync(join(root, 'functions'));
+  for (const [fid, body] of Object.entries(MODULES)) {
+    writeFileSync(
+      join(root, 'functions', `${fid}.ts`),
+      `import { defineFunction } from 'kisflow';\nexport default defineFunction(${body});\n`,
+    );
+  }
+  return root;
+}
 
 const registry = new Registry()
   .addFunction(
@@ -219,7 +248,9 @@ export async function run(
 ): Promise<void> {
   const n = options.rows ?? 20_000;
   const rounds = options.rounds ?? 5;
-  const emulators = await startEmulators();
+  const dataDir = mkdtempSync(join(tmpdir(), 'kisflow-bench-'));
+  const modulesRoot = writeModules();
+  const emulators = await startEmulators({ dataDir });
   const clients = createAwsClients({
     sqsEndpoint: emulators.sqsEndpoint,
     dynamodbEndpoint: emulators.dynamodbEndpoint,
@@ -234,10 +265,20 @@ export async function run(
     logLevel: 'SILENT',
     waitTimeSeconds: 1,
   });
+  const isolated = await startDevStack({
+    dir: '.',
+    root: modulesRoot,
+    prefix: 'benchw',
+    project: buildProject(projectInput('benchw'), { root: modulesRoot }),
+    endpoints: { sqsEndpoint: emulators.sqsEndpoint, dynamodbEndpoint: emulators.dynamodbEndpoint },
+    logLevel: 'SILENT',
+    waitTimeSeconds: 1,
+  });
   const stoppers: (() => Promise<void>)[] = [];
   try {
     const flow = stack.resources.flows.bench;
-    if (!flow) throw new Error('the bench flow was not provisioned');
+    const flowW = isolated.resources.flows.benchw;
+    if (!flow || !flowW) throw new Error('the bench flows were not provisioned');
     const raw: string[] = [];
     for (let i = 0; i <= HOPS; i++) {
       const out = await clients.sqs.send(new CreateQueueCommand({ QueueName: `bench-raw-${i}` }));
@@ -249,24 +290,31 @@ export async function run(
     // record as its other rows, so once every clean row is out, every rejection has been sent too.
     // (Draining the DLQ as well would bill the benchmark's own SQS calls to the poison run.)
     const flowOut = new RowCounter(clients.sqs, [flow.outputQueue]);
+    const flowWOut = new RowCounter(clients.sqs, [flowW.outputQueue]);
     stoppers.push(
       () => forwarders.stop(),
       () => rawOut.stop(),
       () => flowOut.stop(),
+      () => flowWOut.stop(),
     );
     const transport = new SqsTransport({ sqs: clients.sqs, queueUrl: () => flow.stepQueues[0] as string });
+    const transportW = new SqsTransport({ sqs: clients.sqs, queueUrl: () => flowW.stepQueues[0] as string });
     let runs = 0;
-    const flowRun = async (rows: readonly BenchRow[]): Promise<number> => {
-      const id = `bench-${runs++}`;
-      const started = performance.now();
-      const arrived = flowOut.more(rows.filter((r) => r.poison !== true).length);
-      await transport.send(
-        { kind: 'step', flowId: 'bench', step: 0 },
-        { flowId: 'bench', step: 0, runId: id, batchId: id, rows, meta: {} },
-      );
-      await arrived;
-      return performance.now() - started;
-    };
+    const runOf =
+      (flowId: string, via: SqsTransport, out: RowCounter) =>
+      async (rows: readonly BenchRow[]): Promise<number> => {
+        const id = `bench-${runs++}`;
+        const started = performance.now();
+        const arrived = out.more(rows.filter((r) => r.poison !== true).length);
+        await via.send(
+          { kind: 'step', flowId, step: 0 },
+          { flowId, step: 0, runId: id, batchId: id, rows, meta: {} },
+        );
+        await arrived;
+        return performance.now() - started;
+      };
+    const flowRun = runOf('bench', transport, flowOut);
+    const workerRun = runOf('benchw', transportW, flowWOut);
     const rawRunOf = (rows: readonly Row[]) => rawRun(clients.sqs, raw[0] as string, rawOut, rows);
 
     const clean = makeRows(n, 0);
@@ -282,6 +330,7 @@ export async function run(
     // runs, which would otherwise count against whichever scenario went first.
     await rawRunOf(clean);
     await flowRun(clean);
+    await workerRun(clean);
     await flowRun(poisoned);
 
     // Wall-clock time is what the targets are about; CPU time of this process (emulators included)
@@ -295,22 +344,28 @@ export async function run(
     const raws: { ms: number; cpu: number }[] = [];
     const cleans: { ms: number; cpu: number }[] = [];
     const poisons: { ms: number; cpu: number }[] = [];
+    const workers: { ms: number; cpu: number }[] = [];
     for (let i = 0; i < rounds; i++) {
       // Alternate the order so that drift (heap growth, a busy neighbour) favours no one.
       const order =
-        i % 2 === 0 ? (['raw', 'clean', 'poison'] as const) : (['poison', 'clean', 'raw'] as const);
+        i % 2 === 0
+          ? (['raw', 'clean', 'worker', 'poison'] as const)
+          : (['poison', 'worker', 'clean', 'raw'] as const);
       for (const which of order) {
         if (which === 'raw') raws.push(await timed(() => rawRunOf(clean)));
         else if (which === 'clean') cleans.push(await timed(() => flowRun(clean)));
+        else if (which === 'worker') workers.push(await timed(() => workerRun(clean)));
         else poisons.push(await timed(() => flowRun(poisoned)));
       }
-      const [r, c, p] = [raws[i], cleans[i], poisons[i]] as [
+      const [r, c, w, p] = [raws[i], cleans[i], workers[i], poisons[i]] as [
+        (typeof raws)[0],
         (typeof raws)[0],
         (typeof raws)[0],
         (typeof raws)[0],
       ];
+      // CPU time is this process's: a worker thread's CPU counts, being in the same process.
       print(
-        `  round ${i + 1}: raw ${rate(n, r.ms)}, flow ${rate(n, c.ms)}, flow with 1% poison ${rate(n, p.ms)} (CPU ms: ${r.cpu.toFixed(0)}, ${c.cpu.toFixed(0)}, ${p.cpu.toFixed(0)})`,
+        `  round ${i + 1}: raw ${rate(n, r.ms)}, flow ${rate(n, c.ms)}, flow in a worker ${rate(n, w.ms)}, flow with 1% poison ${rate(n, p.ms)} (CPU ms: ${r.cpu.toFixed(0)}, ${c.cpu.toFixed(0)}, ${w.cpu.toFixed(0)}, ${p.cpu.toFixed(0)})`,
       );
     }
     const best = (xs: number[]) => Math.min(...xs);
@@ -324,9 +379,17 @@ export async function run(
     const verdict = (r: number, target: number) => `${r >= target ? 'met' : 'NOT met'}`;
     print(`  raw SDK loop (best):        ${rate(n, best(ms(raws)))}`);
     print(`  dev flow, 5 steps (best):   ${rate(n, best(ms(cleans)))}`);
+    print(`  dev flow in a worker (best): ${rate(n, best(ms(workers)))}`);
     print(`  dev flow, 1% poison (best): ${rate(n, best(ms(poisons)))}`);
     print(
       `  ratio flow/raw: ${vsRaw.toFixed(2)} best-of-${rounds}, ${paired(ms(raws), ms(cleans)).toFixed(2)} median per round, ${paired(cpu(raws), cpu(cleans)).toFixed(2)} by CPU time (target ≥ 0.50): ${verdict(vsRaw, 0.5)}`,
+    );
+    const workerVsRaw = best(ms(raws)) / best(ms(workers));
+    print(
+      `  ratio flow in a worker/raw: ${workerVsRaw.toFixed(2)} best-of-${rounds}, ${paired(ms(raws), ms(workers)).toFixed(2)} median per round (target ≥ 0.50): ${verdict(workerVsRaw, 0.5)}`,
+    );
+    print(
+      `  ratio flow in a worker/in this thread: ${(best(ms(cleans)) / best(ms(workers))).toFixed(2)} best-of-${rounds}, ${paired(ms(cleans), ms(workers)).toFixed(2)} median per round (the cost of isolation)`,
     );
     print(
       `  ratio poison/clean: ${vsClean.toFixed(2)} best-of-${rounds}, ${paired(ms(cleans), ms(poisons)).toFixed(2)} median per round, ${paired(cpu(cleans), cpu(poisons)).toFixed(2)} by CPU time (target ≥ 0.95): ${verdict(vsClean, 0.95)}`,
@@ -336,8 +399,11 @@ export async function run(
   } finally {
     await Promise.all(stoppers.map((stop) => stop()));
     await stack.stop();
+    await isolated.stop();
     destroyAwsClients(clients);
     await emulators.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(modulesRoot, { recursive: true, force: true });
   }
 }
 

@@ -1,12 +1,16 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { buildApp } from 'fauxqs';
+import { openDurableSqsStore } from '../kisflow/local/sqs-journal.ts';
 
 interface DynaliteOptions {
   readonly createTableMs?: number;
   readonly deleteTableMs?: number;
   readonly updateTableMs?: number;
+  /** A LevelDB directory: tables and items survive the process. @default - in memory */
+  readonly path?: string;
 }
 // dynalite is CommonJS without type declarations: load it through require with its real shape.
 const dynalite = createRequire(import.meta.url)('dynalite') as (options?: DynaliteOptions) => Server;
@@ -26,23 +30,58 @@ export interface EmulatorOptions {
   readonly sqsPort?: number;
   /** Port for DynamoDB (dynalite); 0 picks a free one. @default 0 */
   readonly dynamodbPort?: number;
+  /**
+   * A directory where queues, messages, tables and items are kept, so that they survive a crash
+   * and a restart (`sqs.jsonl`, a journal; `dynamodb/`, LevelDB). One process at a time.
+   * @default - everything in memory, gone when the process ends
+   */
+  readonly dataDir?: string;
 }
 
 // The only interface the emulators listen on. They have no authentication: never expose them.
 const LOOPBACK = '127.0.0.1';
 
-async function startSqs(port: number): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+async function startSqs(
+  port: number,
+  dataDir?: string,
+): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const durable = dataDir === undefined ? undefined : await openDurableSqsStore(join(dataDir, 'sqs.jsonl'));
   // fauxqs's startFauxqs() listens on 0.0.0.0 (every interface) with no option to change it; its
   // exported buildApp() gives the same server, which we bind to loopback ourselves.
-  const app = buildApp({ logger: false });
+  const app = buildApp({
+    logger: false,
+    // biome-ignore lint/suspicious/noExplicitAny: fauxqs defaults the SNS and S3 stores one by one; its types want all three.
+    ...(durable === undefined ? {} : { stores: { sqsStore: durable.store } as any }),
+  });
+  if (durable !== undefined) {
+    app.addHook('onSend', (_request: unknown, _reply: unknown, _payload: unknown, done: () => void) => {
+      durable.flush();
+      done();
+    });
+  }
   await app.listen({ port, host: LOOPBACK });
   const { port: actual } = app.server.address() as AddressInfo;
-  return { endpoint: `http://${LOOPBACK}:${actual}`, stop: () => app.close() };
+  durable?.restore(actual);
+  return {
+    endpoint: `http://${LOOPBACK}:${actual}`,
+    stop: async () => {
+      await app.close();
+      durable?.close();
+    },
+  };
 }
 
-async function startDynamo(port: number): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+async function startDynamo(
+  port: number,
+  dataDir?: string,
+): Promise<{ endpoint: string; stop: () => Promise<void> }> {
   // Tables ACTIVE at once (DynamoDB takes seconds; tests and dev should not wait).
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(dataDir === undefined ? {} : { path: join(dataDir, 'dynamodb') }),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, LOOPBACK, () => {
@@ -78,10 +117,10 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   if (external) {
     return { sqsEndpoint: external, dynamodbEndpoint: external, external: true, stop: async () => {} };
   }
-  const sqs = await startSqs(options.sqsPort ?? 0);
+  const sqs = await startSqs(options.sqsPort ?? 0, options.dataDir);
   let dynamo: Awaited<ReturnType<typeof startDynamo>>;
   try {
-    dynamo = await startDynamo(options.dynamodbPort ?? 0);
+    dynamo = await startDynamo(options.dynamodbPort ?? 0, options.dataDir);
   } catch (error) {
     await sqs.stop();
     throw error;

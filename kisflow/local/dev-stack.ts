@@ -1,22 +1,27 @@
-import { unlinkSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { rmSync, unlinkSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { type Emulators, startEmulators } from '../../localstack/emulators.ts';
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import { devEndpointsFile, readDevEndpoints, writeDevEndpoints } from '../cli/endpoints.ts';
 import { loadProject } from '../config/index.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
+import { projectToJson } from '../config/project-json.ts';
 import type { ConnectorImplementation } from '../engine/connector.ts';
 import { loadFunctions, type Registry } from '../engine/index.ts';
-import { KisFlowError } from '../errors.ts';
+import { ConfigError, KisFlowError } from '../errors.ts';
 import { createStepHandler, type LogLevel } from '../lambda/step-handler.ts';
 import { MemoryMetrics } from '../memory/index.ts';
 import { destinationQueue } from '../wire/destination.ts';
 import type { StepWiring } from '../wire/step-wiring.ts';
-import { type Poller, startPoller } from './poller.ts';
+import { acquireDevLock } from './dev-lock.ts';
+import { FlowWorker } from './flow-worker.ts';
+import { type Poller, type SqsEventHandler, startPoller } from './poller.ts';
 import { type PrometheusServer, startPrometheusServer } from './prometheus.ts';
 import { type ProvisionedResources, provisionProject } from './provision.ts';
+import { type QueueDepth, queueDepths } from './queue-depths.ts';
 import { type Scheduler, startScheduler } from './scheduler.ts';
+import { type ProjectWatcher, watchProject } from './watch.ts';
 
 export interface DevStackOptions {
   /** The flows directory (YAML), relative to `root`; not read when `project` is given. */
@@ -42,11 +47,34 @@ export interface DevStackOptions {
   readonly project?: ProjectConfig;
   /** Functions registered in code; the ones it lacks are loaded from their modules. */
   readonly registry?: Registry;
+  /**
+   * Where the embedded emulators keep queues, dead letters, tables and keyed state, so that they
+   * survive a crash and a restart; `false` keeps them in memory.
+   * @default - `<root>/.kisflow/dev` when the stack starts the emulators itself
+   */
+  readonly stateDir?: string | false;
+  /** Starts from empty queues and tables (deletes `stateDir` first). @default false */
+  readonly fresh?: boolean;
+  /**
+   * Takes `<root>/.kisflow/dev.lock`, so that a second stack in the folder is refused.
+   * @default - true when the stack starts the emulators itself
+   */
+  readonly lock?: boolean;
+  /**
+   * `worker`: each flow's functions run in a worker thread of their own, so one that exits, crashes
+   * or hangs fails only its own batch. `in-process`: in this thread (functions registered in code
+   * can only run here).
+   * @default - `worker`, `in-process` when `registry` is given
+   */
+  readonly isolation?: 'worker' | 'in-process';
+  /** Reloads the project when a YAML file or a function module changes (`worker` only). @default false */
+  readonly watch?: boolean;
 }
 
 export interface DevStack {
   readonly sqsEndpoint: string;
   readonly dynamodbEndpoint: string;
+  /** The resources of the project now loaded (a reload may add some). */
   readonly resources: ProvisionedResources;
   /** The enabled flows being served. */
   readonly flowIds: readonly string[];
@@ -55,8 +83,15 @@ export interface DevStack {
   /** The Prometheus endpoint, when `global.prometheus_enable`. */
   readonly metricsUrl?: string;
   readonly scheduler: Scheduler;
-  /** Stops the scheduler, lets in-flight batches finish, stops the servers it started. */
-  stop(): Promise<void>;
+  /** Where queues and tables are kept, when they are. */
+  readonly stateDir?: string;
+  /** Loads the project and its functions again (what a watched change does). */
+  reload(): Promise<void>;
+  /**
+   * Stops the scheduler, lets in-flight batches finish, stops the servers it started.
+   * @returns the messages still in each queue at that moment (non-empty queues only).
+   */
+  stop(): Promise<readonly QueueDepth[]>;
 }
 
 /** The wiring a deployed step would get from the CDK app, for the locally provisioned resources. */
@@ -83,9 +118,25 @@ export function devWiring(
   };
 }
 
-function connectorImplementations(project: ProjectConfig, registry: Registry): ConnectorImplementation[] {
+export function connectorImplementations(
+  project: ProjectConfig,
+  registry: Registry,
+): ConnectorImplementation[] {
   const types = new Set([...project.conns.values()].map((c) => c.type));
   return [...types].flatMap((type) => registry.getConnector(type) ?? []);
+}
+
+/** What runs one loaded project: its pollers, flow workers and job timer. Replaced on reload. */
+interface Generation {
+  readonly project: ProjectConfig;
+  readonly flows: readonly FlowSpec[];
+  readonly resources: ProvisionedResources;
+  /** Per flow, in `flows` order (empty in-process). */
+  readonly workers: readonly FlowWorker[];
+  /** Per `flowId/step`, in-process only. */
+  readonly handlers: ReadonlyMap<string, SqsEventHandler>;
+  readonly pollers: Poller[];
+  scheduler?: Scheduler;
 }
 
 /**
@@ -96,23 +147,29 @@ function connectorImplementations(project: ProjectConfig, registry: Registry): C
  * concurrency), the jobs on a local timer, and Prometheus text at `global.prometheus_serve`
  * when `prometheus_enable`. Writes `.kisflow/dev.json` so `kisflow send/tail/dlq/redrive` find it.
  *
- * @throws ConfigError for a project with mistakes; UsageError when a port is taken.
+ * The embedded emulators keep queues, dead letters, tables and state in `.kisflow/dev/`, so a
+ * crash or a restart loses nothing, and `.kisflow/dev.lock` keeps a second stack out of the folder.
+ * Each flow's functions run in a worker thread of their own (see FlowWorker); with `watch`, a
+ * changed function module or YAML file is loaded without a restart.
+ *
+ * @throws ConfigError for a project with mistakes; UsageError when a port is taken or another
+ *   `kisflow dev` holds the folder.
  * @example
- * const stack = await startDevStack({ dir: 'flows', root: process.cwd() });
+ * const stack = await startDevStack({ dir: 'flows', root: process.cwd(), watch: true });
  * // kisflow send order_intake --input rows.jsonl
- * await stack.stop();
+ * const stillQueued = await stack.stop();
  */
 export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
   const root = resolve(options.root);
   const prefix = options.prefix ?? 'kisflow';
   const log = options.log ?? (() => {});
-  const project = options.project ?? (await loadProject(resolve(root, options.dir), { root }));
-  const flows = [...project.flows.values()].filter((f) => f.enabled);
-  const registry = await loadFunctions(project, {
-    flowIds: flows.map((f) => f.flowId),
-    ...(options.registry === undefined ? {} : { registry: options.registry }),
-  });
+  const ownServers = options.endpoints === undefined && !process.env.AWS_ENDPOINT_URL;
+  const isolation = options.isolation ?? (options.registry === undefined ? 'worker' : 'in-process');
+  const logLevel = options.logLevel ?? 'WARN';
+  const loadFrom = async (): Promise<ProjectConfig> =>
+    options.project ?? (await loadProject(resolve(root, options.dir), { root }));
 
+  // Servers and files, stopped in reverse order; the running generation is stopped before them.
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async () => {
     for (const step of cleanups.splice(0).reverse()) {
@@ -123,90 +180,143 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       }
     }
   };
+  let current: Generation | undefined;
+
+  // The scheduler stops first, then the pollers (in-flight batches finish: they still need SQS,
+  // DynamoDB and their worker), then the workers.
+  const halt = async (generation: Generation): Promise<void> => {
+    await generation.scheduler?.stop();
+    await Promise.all(generation.pollers.map((p) => p.stop()));
+    await Promise.all(generation.workers.map((w) => w.stop()));
+  };
+
   try {
+    if (options.lock ?? ownServers) {
+      const lock = acquireDevLock(root);
+      cleanups.push(() => lock.release());
+    }
+    const stateDir =
+      options.stateDir === false || !ownServers
+        ? undefined
+        : (options.stateDir ?? join(root, '.kisflow', 'dev'));
+    if (stateDir !== undefined && options.fresh) rmSync(stateDir, { recursive: true, force: true });
+
     let emulators: Emulators;
     if (options.endpoints) {
       emulators = { ...options.endpoints, external: true, stop: async () => {} };
     } else {
-      emulators = await startEmulators();
+      emulators = await startEmulators(stateDir === undefined ? {} : { dataDir: stateDir });
       cleanups.push(() => emulators.stop());
     }
-    const clients: AwsClients = createAwsClients({
-      sqsEndpoint: emulators.sqsEndpoint,
-      dynamodbEndpoint: emulators.dynamodbEndpoint,
-    });
+    const endpoints = { sqsEndpoint: emulators.sqsEndpoint, dynamodbEndpoint: emulators.dynamodbEndpoint };
+    const clients: AwsClients = createAwsClients(endpoints);
     cleanups.push(() => destroyAwsClients(clients));
-    const resources = await provisionProject(project, clients, {
-      prefix,
-      ...(options.visibilityTimeoutSeconds === undefined
-        ? {}
-        : { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }),
-    });
-
     const metrics = new MemoryMetrics();
-    const connectors = connectorImplementations(project, registry);
-    const pollers: Poller[] = [];
-    // Pollers stop before the servers: in-flight batches still need SQS and DynamoDB to finish.
-    cleanups.push(async () => {
-      await Promise.all(pollers.map((p) => p.stop()));
-    });
-    for (const flow of flows) {
-      for (const [index, spec] of flow.steps.entries()) {
-        const wiring = devWiring(project, flow, index, resources);
-        const handler = createStepHandler({
-          project,
-          flowId: flow.flowId,
-          step: index,
-          fn: registry.getFunction(spec.fid),
-          connectors,
-          wiring,
-          clients,
-          metrics,
-          logLevel: options.logLevel ?? 'WARN',
-        });
-        pollers.push(
-          startPoller({
-            sqs: clients.sqs,
-            queueUrl: wiring.inputQueue as string,
-            handler,
-            batchSize: flow.tuning.batchSize,
-            batchingWindowSeconds: flow.tuning.batchingWindowSeconds,
-            // Lambda's default is to scale out; two per step keep a laptop responsive.
-            maxConcurrency: flow.tuning.maxConcurrency ?? 2,
-            timeoutSeconds: flow.tuning.timeoutSeconds,
-            functionName: `${flow.flowId}-${index}-${spec.fid}`,
-            ...(options.waitTimeSeconds === undefined ? {} : { waitTimeSeconds: options.waitTimeSeconds }),
-            onError: (err) =>
-              log(`kisflow dev: flow ${flow.flowId} step ${index} (${spec.fid}): ${describe(err)}`),
-          }),
-        );
-      }
-    }
 
-    const jobTransport = new SqsTransport({
-      sqs: clients.sqs,
-      queueUrl: (to) => {
-        const queues = resources.flows[to.flowId];
-        const url =
-          queues === undefined
-            ? undefined
-            : destinationQueue({ ...queues, deadLetterQueues: queues.stepDeadLetterQueues }, to);
-        if (url === undefined)
-          throw new KisFlowError('NOT_PROVISIONED', `Flow '${to.flowId}' has no such queue.`);
-        return url;
-      },
-    });
-    const scheduler = startScheduler({
-      project,
-      send: (job, tick) => jobTransport.send({ kind: 'step', flowId: job.flowId, step: 0 }, tick),
-      onFire: (job, tick) =>
-        log(`kisflow dev: job ${job.jobId} fired into flow ${job.flowId} (${tick.batchId})`),
-      onError: (err, job) => log(`kisflow dev: job ${job.jobId}: ${describe(err)}`),
-    });
-    cleanups.push(() => scheduler.stop());
+    /** Provisions `project` and loads its functions (in workers, or here); nothing polls yet. */
+    const prepare = async (project: ProjectConfig): Promise<Generation> => {
+      const flows = [...project.flows.values()].filter((f) => f.enabled);
+      const resources = await provisionProject(project, clients, {
+        prefix,
+        ...(options.visibilityTimeoutSeconds === undefined
+          ? {}
+          : { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }),
+      });
+      const handlers = new Map<string, SqsEventHandler>();
+      if (isolation === 'in-process') {
+        const registry = await loadFunctions(project, {
+          flowIds: flows.map((f) => f.flowId),
+          ...(options.registry === undefined ? {} : { registry: options.registry }),
+        });
+        const connectors = connectorImplementations(project, registry);
+        for (const flow of flows) {
+          for (const [step, spec] of flow.steps.entries()) {
+            const handler = createStepHandler({
+              project,
+              flowId: flow.flowId,
+              step,
+              fn: registry.getFunction(spec.fid),
+              connectors,
+              wiring: devWiring(project, flow, step, resources),
+              clients,
+              metrics,
+              logLevel,
+            });
+            handlers.set(`${flow.flowId}/${step}`, handler);
+          }
+        }
+        return { project, flows, resources, workers: [], handlers, pollers: [] };
+      }
+      const workers = flows.map(
+        (flow) =>
+          new FlowWorker({
+            data: {
+              project: projectToJson(project, { flowId: flow.flowId }),
+              flowId: flow.flowId,
+              wirings: flow.steps.map((_, step) => devWiring(project, flow, step, resources)),
+              endpoints,
+              logLevel,
+            },
+            project,
+            sqs: clients.sqs,
+            metrics,
+            timeoutSeconds: flow.tuning.timeoutSeconds,
+            log,
+          }),
+      );
+      const started = await Promise.allSettled(workers.map((w) => w.start()));
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        await Promise.all(workers.map((w) => w.stop()));
+        throw failed.reason;
+      }
+      return { project, flows, resources, workers, handlers, pollers: [] };
+    };
+
+    const run = (generation: Generation): void => {
+      const { project, flows, resources, workers, handlers } = generation;
+      for (const [f, flow] of flows.entries()) {
+        for (const [step, spec] of flow.steps.entries()) {
+          const worker = workers[f];
+          const handler =
+            worker?.handler(step) ?? (handlers.get(`${flow.flowId}/${step}`) as SqsEventHandler);
+          generation.pollers.push(
+            startPoller({
+              sqs: clients.sqs,
+              queueUrl: resources.flows[flow.flowId]?.stepQueues[step] as string,
+              handler,
+              batchSize: flow.tuning.batchSize,
+              batchingWindowSeconds: flow.tuning.batchingWindowSeconds,
+              // Lambda's default is to scale out; two per step keep a laptop responsive.
+              maxConcurrency: flow.tuning.maxConcurrency ?? 2,
+              // A worker ends a batch at the flow's timeout itself (its thread with it), with the
+              // reason, counted from when the batch reaches a thread; the poller's own limit is
+              // then only a backstop that also covers waiting for a thread to start.
+              timeoutSeconds:
+                worker === undefined ? flow.tuning.timeoutSeconds : flow.tuning.timeoutSeconds * 3 + 30,
+              functionName: `${flow.flowId}-${step}-${spec.fid}`,
+              ...(options.waitTimeSeconds === undefined ? {} : { waitTimeSeconds: options.waitTimeSeconds }),
+              onError: (err) =>
+                log(`kisflow dev: flow ${flow.flowId} step ${step} (${spec.fid}): ${describe(err)}`),
+            }),
+          );
+        }
+      }
+      const transport = jobTransport(clients, resources);
+      generation.scheduler = startScheduler({
+        project,
+        send: (job, tick) => transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, tick),
+        onFire: (job, tick) =>
+          log(`kisflow dev: job ${job.jobId} fired into flow ${job.flowId} (${tick.batchId})`),
+        onError: (err, job) => log(`kisflow dev: job ${job.jobId}: ${describe(err)}`),
+      });
+    };
+
+    current = await prepare(await loadFrom());
+    run(current);
 
     let prometheus: PrometheusServer | undefined;
-    const { prometheusEnable, prometheusServe } = project.global;
+    const { prometheusEnable, prometheusServe } = current.project.global;
     if (prometheusEnable && prometheusServe !== undefined) {
       prometheus = await startPrometheusServer(prometheusServe, metrics);
       cleanups.push(() => (prometheus as PrometheusServer).stop());
@@ -216,35 +326,109 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       );
     }
 
-    writeDevEndpoints(root, {
-      sqsEndpoint: emulators.sqsEndpoint,
-      dynamodbEndpoint: emulators.dynamodbEndpoint,
-      prefix,
-      pid: process.pid,
-    });
+    writeDevEndpoints(root, { ...endpoints, prefix, pid: process.pid });
     cleanups.push(() => {
       // Only our own file: another `kisflow dev` may have started since.
       if (readDevEndpoints(root)?.pid === process.pid) unlinkSync(devEndpointsFile(root));
     });
 
-    let stopping: Promise<void> | undefined;
-    return {
+    let stopping: Promise<readonly QueueDepth[]> | undefined;
+    // One reload at a time; a project that fails to load leaves the running one as it is.
+    let reloading: Promise<void> = Promise.resolve();
+    let watcher: ProjectWatcher | undefined;
+    const reload = (why: string): Promise<void> => {
+      reloading = reloading.then(async () => {
+        if (stopping !== undefined) return;
+        log(`kisflow dev: ${why}; reloading`);
+        let next: Generation;
+        try {
+          next = await prepare(await loadFrom());
+        } catch (err) {
+          log(`kisflow dev: reload failed, the previous version keeps running: ${describeProblem(err)}`);
+          return;
+        }
+        const previous = current as Generation;
+        current = next;
+        await halt(previous);
+        run(next);
+        watcher?.refresh();
+        log(`kisflow dev: reloaded (flows ${next.flows.map((f) => f.flowId).join(', ')})`);
+      });
+      return reloading;
+    };
+    if (options.watch && isolation === 'in-process') {
+      log('kisflow dev: functions registered in code cannot be reloaded; not watching.');
+    } else if (options.watch) {
+      const watching = watchProject({
+        dir: resolve(root, options.dir),
+        project: () => (current as Generation).project,
+        onChange: (file) => void reload(`${relative(root, file) || file} changed`),
+        onError: (err) => log(`kisflow dev: watching: ${(err as Error).message}`),
+      });
+      watcher = watching;
+      cleanups.push(() => watching.close());
+    }
+
+    const stack: DevStack = {
       sqsEndpoint: emulators.sqsEndpoint,
       dynamodbEndpoint: emulators.dynamodbEndpoint,
-      resources,
-      flowIds: flows.map((f) => f.flowId),
+      get resources() {
+        return (current as Generation).resources;
+      },
+      get flowIds() {
+        return (current as Generation).flows.map((f) => f.flowId);
+      },
       metrics,
       ...(prometheus === undefined ? {} : { metricsUrl: prometheus.url }),
-      scheduler,
+      get scheduler() {
+        return (current as Generation).scheduler as Scheduler;
+      },
+      ...(stateDir === undefined ? {} : { stateDir }),
+      reload: () => reload('reload requested'),
       stop() {
-        stopping ??= cleanup();
+        stopping ??= reloading.then(async () => {
+          const generation = current as Generation;
+          await halt(generation);
+          let left: readonly QueueDepth[] = [];
+          try {
+            left = await queueDepths(clients.sqs, generation.flows, generation.resources);
+          } catch (err) {
+            log(`kisflow dev: could not count what is still queued: ${describe(err)}`);
+          }
+          await cleanup();
+          return left;
+        });
         return stopping;
       },
     };
+    return stack;
   } catch (err) {
+    if (current !== undefined) await halt(current);
     await cleanup();
     throw err;
   }
+}
+
+function jobTransport(clients: AwsClients, resources: ProvisionedResources): SqsTransport {
+  return new SqsTransport({
+    sqs: clients.sqs,
+    queueUrl: (to) => {
+      const queues = resources.flows[to.flowId];
+      const url =
+        queues === undefined
+          ? undefined
+          : destinationQueue({ ...queues, deadLetterQueues: queues.stepDeadLetterQueues }, to);
+      if (url === undefined)
+        throw new KisFlowError('NOT_PROVISIONED', `Flow '${to.flowId}' has no such queue.`);
+      return url;
+    },
+  });
+}
+
+/** A reload's failure, on one line per problem (a config error lists its issues). */
+function describeProblem(err: unknown): string {
+  if (err instanceof ConfigError) return err.message;
+  return describe(err);
 }
 
 function describe(err: unknown): string {

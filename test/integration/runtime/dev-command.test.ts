@@ -22,11 +22,15 @@ describe('kisflow dev (command)', () => {
     // The CLI's own environment: never an endpoint from the test runner's.
     const env = { ...process.env };
     delete env.AWS_ENDPOINT_URL;
-    const child = spawn(process.execPath, [BIN, 'dev', '--dir', 'metrics-flows', '--prefix', 'rt-cli'], {
-      cwd: FIXTURE_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'dev', '--dir', 'metrics-flows', '--prefix', 'rt-cli', '--fresh', '--no-watch'],
+      {
+        cwd: FIXTURE_ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     cleanups.push(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
     let stdout = '';
     let stderr = '';
