@@ -67,12 +67,10 @@ describe('kisflow run never changes a row silently', () => {
       ['(input)', 'NUMBER_OUT_OF_RANGE', '-'],
       ['(input)', 'INTEGER_NOT_EXACT', '-'],
       ['(input)', 'LONE_SURROGATE', '-'],
-      [
-        '(output)',
-        'NOT_JSON_VALUE',
-        'field "value" is NaN, which JSON cannot carry (it would be written as null)',
-      ],
-      ['(output)', 'NOT_JSON_VALUE', 'cannot be written as JSON'],
+      // Caught where AWS would catch them: at the step that committed them (rows are checked as
+      // they would travel between Lambda steps), not later at the output.
+      ['echo', 'BAD_ROW', "Function 'echo' committed a row JSON cannot carry unchanged"],
+      ['echo', 'BAD_ROW', "Function 'echo' committed a row JSON cannot carry unchanged"],
     ]);
     expect(rejected.slice(0, 4).map((x) => x.reason.match(/^-:(\d+):/)?.[1])).toEqual(['2', '3', '4', '5']);
     expect(r.stderr).toMatch(/echo: 7 rows in, 1 out, 6 rejected/);

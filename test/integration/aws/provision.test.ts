@@ -122,11 +122,11 @@ describe('locateResources', () => {
       sqsEndpoint: ctx.emulators.sqsEndpoint,
       dynamodbEndpoint: ctx.emulators.dynamodbEndpoint,
     });
-    // Step 0's lookup answers last: the old parallel lookup then reported step 1 or 2.
+    // Step 0's lookup answers last: the old parallel lookup then reported step 1 or 2 (queues are named by step key: verify, save, price).
     sqs.middlewareStack.add(
       (next, context) => async (args) => {
         const name = (args.input as { QueueName?: string }).QueueName ?? '';
-        if (context.commandName === 'GetQueueUrlCommand' && name.endsWith('-s0'))
+        if (context.commandName === 'GetQueueUrlCommand' && name.endsWith('--verify'))
           await new Promise((r) => setTimeout(r, 100));
         return next(args);
       },
@@ -134,8 +134,8 @@ describe('locateResources', () => {
     );
     try {
       const error = await locateResources(testProject(), sqs, { prefix: 'late' }).catch((e: unknown) => e);
-      expect((error as Error).message).toContain('late-orders-s0');
-      expect((error as Error).message).not.toContain('late-orders-s1');
+      expect((error as Error).message).toContain('late-orders--verify');
+      expect((error as Error).message).not.toContain('late-orders--save');
     } finally {
       sqs.destroy();
     }
