@@ -2,7 +2,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  GetItemCommand,
+  PutItemCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -119,6 +124,11 @@ describe('the embedded emulators with a data directory', () => {
         AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }],
         BillingMode: 'PAY_PER_REQUEST',
       }),
+    );
+    // As with DynamoDB itself, a new table takes writes once ACTIVE (dynalite on disk, under load, lags).
+    await waitUntilTableExists(
+      { client: dynamodb, maxWaitTime: 30, minDelay: 1 },
+      { TableName: 'durable-table' },
     );
     await dynamodb.send(
       new PutItemCommand({ TableName: 'durable-table', Item: { k: { S: 'a' }, v: { N: '7' } } }),

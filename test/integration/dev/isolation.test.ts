@@ -9,7 +9,7 @@ import { makeProject } from './dev-process.ts';
 const misbehaving = (fid: string) => `kistype: func
 fid: ${fid}
 fmode: Calculate
-option: { retry_times: 1, retry_duration: 200 }
+option: { retry_times: 1, retry_duration: 200, max_receives: 2 }
 ---
 kistype: flow
 flow_id: ${fid}_flow
@@ -121,7 +121,7 @@ describe('kisflow dev runs each flow in a worker of its own', () => {
       expect(dead[0]?.letter.kind).toBe('envelope');
       expect(sink.outputRows(flow, tag).map((r) => r.tx_id)).toEqual([`${tag}ok`]);
       await waitFor('the healthy flow', () => sink.outputRows('healthy', tag).length === 1);
-      // Retried once (retry_times: 1) before the dead letter: two failures logged for it.
+      // Received twice (max_receives: 2) before the dead letter: two failures logged for it.
       expect(lines.filter((l) => l.includes(`flow ${flow} step 0`) && l.includes(code))).toHaveLength(2);
     },
     90_000,
