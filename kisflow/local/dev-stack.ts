@@ -111,7 +111,10 @@ export function devWiring(
     outputQueue: queues.outputQueue,
     deadLetterQueue: queues.stepDeadLetterQueues[step] as string,
     connectorTables: resources.connectorTables,
-    stateTable: resources.stateTable,
+    // As in AWS, only steps of functions that declare `option.state: true` get the state table.
+    ...(project.funcs.get(flow.steps[step]?.fid ?? '')?.usesState === true
+      ? { stateTable: resources.stateTable }
+      : {}),
     maxReceiveCount: queues.maxReceiveCounts[step] as number,
     maxMessageBytes: flow.tuning.maxMessageBytes,
     metricsNamespace: project.global.metricsNamespace,
