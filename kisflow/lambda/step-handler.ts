@@ -81,12 +81,16 @@ function noStateTable(): ConnectorError {
   );
 }
 
-/** Time kept after the engine's TIMEOUT to dead-letter the message and answer before Lambda's own. */
-export const LAMBDA_TIMEOUT_MARGIN_MS = 1_000;
+/**
+ * Time kept before Lambda's own deadline: 2 s, or a fifth of what is left when that is less (a
+ * 1 s timeout still leaves the step 0.8 s). The engine's watchdog may fire up to a tenth of the
+ * timeout (at most 1 s) late, so at least 1 s, or 12 %, remains for the dead letter and the answer.
+ */
+export const LAMBDA_TIMEOUT_MARGIN_MS = 2_000;
 
 /**
  * How long a step may run in this invocation: the flow's timeout, cut to what Lambda leaves minus
- * a margin, so the engine's own `TIMEOUT` fires first and the record handler decides what follows
+ * a margin (LAMBDA_TIMEOUT_MARGIN_MS), so the engine's own `TIMEOUT` fires first and the record handler decides what follows
  * (a StepError that is not retried: the message is dead-lettered at once with the reason, as
  * `kisflow run` rejects the batch's rows and `kisflow dev` dead-letters it, since a batch that ran out
  * of time once mostly does again and each retry costs a full timeout). Only a function that blocks
@@ -96,7 +100,8 @@ export const LAMBDA_TIMEOUT_MARGIN_MS = 1_000;
 export function engineTimeoutMs(flowTimeoutMs: number, context: Partial<Context> | undefined): number {
   const remaining = context?.getRemainingTimeInMillis?.();
   if (remaining === undefined || !Number.isFinite(remaining)) return flowTimeoutMs;
-  return Math.max(1, Math.min(flowTimeoutMs, remaining - LAMBDA_TIMEOUT_MARGIN_MS));
+  const margin = Math.min(LAMBDA_TIMEOUT_MARGIN_MS, remaining / 5);
+  return Math.max(1, Math.min(flowTimeoutMs, remaining - margin));
 }
 
 /**

@@ -222,7 +222,7 @@ describe('step handler on SQS', () => {
   });
 
   it("stops a hanging function with the engine's TIMEOUT before Lambda's own, and dead-letters it with the reason", async () => {
-    // The flow's timeout is 30 s; this invocation has 1.5 s left: the engine must stop at ~0.5 s.
+    // The flow's timeout is 30 s; this invocation has 3 s left: the engine must stop at ~2.4 s.
     const { q0, dlq, handler } = await setup(defineFunction(() => new Promise<void>(() => {})));
     await ctx.clients.sqs.send(
       new SendMessageCommand({
@@ -239,8 +239,8 @@ describe('step handler on SQS', () => {
     );
     const got = await receive(q0);
     const started = Date.now();
-    const out = await handler(event(got), { ...lambdaContext, getRemainingTimeInMillis: () => 1_500 });
-    expect(Date.now() - started).toBeLessThan(1_500);
+    const out = await handler(event(got), { ...lambdaContext, getRemainingTimeInMillis: () => 3_000 });
+    expect(Date.now() - started).toBeLessThan(3_000);
     expect(out.batchItemFailures).toEqual([]);
     const dead = await drain(ctx.clients.sqs, dlq);
     expect(dead.map((m) => m.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.code]?.StringValue)).toEqual([
