@@ -89,6 +89,7 @@ export class ConnectorError extends KisFlowError {
     'CONNECTOR_TYPE_NOT_IMPLEMENTED',
     'NO_CONNECTOR',
     'NO_STATE_TABLE',
+    'STATE_NOT_DECLARED',
     'UNKNOWN_CONNECTOR',
     'KEY_TOO_LONG',
     'ITEM_TOO_LARGE',

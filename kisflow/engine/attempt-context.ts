@@ -106,7 +106,19 @@ export class AttemptContext implements FunctionContext {
   }
 
   get state(): KeyedState {
-    this.attemptState ??= new AttemptState(this.#scope.batchState(), () => this.#open('state.set'));
+    if (this.attemptState !== undefined) return this.attemptState;
+    const scope = this.#scope;
+    const func = scope.bound.step.func;
+    // In AWS only a declared function's steps get the state table; run and dev refuse the same way.
+    if (func.usesState !== true) {
+      const where = func.at === undefined ? '' : ` (${func.at.file}:${func.at.line})`;
+      throw new ConnectorError(
+        'STATE_NOT_DECLARED',
+        `Function '${scope.flow.fid}' uses ctx.state but does not declare it: add \`option: { state: true }\` to its \`kistype: func\` document${where}. Only steps of declared functions may read and write the state table (in AWS the others are not granted it).`,
+        { flowId: scope.flow.id, step: scope.flow.step, fid: scope.flow.fid },
+      );
+    }
+    this.attemptState = new AttemptState(scope.batchState(), () => this.#open('state.set'));
     return this.attemptState;
   }
 

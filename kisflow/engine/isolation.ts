@@ -1,4 +1,4 @@
-import { ConnectorError, InfrastructureError, RowRejectedError, StepError } from '../errors.ts';
+import { ConnectorError, InfrastructureError, isRetryable, KisFlowError, StepError } from '../errors.ts';
 import type { Row } from '../ports.ts';
 import { AttemptContext } from './attempt-context.ts';
 import type { BatchScope } from './batch-scope.ts';
@@ -11,9 +11,12 @@ function propagates(err: unknown): boolean {
   return err instanceof InfrastructureError || err instanceof ConnectorError || err instanceof Abandoned;
 }
 
-/** A row the framework itself refused (a key field missing, a bad committed row) fails the same way every time. */
-function final(err: unknown): err is RowRejectedError | StepError {
-  return err instanceof RowRejectedError || err instanceof StepError;
+/**
+ * An error that declares itself not retryable (a key field missing, a bad committed row, state
+ * not declared...) fails the same way every time: the row is rejected with its code at once.
+ */
+function final(err: unknown): err is KisFlowError {
+  return err instanceof KisFlowError && !isRetryable(err);
 }
 
 function messageOf(err: unknown): string {
@@ -54,8 +57,8 @@ async function attempt(scope: BatchScope, originals: Row[], inputs: Row[]): Prom
  * the failure is then known to be in it: one failing row among n costs about 1.5 n rows of wasted
  * work instead of 2 n. A row is always run alone before it is blamed (a flaky failure of a larger
  * attempt never rejects a row), then retried `retry_times` more times, then rejected with the
- * error's reason (`FUNCTION_ERROR`, or the code of a RowRejectedError or StepError, which is not
- * retried).
+ * error's reason (`FUNCTION_ERROR`, or the code of an error that declares itself not retryable,
+ * which is not retried).
  *
  * @throws StepError `FUNCTION_ERROR` when the function fails on an empty batch;
  *   InfrastructureError / ConnectorError thrown in the function, as they are.

@@ -16,8 +16,8 @@ export interface RecordHandlerOptions {
   readonly fid: string;
   /** The delivery of this step's flow (it knows every step's key). */
   readonly delivery: Delivery;
-  /** Runs the step on a batch (`StepRunner.run`). */
-  readonly run: (batch: StepBatch) => Promise<StepOutcome>;
+  /** Runs the step on a batch (`StepRunner.run`), within `timeoutMs` when given. */
+  readonly run: (batch: StepBatch, timeoutMs?: number) => Promise<StepOutcome>;
   /** Writes the message body, unchanged, to this step's DLQ with the reason. */
   readonly deadLetter: (record: SQSRecord, reason: DeadLetterReason) => Promise<void>;
   /** Makes the message visible again in `seconds` (ChangeMessageVisibility). */
@@ -31,8 +31,11 @@ export interface RecordHandlerOptions {
   readonly log: Log;
 }
 
-/** Handles one SQS record: resolves when the message may be deleted, throws to have it retried. */
-export type RecordHandler = (record: SQSRecord) => Promise<void>;
+/**
+ * Handles one SQS record: resolves when the message may be deleted, throws to have it retried.
+ * `timeoutMs`: what the invocation leaves the step (see `engineTimeoutMs` in step-handler.ts).
+ */
+export type RecordHandler = (record: SQSRecord, timeoutMs?: number) => Promise<void>;
 
 function describe(err: unknown): { code: string; message: string } {
   if (err instanceof KisFlowError) return { code: err.code, message: err.message };
@@ -76,13 +79,13 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
     );
   };
 
-  return async (record) => {
+  return async (record, timeoutMs) => {
     metrics.count(MESSAGE_METRICS.received, 1, dims);
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
     let batch: StepBatch | undefined;
     try {
       batch = address(decodeEnvelope(record.body));
-      await delivery.deliver(batch, await options.run(batch));
+      await delivery.deliver(batch, await options.run(batch, timeoutMs));
     } catch (err) {
       const ids = batch === undefined ? {} : { runId: batch.runId, batchId: batch.batchId };
       const { code, message } = describe(err);

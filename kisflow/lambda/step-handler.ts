@@ -82,6 +82,29 @@ function noStateTable(): ConnectorError {
 }
 
 /**
+ * Time kept before Lambda's own deadline: 2 s, or a fifth of what is left when that is less (a
+ * 1 s timeout still leaves the step 0.8 s). The engine's watchdog may fire up to a tenth of the
+ * timeout (at most 1 s) late, so at least 1 s, or 12 %, remains for the dead letter and the answer.
+ */
+export const LAMBDA_TIMEOUT_MARGIN_MS = 2_000;
+
+/**
+ * How long a step may run in this invocation: the flow's timeout, cut to what Lambda leaves minus
+ * a margin (LAMBDA_TIMEOUT_MARGIN_MS), so the engine's own `TIMEOUT` fires first and the record handler decides what follows
+ * (a StepError that is not retried: the message is dead-lettered at once with the reason, as
+ * `kisflow run` rejects the batch's rows and `kisflow dev` dead-letters it, since a batch that ran out
+ * of time once mostly does again and each retry costs a full timeout). Only a function that blocks
+ * the event loop, so that no timer can fire, meets Lambda's hard timeout: that invocation fails
+ * and SQS redelivers the message, up to max_receives, like any crashed invocation.
+ */
+export function engineTimeoutMs(flowTimeoutMs: number, context: Partial<Context> | undefined): number {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (remaining === undefined || !Number.isFinite(remaining)) return flowTimeoutMs;
+  const margin = Math.min(LAMBDA_TIMEOUT_MARGIN_MS, remaining / 5);
+  return Math.max(1, Math.min(flowTimeoutMs, remaining - margin));
+}
+
+/**
  * Builds the Lambda handler of one flow step. Everything expensive (the plan, the StepRunner, SDK
  * clients, stores, transport, Powertools objects) is made here, once per container; an invocation
  * only processes its records.
@@ -206,7 +229,7 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     step,
     fid,
     delivery: new Delivery(plan, transport),
-    run: (batch) => runner.run(batch),
+    run: (batch, timeoutMs) => runner.run(batch, timeoutMs === undefined ? {} : { timeoutMs }),
     deadLetter: async (record, reason) => {
       await deadLetterMessage(sqs, wiring.deadLetterQueue, record.body, reason);
     },
@@ -222,8 +245,10 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
 
   // Records run in parallel (their sends share SendMessageBatch requests in the transport); each
   // fails alone (partial batch response), so one bad message never fails its neighbours.
-  const handle = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    const settled = await Promise.allSettled(event.Records.map(handleRecord));
+  const flowTimeoutMs = plan.flow.tuning.timeoutSeconds * 1000;
+  const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const timeoutMs = engineTimeoutMs(flowTimeoutMs, context);
+    const settled = await Promise.allSettled(event.Records.map((record) => handleRecord(record, timeoutMs)));
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
     settled.forEach((s, i) => {
       if (s.status === 'rejected')

@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { isProcessAlive } from '../cli/endpoints.ts';
 import { UsageError } from '../errors.ts';
+import { isProcessAlive } from './dev-endpoints.ts';
 
 /** The lock that keeps a second `kisflow dev` out of a folder whose `.kisflow/dev/` one is using. */
 export interface DevLock {

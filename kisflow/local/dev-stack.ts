@@ -3,7 +3,6 @@ import { join, relative, resolve } from 'node:path';
 import { type Emulators, startEmulators } from '../../localstack/emulators.ts';
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
-import { devEndpointsFile, readDevEndpoints, writeDevEndpoints } from '../cli/endpoints.ts';
 import { loadProject } from '../config/index.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
 import { projectToJson } from '../config/project-json.ts';
@@ -14,6 +13,7 @@ import { createStepHandler, type LogLevel } from '../lambda/step-handler.ts';
 import { MemoryMetrics } from '../memory/index.ts';
 import { destinationQueue } from '../wire/destination.ts';
 import type { StepWiring } from '../wire/step-wiring.ts';
+import { devEndpointsFile, readDevEndpoints, writeDevEndpoints } from './dev-endpoints.ts';
 import { acquireDevLock } from './dev-lock.ts';
 import { FlowWorker } from './flow-worker.ts';
 import { type Poller, type SqsEventHandler, startPoller } from './poller.ts';
@@ -111,7 +111,10 @@ export function devWiring(
     outputQueue: queues.outputQueue,
     deadLetterQueue: queues.stepDeadLetterQueues[step] as string,
     connectorTables: resources.connectorTables,
-    stateTable: resources.stateTable,
+    // As in AWS, only steps of functions that declare `option.state: true` get the state table.
+    ...(project.funcs.get(flow.steps[step]?.fid ?? '')?.usesState === true
+      ? { stateTable: resources.stateTable }
+      : {}),
     maxReceiveCount: queues.maxReceiveCounts[step] as number,
     maxMessageBytes: flow.tuning.maxMessageBytes,
     metricsNamespace: project.global.metricsNamespace,

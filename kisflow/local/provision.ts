@@ -47,8 +47,10 @@ export interface ProvisionOptions {
   readonly visibilityTimeoutSeconds?: number;
 }
 
-// Dead letters wait for an operator as long as SQS allows (14 days).
-const DEAD_LETTER_RETENTION_SECONDS = SQS_MAX_RETENTION_SECONDS;
+// Every queue keeps its messages as long as SQS allows (14 days), as the deployed ones do: dead
+// letters wait for an operator, and a stalled step keeps its backlog instead of losing it after
+// SQS's 4-day default.
+const RETENTION = String(SQS_MAX_RETENTION_SECONDS);
 const MAX_VISIBILITY_SECONDS = SQS_MAX_VISIBILITY_SECONDS;
 
 function errorName(error: unknown): string {
@@ -116,12 +118,13 @@ export async function provisionProject(
       flow.steps.map(async (step, index) => {
         const key = stepKeys(flow.steps.map((s) => s.fid))[index] as string;
         const dlq = await ensureQueue(sqs, names.stepDeadLetterQueue(flow.flowId, key), {
-          MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
+          MessageRetentionPeriod: RETENTION,
           MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
         });
         const receives = maxReceiveCount(project, flow, step.fid);
         const queue = await ensureQueue(sqs, names.stepQueue(flow.flowId, key), {
           VisibilityTimeout: String(visibility),
+          MessageRetentionPeriod: RETENTION,
           MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
           RedrivePolicy: JSON.stringify({
             deadLetterTargetArn: await queueArn(sqs, dlq),
@@ -132,6 +135,7 @@ export async function provisionProject(
       }),
     );
     const outputQueue = await ensureQueue(sqs, names.outputQueue(flow.flowId), {
+      MessageRetentionPeriod: RETENTION,
       MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
     });
     flows[flow.flowId] = {

@@ -7,7 +7,7 @@ import { flowMetricLabel, stepMetricLabel } from '../config/names.ts';
  */
 
 /** Row counts the engine emits per step and batch (kisflow/engine/step-runner.ts). */
-export const ROW_METRICS = ['rows_in', 'rows_out', 'rows_rejected'] as const;
+export const ROW_METRICS = ['rows_in', 'rows_out', 'rows_rejected', 'rows_dropped'] as const;
 
 /** Message counts the step runtime emits per record. */
 export const MESSAGE_METRICS = {

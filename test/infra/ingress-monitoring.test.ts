@@ -133,7 +133,7 @@ describe('jobs, event sources, dashboards and alarms', () => {
     });
   });
 
-  it('draws a dashboard per flow: rows in/out/rejected, Lambda errors and duration, DLQ depth and queue age per step', () => {
+  it('draws a dashboard per flow: rows in/out/rejected/dropped, Lambda errors and duration, DLQ depth and queue age per step', () => {
     orders.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     orders.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'kisflow-orders' });
     const dashboard = Object.values(orders.findResources('AWS::CloudWatch::Dashboard'))[0];
@@ -149,7 +149,7 @@ describe('jobs, event sources, dashboards and alarms', () => {
     };
     for (const [step, fid] of ['verify', 'save', 'calc', 'publish'].entries()) {
       const rows = titled(`s${step} ${fid}: rows`);
-      for (const metric of ['rows_in', 'rows_out', 'rows_rejected']) {
+      for (const metric of ['rows_in', 'rows_out', 'rows_rejected', 'rows_dropped']) {
         expect(rows).toContain(
           JSON.stringify([
             'ShopMetrics',

@@ -80,6 +80,21 @@ const rules: Array<{ from: string; allow: (t: string) => boolean; why: string }>
     why: 'memory adapters sit beside the engine',
   },
   {
+    from: 'kisflow/local',
+    allow: (t) => t !== 'kisflow/cli',
+    why: 'a runtime never imports the CLI (the CLI drives runtimes)',
+  },
+  {
+    from: 'kisflow/lambda',
+    allow: (t) => t !== 'kisflow/cli',
+    why: 'a runtime never imports the CLI (the CLI drives runtimes)',
+  },
+  {
+    from: 'kisflow/aws',
+    allow: (t) => t !== 'kisflow/cli',
+    why: 'adapters never import the CLI',
+  },
+  {
     from: 'infra',
     allow: (t) => !/^kisflow\/(engine|aws|lambda|local|memory|cli)$/.test(t) && !t.startsWith('@middy'),
     why: 'infra reads config only',

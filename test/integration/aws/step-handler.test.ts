@@ -221,6 +221,33 @@ describe('step handler on SQS', () => {
     );
   });
 
+  it("stops a hanging function with the engine's TIMEOUT before Lambda's own, and dead-letters it with the reason", async () => {
+    // The flow's timeout is 30 s; this invocation has 3 s left: the engine must stop at ~2.4 s.
+    const { q0, dlq, handler } = await setup(defineFunction(() => new Promise<void>(() => {})));
+    await ctx.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: q0,
+        MessageBody: encodeEnvelope({
+          flowId: 'f',
+          step: 0,
+          runId: 'r',
+          batchId: 'b',
+          rows: [{ id: 1 }],
+          meta: {},
+        }),
+      }),
+    );
+    const got = await receive(q0);
+    const started = Date.now();
+    const out = await handler(event(got), { ...lambdaContext, getRemainingTimeInMillis: () => 3_000 });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(out.batchItemFailures).toEqual([]);
+    const dead = await drain(ctx.clients.sqs, dlq);
+    expect(dead.map((m) => m.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.code]?.StringValue)).toEqual([
+      'TIMEOUT',
+    ]);
+  }, 10_000);
+
   it('refuses to start on a wiring that is not valid, naming the field', () => {
     expect(() =>
       createStepHandler({

@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAwsClients, destroyAwsClients } from '../../../kisflow/aws/clients.ts';
-import { devEndpointsFile } from '../../../kisflow/cli/endpoints.ts';
 import { loadProject } from '../../../kisflow/config/index.ts';
+import { devEndpointsFile } from '../../../kisflow/local/dev-endpoints.ts';
 import { locateResources, type ProvisionedResources } from '../../../kisflow/local/provision.ts';
 import { FIXTURE_ROOT, Sink, sendRows, waitFor } from './harness.ts';
 

@@ -3,12 +3,12 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { resolveEndpoints } from '../../../kisflow/cli/endpoints.ts';
 import {
   devEndpointsFile,
   readDevEndpoints,
-  resolveEndpoints,
   writeDevEndpoints,
-} from '../../../kisflow/cli/endpoints.ts';
+} from '../../../kisflow/local/dev-endpoints.ts';
 
 let root: string;
 const deadPid = spawnSync(process.execPath, ['-e', '']).pid as number;

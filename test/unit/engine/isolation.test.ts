@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineFunction } from '../../../kisflow/engine/function.ts';
 import { StepRunner } from '../../../kisflow/engine/step-runner.ts';
-import { InfrastructureError, StepError } from '../../../kisflow/errors.ts';
+import { InfrastructureError, StepError, UsageError } from '../../../kisflow/errors.ts';
 import type { ConnectorStore, Row } from '../../../kisflow/ports.ts';
 import { engine, rowsOf } from './project.ts';
 
@@ -269,5 +269,28 @@ describe('infrastructure errors', () => {
       },
     );
     await expect(e.run('f', rowsOf(4))).rejects.toBeInstanceOf(InfrastructureError);
+  });
+
+  it('decides retry by what the error declares: a not-retryable error rejects at once with its code, a retryable StepError is retried', async () => {
+    const tries = { config: 0, step: 0 };
+    const e = engine(
+      { funcs: [{ fid: 'a', retryTimes: 3 }], flows: [{ flowId: 'f', steps: ['a'] }] },
+      {
+        a: defineFunction((rows: Row[], ctx) => {
+          for (const r of rows) {
+            if (r.id === 1 && rows.length === 1) tries.config++;
+            if (r.id === 1) throw new UsageError('NOT_ALLOWED', 'not allowed here');
+            // Row 2 fails in every larger attempt, and alone twice before it succeeds.
+            if (r.id === 2 && (rows.length > 1 || ++tries.step < 3))
+              throw new StepError('SLOW_PEER', 'try again', {}, { retryable: true });
+            ctx.commit(r);
+          }
+        }),
+      },
+    );
+    const result = await e.run('f', rowsOf(4));
+    expect(result.output.map((r) => r.id)).toEqual([0, 2, 3]);
+    expect(result.rejected.map((r) => [r.row.id, r.code])).toEqual([[1, 'NOT_ALLOWED']]);
+    expect(tries).toEqual({ config: 1, step: 3 });
   });
 });

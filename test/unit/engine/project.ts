@@ -28,6 +28,8 @@ export interface FuncInput {
   must?: string[];
   cid?: string;
   retryTimes?: number;
+  /** `option.state: true`. */
+  usesState?: boolean;
   defaultParams?: Params;
   handler?: string;
 }
@@ -71,6 +73,7 @@ export function project(input: {
       ...(f.cid === undefined ? {} : { cid: f.cid }),
       retryTimes: f.retryTimes ?? 0,
       retryDurationMs: 0,
+      ...(f.usesState === undefined ? {} : { usesState: f.usesState }),
       defaultParams: f.defaultParams ?? {},
       handler: f.handler ?? `functions/${f.fid}.ts`,
     });

@@ -94,7 +94,7 @@ describe('a committed value JSON cannot carry', () => {
 
   it('rejects the row behind a keyed-state value the store cannot keep (BAD_STATE_VALUE)', async () => {
     const e = engine(
-      { funcs: [{ fid: 'a' }], flows: [{ flowId: 'f', steps: ['a'] }] },
+      { funcs: [{ fid: 'a', usesState: true }], flows: [{ flowId: 'f', steps: ['a'] }] },
       {
         a: defineFunction((rows: Row[], ctx) => {
           for (const r of rows) {

@@ -18,7 +18,7 @@ const runningTotal = defineFunction(async (rows: Row[], ctx) => {
 
 function setup(state?: StateStore) {
   const e = engine(
-    { funcs: [{ fid: 'total' }], flows: [{ flowId: 'f', steps: ['total'] }] },
+    { funcs: [{ fid: 'total', usesState: true }], flows: [{ flowId: 'f', steps: ['total'] }] },
     { total: runningTotal },
     state === undefined ? {} : { state },
   );
@@ -92,7 +92,7 @@ describe('keyed state', () => {
       },
     };
     const e = engine(
-      { funcs: [{ fid: 'a' }], flows: [{ flowId: 'f', steps: ['a'] }] },
+      { funcs: [{ fid: 'a', usesState: true }], flows: [{ flowId: 'f', steps: ['a'] }] },
       {
         a: defineFunction(async (rows: Row[], ctx) => {
           const values = await Promise.all(rows.map((r) => ctx.state.get<number>(String(r.k))));
@@ -111,7 +111,7 @@ describe('keyed state', () => {
 
   it('drops the state writes of failed attempts', async () => {
     const e = engine(
-      { funcs: [{ fid: 'a' }], flows: [{ flowId: 'f', steps: ['a'] }] },
+      { funcs: [{ fid: 'a', usesState: true }], flows: [{ flowId: 'f', steps: ['a'] }] },
       {
         a: defineFunction(async (rows: Row[], ctx) => {
           for (const r of rows) {
@@ -150,5 +150,16 @@ describe('keyed state', () => {
     await expect(runner.run(batch('b1', [{ user: 'u1', amount: 1 }]))).rejects.toBeInstanceOf(
       InfrastructureError,
     );
+  });
+
+  it('refuses ctx.state to a function that does not declare option.state (STATE_NOT_DECLARED), as AWS grants it no table', async () => {
+    const e = engine(
+      { funcs: [{ fid: 'total' }], flows: [{ flowId: 'f', steps: ['total'] }] },
+      { total: runningTotal },
+    );
+    const failed = await e.run('f', [{ user: 'u1', amount: 1 }]).catch((err: unknown) => err);
+    expect(failed).toMatchObject({ code: 'STATE_NOT_DECLARED', retryable: false });
+    expect((failed as Error).message).toMatch(/Function 'total' uses ctx.state .*option: \{ state: true \}/);
+    expect((await e.deps.state.read('f/total', ['u1'], 'x')).get('u1')?.version).toBe(0);
   });
 });

@@ -11,12 +11,13 @@ describe('metric names and dimensions', () => {
       { funcs: [{ fid: 'a' }], flows: [{ flowId: 'f', steps: ['a'] }] },
       {
         a: defineFunction((rows, ctx) => {
-          for (const r of rows) if (r.id !== 0) ctx.commit(r);
+          // id 0 is rejected, id 1 neither committed nor rejected (dropped), the rest committed.
+          for (const r of rows) if (r.id !== 0 && r.id !== 1) ctx.commit(r);
           ctx.reject(rows[0] ?? {}, 'no');
         }),
       },
     );
-    await e.run('f', rowsOf(3));
+    await e.run('f', rowsOf(4));
     const dims = stepDimensions('f', 0, 'a');
     for (const name of ROW_METRICS) expect(e.deps.metrics.counter(name, dims), name).toBeGreaterThan(0);
     expect(stepMetricDimensions('f', 0, 'a')).toEqual({ service: 'kisflow', ...dims });
