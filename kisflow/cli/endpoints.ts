@@ -9,6 +9,8 @@ export interface DevEndpoints {
   readonly prefix: string;
   /** The `kisflow dev` process: the file is ignored once it is gone. */
   readonly pid: number;
+  /** The run ledger's table (`kisflow runs`/`jobs` use it with no flags). */
+  readonly runsTable?: string;
 }
 
 /** Where endpoints come from: `--endpoint`, `AWS_ENDPOINT_URL`, a live `kisflow dev`, or AWS. */
@@ -20,6 +22,8 @@ export interface ResolvedEndpoints {
   readonly source: EndpointSource;
   /** The dev stack's prefix when `source` is `dev`. */
   readonly prefix?: string;
+  /** The dev stack's runs table when `source` is `dev`. */
+  readonly runsTable?: string;
 }
 
 /** `<root>/.kisflow/dev.json`. */
@@ -88,6 +92,7 @@ export function resolveEndpoints(options: { root: string; endpoint?: string }): 
       dynamodbEndpoint: dev.dynamodbEndpoint,
       source: 'dev',
       prefix: dev.prefix,
+      ...(typeof dev.runsTable === 'string' ? { runsTable: dev.runsTable } : {}),
     };
   }
   return { source: 'aws' };
