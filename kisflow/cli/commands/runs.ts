@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
 import { resourceNames } from '../../config/names.ts';
-import { UsageError } from '../../errors.ts';
+import { KisFlowError, UsageError } from '../../errors.ts';
 import {
   costPerMillionRows,
   DEFAULT_PRICE_REGION,
@@ -51,6 +51,15 @@ export async function withLedger<T>(opts: LedgerOptions, use: (ledger: RunLedger
   });
   try {
     return await use(new DynamoRunLedger({ dynamodb: clients.dynamodb, tableName: table }));
+  } catch (err) {
+    if (opts.table !== undefined || !(err instanceof KisFlowError) || err instanceof UsageError) throw err;
+    // The table was guessed: say where it was looked for and how to name another.
+    throw new KisFlowError(
+      'RUNS_TABLE_UNREACHABLE',
+      `Could not use the runs table '${table}' (${found.source === 'aws' ? 'AWS' : found.dynamodbEndpoint}): ${err.message}. Start \`kisflow dev\` in this directory, or give --table <name> (and --endpoint <url> for a local stack).`,
+      { table, source: found.source },
+      { cause: err },
+    );
   } finally {
     destroyAwsClients(clients);
   }
