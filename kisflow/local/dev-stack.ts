@@ -315,6 +315,15 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       const transport = jobTransport(clients, resources);
       generation.scheduler = startScheduler({
         project,
+        ledger,
+        onOutcome: (job, outcome) => {
+          if (outcome.kind === 'queued')
+            log(`kisflow dev: job ${job.jobId}: fire ${outcome.runId} queued behind run ${outcome.behind}`);
+          else if (outcome.kind === 'skipped')
+            log(`kisflow dev: job ${job.jobId}: fire skipped (${outcome.run.reason ?? 'overlap'})`);
+          else if (outcome.kind === 'started' && outcome.covered !== undefined)
+            log(`kisflow dev: job ${job.jobId}: run ${outcome.covered} cancelled for ${outcome.run.id}`);
+        },
         send: (job, tick) => transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, tick),
         onFire: (job, tick) =>
           log(`kisflow dev: job ${job.jobId} fired into flow ${job.flowId} (${tick.batchId})`),
