@@ -41,6 +41,7 @@ import {
   USAGE_FIELDS,
 } from '../runs/run-ledger.ts';
 import { DEFAULT_RETENTION_SECONDS, listMatches, skippedRecord, startedRecord } from '../runs/run-records.ts';
+import { TTL_ATTRIBUTE } from '../wire/table-keys.ts';
 
 /**
  * The runs table, in one place: key `pk` (S, HASH) + `sk` (S, RANGE), TTL on `ttl`.
@@ -56,7 +57,8 @@ import { DEFAULT_RETENTION_SECONDS, listMatches, skippedRecord, startedRecord } 
 export const RUN_TABLE = {
   partitionKey: 'pk',
   sortKey: 'sk',
-  ttlAttribute: 'ttl',
+  // Every KisFlow table's TTL attribute: the CDK table (infra/kisflow-table.ts) turns TTL on by it.
+  ttlAttribute: TTL_ATTRIBUTE,
   runItem: (id: string) => ({ pk: `run#${id}`, sk: 'run' }),
   shardItem: (id: string, shard: number) => ({ pk: `run#${id}`, sk: `shard#${pad(shard, 2)}` }),
   dayItem: (id: string, started: number) => ({
