@@ -3,7 +3,7 @@ import type { JobSpec, ProjectConfig } from '../config/model.ts';
 import { scheduleProblem, timezoneProblem } from '../config/schedule.ts';
 import { ConfigError } from '../errors.ts';
 import type { StepBatch } from '../ports.ts';
-import { type FireOutcome, fireJob } from '../runs/fire-job.ts';
+import { type FireOutcome, fireBatches, fireJob } from '../runs/fire-job.ts';
 import type { RunLedger } from '../runs/run-ledger.ts';
 import { envelopeToBatch, schedulerTime, tickEnvelope } from '../wire/envelope.ts';
 
@@ -120,18 +120,6 @@ export interface SchedulerOptions {
    */
   readonly ledger?: RunLedger;
   readonly onOutcome?: (job: JobSpec, outcome: FireOutcome) => void;
-}
-
-/** The batches a started fire sends into its flow's first step: one per shard. */
-export function fireBatches(job: JobSpec, outcome: Extract<FireOutcome, { kind: 'started' }>): StepBatch[] {
-  return outcome.ticks.map((tick) => ({
-    flowId: job.flowId,
-    step: 0,
-    runId: outcome.run.id,
-    batchId: tick.batchId,
-    rows: tick.rows.map((r) => ({ ...r })),
-    meta: tick.meta,
-  }));
 }
 
 export interface Scheduler {
