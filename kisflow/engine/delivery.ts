@@ -10,6 +10,12 @@ export const DEFAULT_MAX_HOPS = 1000;
 /** The code of rows (or a batch) stopped by the hop limit. */
 export const HOP_LIMIT = 'HOP_LIMIT';
 
+/**
+ * How long a run's status read is reused. A cancel reaches a warm step within this; in exchange a
+ * busy step reads each run's status about once a second instead of once per message.
+ */
+const STATUS_TTL_MS = 1000;
+
 /** Run statuses whose remaining batches are dropped instead of run. */
 const ENDED_EARLY: ReadonlySet<string> = new Set(['cancelled', 'timed_out']);
 
@@ -66,6 +72,7 @@ export class Delivery {
   readonly #messagesOf: (batch: StepBatch) => number;
   /** Children announced in the ledger whose send then failed, by batch id, for `deadLettered`. */
   readonly #unsent = new Map<string, number>();
+  readonly #statuses = new Map<string, { status: string | undefined; at: number }>();
 
   constructor(plan: FlowPlan, transport: Transport, options: DeliveryOptions = {}) {
     this.plan = plan;
@@ -140,19 +147,20 @@ export class Delivery {
       sends.push(() => this.#transport.reject(to, rejected, batch));
     }
     const { stats } = outcome;
-    await this.#ledger?.complete({
-      runId: batch.runId,
-      batchId: batch.batchId,
-      step: batch.step,
-      fid: this.plan.steps[batch.step]?.fid,
-      counters: {
-        in: stats.in,
-        out: stats.out - hopRejected,
-        rejected: stats.rejected + hopRejected,
-        dropped: stats.dropped,
-      },
-      children,
-    });
+    if (await this.#tracked(batch.runId))
+      await this.#ledger?.complete({
+        runId: batch.runId,
+        batchId: batch.batchId,
+        step: batch.step,
+        fid: this.plan.steps[batch.step]?.fid,
+        counters: {
+          in: stats.in,
+          out: stats.out - hopRejected,
+          rejected: stats.rejected + hopRejected,
+          dropped: stats.dropped,
+        },
+        children,
+      });
     const settled = await Promise.allSettled(sends.map((send) => send()));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
@@ -168,7 +176,7 @@ export class Delivery {
    */
   async ended(batch: StepBatch): Promise<string | undefined> {
     if (this.#ledger === undefined) return undefined;
-    const status = await this.#ledger.status(batch.runId);
+    const status = await this.#statusOf(batch.runId);
     if (status === undefined || !ENDED_EARLY.has(status)) return undefined;
     await this.#ledger.complete({
       runId: batch.runId,
@@ -187,7 +195,7 @@ export class Delivery {
    * send, a second completion (its own id) takes those children back, so the run still completes.
    */
   async deadLettered(batch: StepBatch): Promise<void> {
-    if (this.#ledger === undefined) return;
+    if (this.#ledger === undefined || !(await this.#tracked(batch.runId))) return;
     const unsent = this.#unsent.get(batch.batchId);
     this.#unsent.delete(batch.batchId);
     await this.#ledger.complete({
@@ -203,6 +211,26 @@ export class Delivery {
       children: unsent === undefined ? 0 : -(unsent + 1),
       outcome: 'dead_lettered',
     });
+  }
+
+  /** The run's status, read at most once per STATUS_TTL_MS. */
+  async #statusOf(runId: string): Promise<string | undefined> {
+    const now = Date.now();
+    const cached = this.#statuses.get(runId);
+    if (cached !== undefined && now - cached.at < STATUS_TTL_MS) return cached.status;
+    const status = await this.#ledger?.status(runId);
+    if (this.#statuses.size >= 1000) this.#statuses.delete(this.#statuses.keys().next().value as string);
+    this.#statuses.set(runId, { status, at: now });
+    return status;
+  }
+
+  /**
+   * Whether the ledger tracks the run. A run is started before its first batch is sent (`kisflow
+   * send`, a job's fire), so a run the ledger does not know (a tick of an AWS schedule, an event)
+   * is not recorded: no items for nobody to read.
+   */
+  async #tracked(runId: string): Promise<boolean> {
+    return this.#ledger !== undefined && (await this.#statusOf(runId)) !== undefined;
   }
 
   #remember(batchId: string, children: number): void {
