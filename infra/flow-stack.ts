@@ -118,6 +118,7 @@ export class FlowStack extends Stack {
       return table;
     };
     const stateTable = Table.fromTableName(this, 'StateTable', names.stateTable());
+    const runsTable = Table.fromTableName(this, 'RunsTable', names.runsTable());
     const entriesDir = props.entriesDir ?? defaultEntriesDir(project.root);
     const last = flow.steps.length - 1;
     // `jumpTo` may name any fid of the flow, so every step may send to every step queue of its own
@@ -146,6 +147,7 @@ export class FlowStack extends Stack {
             connectorTables: conn?.type === 'dynamodb' ? { [conn.cid]: tableOf(conn.cid) } : {},
             connectorAccess: connectorAccess(func.fmode),
             ...(func.usesState ? { stateTable, stateScope: `${flowId}/${spec.fid}` } : {}),
+            runsTable,
             enabled: flow.enabled,
             metricsNamespace: project.global.metricsNamespace,
             batchSize: tuning.batchSize,

@@ -32,6 +32,8 @@ export class SharedStack extends Stack {
   /** Table per connector id, for connectors of type `dynamodb`. */
   public readonly connectorTables: ReadonlyMap<string, Table>;
   public readonly stateTable: Table;
+  /** The run ledger (kisflow/aws/dynamodb-run-ledger.ts); its key and TTL attribute are RUN_TABLE's. */
+  public readonly runsTable: Table;
   public readonly alarmTopic?: Topic;
 
   constructor(scope: Construct, id: string, props: SharedStackProps) {
@@ -59,6 +61,13 @@ export class SharedStack extends Stack {
     new CfnOutput(this, 'StateTable', {
       description: 'DynamoDB table of keyed state',
       value: this.stateTable.tableName,
+    });
+    // Runs are history, not data a flow exchanges: TTL ends them (RUN_TABLE.ttlAttribute), and a
+    // removed stack may take them along only when its tables go too.
+    this.runsTable = new KisFlowTable(this, 'Runs', { tableName: names.runsTable(), removalPolicy }).table;
+    new CfnOutput(this, 'RunsTable', {
+      description: 'DynamoDB table of runs (kisflow runs / jobs)',
+      value: this.runsTable.tableName,
     });
     if (props.alarmTopic !== false) {
       // Flow stacks find it by name (config/names.ts), not by an export a redeploy could not change.

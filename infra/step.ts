@@ -28,6 +28,15 @@ export const STATE_ACTIONS: readonly string[] = [
   'dynamodb:UpdateItem',
 ];
 
+/**
+ * What a step does with the runs table (kisflow/aws/dynamodb-run-ledger.ts): a batch's completion
+ * is an UpdateItem on its run's shard item, the run is read back by Query (and its status by
+ * GetItem), and the last batch moves the run item to its final status — all under `run#<id>`.
+ * Finishing a run also removes it from the `active` index and frees its job's slot (`job#<job>`).
+ */
+export const RUN_ACTIONS: readonly string[] = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+export const RUN_FINISH_ACTIONS: readonly string[] = ['dynamodb:DeleteItem'];
+
 /** What a step may do with its connector's table. */
 export type ConnectorAccess = 'read' | 'write' | 'readWrite';
 
@@ -63,6 +72,8 @@ export interface KisFlowStepProps {
    * partition key starts with it (`dynamodb:LeadingKeys`). Required with `stateTable`.
    */
   readonly stateScope?: string;
+  /** The run ledger's table: every batch the step handles is recorded there. @default - runs are not recorded */
+  readonly runsTable?: ITable;
   /** Whether the event source mapping consumes the queue (`status: 0` flows deploy disabled). @default true */
   readonly enabled?: boolean;
   /** CloudWatch namespace of the step's EMF metrics (`global.metricsNamespace`). */
@@ -143,6 +154,7 @@ export class KisFlowStep extends Construct {
         Object.entries(connectorTables).map(([cid, t]) => [cid, t.tableName]),
       ),
       ...(props.stateTable ? { stateTable: props.stateTable.tableName } : {}),
+      ...(props.runsTable ? { runsTable: props.runsTable.tableName } : {}),
       maxReceiveCount,
       maxMessageBytes: props.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       metricsNamespace: props.metricsNamespace,
@@ -209,6 +221,23 @@ export class KisFlowStep extends Construct {
             ...(access === 'read' ? [] : CONNECTOR_WRITE_ACTIONS),
           ],
           resources: tables,
+        }),
+      );
+    }
+    if (props.runsTable) {
+      // Item-level: the keys the ledger's completion path writes, nothing a step has no need for.
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: [...RUN_ACTIONS],
+          resources: [props.runsTable.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['run#*'] } },
+        }),
+      );
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: [...RUN_FINISH_ACTIONS],
+          resources: [props.runsTable.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['active', 'job#*'] } },
         }),
       );
     }

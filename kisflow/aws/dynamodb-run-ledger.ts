@@ -1,3 +1,8 @@
+/*
+ * The RunLedger port on DynamoDB. Over 250 lines on purpose: every operation of the ledger is a
+ * conditional write on one item layout (RUN_TABLE below), and its exactness rests on those
+ * conditions reading together; split by operation, each part would restate the layout.
+ */
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
@@ -41,6 +46,7 @@ import {
   USAGE_FIELDS,
 } from '../runs/run-ledger.ts';
 import { DEFAULT_RETENTION_SECONDS, listMatches, skippedRecord, startedRecord } from '../runs/run-records.ts';
+import { TTL_ATTRIBUTE } from '../wire/table-keys.ts';
 
 /**
  * The runs table, in one place: key `pk` (S, HASH) + `sk` (S, RANGE), TTL on `ttl`.
@@ -56,7 +62,8 @@ import { DEFAULT_RETENTION_SECONDS, listMatches, skippedRecord, startedRecord } 
 export const RUN_TABLE = {
   partitionKey: 'pk',
   sortKey: 'sk',
-  ttlAttribute: 'ttl',
+  // Every KisFlow table's TTL attribute: the CDK table (infra/kisflow-table.ts) turns TTL on by it.
+  ttlAttribute: TTL_ATTRIBUTE,
   runItem: (id: string) => ({ pk: `run#${id}`, sk: 'run' }),
   shardItem: (id: string, shard: number) => ({ pk: `run#${id}`, sk: `shard#${pad(shard, 2)}` }),
   dayItem: (id: string, started: number) => ({

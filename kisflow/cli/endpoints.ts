@@ -9,6 +9,8 @@ export interface ResolvedEndpoints {
   readonly source: EndpointSource;
   /** The dev stack's prefix when `source` is `dev`. */
   readonly prefix?: string;
+  /** The dev stack's runs table when `source` is `dev`. */
+  readonly runsTable?: string;
 }
 
 /**
@@ -30,6 +32,7 @@ export function resolveEndpoints(options: { root: string; endpoint?: string }): 
       dynamodbEndpoint: dev.dynamodbEndpoint,
       source: 'dev',
       prefix: dev.prefix,
+      ...(typeof dev.runsTable === 'string' ? { runsTable: dev.runsTable } : {}),
     };
   }
   return { source: 'aws' };

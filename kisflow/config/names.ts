@@ -84,6 +84,8 @@ export function resourceNames(prefix = DEFAULT_PREFIX) {
     /** DynamoDB names: 3 to 255 of `[A-Za-z0-9_.-]`. */
     connectorTable: (cid: string) => `${prefix}-conn-${safeId(cid, 100)}`,
     stateTable: () => `${prefix}-state`,
+    /** The run ledger (kisflow/aws/dynamodb-run-ledger.ts). */
+    runsTable: () => `${prefix}-runs`,
     /** The topic alarms notify unless `kisflow:alarmTopicArn` names another. */
     alarmTopic: () => `${prefix}-alarms`,
   };

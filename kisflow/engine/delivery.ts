@@ -10,9 +10,42 @@ export const DEFAULT_MAX_HOPS = 1000;
 /** The code of rows (or a batch) stopped by the hop limit. */
 export const HOP_LIMIT = 'HOP_LIMIT';
 
+/**
+ * How long a run's status read is reused. A cancel reaches a warm step within this; in exchange a
+ * busy step reads each run's status about once a second instead of once per message.
+ */
+const STATUS_TTL_MS = 1000;
+
+/** Run statuses whose remaining batches are dropped instead of run. */
+const ENDED_EARLY: ReadonlySet<string> = new Set(['cancelled', 'timed_out']);
+
+/**
+ * The part of the run ledger (kisflow/runs/run-ledger.ts `RunLedger`) delivery records into,
+ * stated here so the engine imports nothing of the scheduling layer.
+ */
+export interface CompletionLedger {
+  complete(batch: {
+    readonly runId: string;
+    readonly batchId: string;
+    readonly step: number;
+    readonly fid?: string;
+    readonly counters?: Partial<Record<'in' | 'out' | 'rejected' | 'dropped' | 'deadLettered', number>>;
+    readonly children?: number;
+    readonly outcome?: 'processed' | 'dead_lettered';
+  }): Promise<unknown>;
+  status(runId: string): Promise<string | undefined>;
+}
+
 export interface DeliveryOptions {
   /** @default - the flow's `tuning.max_hops`, else DEFAULT_MAX_HOPS */
   readonly maxHops?: number;
+  /** Where each batch's completion is recorded, before its children are sent. @default - none */
+  readonly ledger?: CompletionLedger;
+  /**
+   * Messages a batch for a step becomes when sent: SQS packs a large batch into several (and
+   * none when every row is too large). @default - 1
+   */
+  readonly messagesOf?: (batch: StepBatch) => number;
 }
 
 /**
@@ -35,10 +68,17 @@ export class Delivery {
   readonly maxHops: number;
   readonly #transport: Transport;
   readonly #keys: readonly string[];
+  readonly #ledger: CompletionLedger | undefined;
+  readonly #messagesOf: (batch: StepBatch) => number;
+  /** Children announced in the ledger whose send then failed, by batch id, for `deadLettered`. */
+  readonly #unsent = new Map<string, number>();
+  readonly #statuses = new Map<string, { status: string | undefined; at: number }>();
 
   constructor(plan: FlowPlan, transport: Transport, options: DeliveryOptions = {}) {
     this.plan = plan;
     this.#transport = transport;
+    this.#ledger = options.ledger;
+    this.#messagesOf = options.messagesOf ?? (() => 1);
     this.maxHops = options.maxHops ?? plan.flow.tuning.maxHops ?? DEFAULT_MAX_HOPS;
     this.#keys = stepKeys(plan.steps.map((s) => s.fid));
   }
@@ -57,12 +97,18 @@ export class Delivery {
    * Sends an outcome on. Sends run in parallel; when one fails the first failure is thrown after
    * all settled (the input message is then retried or dead-lettered as a whole: redelivered sends
    * carry the same batch ids, so nothing downstream is applied twice).
+   *
+   * With a ledger, the batch's completion (its counters and the number of messages sent on) is
+   * recorded first: a child is never counted done before the parent that announced it, and a
+   * redelivered batch's completion is a no-op (idempotent by batch id).
    */
   async deliver(batch: StepBatch, outcome: StepOutcome): Promise<void> {
     const flowId = this.plan.flow.flowId;
     const hops = (batch.hops ?? 0) + 1;
     const rejected: RejectedRow[] = outcome.rejected.slice();
-    const sends: Promise<void>[] = [];
+    const sends: (() => Promise<void>)[] = [];
+    let children = 0;
+    let hopRejected = 0;
     const header = { flowId, runId: batch.runId, batchId: batch.batchId, hops, meta: outcome.meta };
     if (outcome.next !== null) {
       const next = outcome.next;
@@ -79,31 +125,118 @@ export class Delivery {
         const fid = this.plan.steps[batch.step]?.fid ?? '';
         for (const row of outcome.emitted)
           rejected.push({ flowId, step: batch.step, fid, code: HOP_LIMIT, reason, row });
+        hopRejected = outcome.emitted.length;
       } else {
         const key = this.#keys[next];
-        sends.push(
-          this.#transport.send(
-            { kind: 'step', flowId, step: next },
-            { ...header, step: next, ...(key === undefined ? {} : { stepKey: key }), rows: outcome.emitted },
-          ),
-        );
+        const child: StepBatch = {
+          ...header,
+          step: next,
+          ...(key === undefined ? {} : { stepKey: key }),
+          rows: outcome.emitted,
+        };
+        if (this.#ledger !== undefined) children = this.#messagesOf(child);
+        sends.push(() => this.#transport.send({ kind: 'step', flowId, step: next }, child));
       }
     } else if (outcome.emitted.length > 0) {
       // Output envelopes carry the step index one past the last: they are addressed to no step.
-      sends.push(
-        this.#transport.send(
-          { kind: 'output', flowId },
-          { ...header, step: this.plan.steps.length, rows: outcome.emitted },
-        ),
-      );
+      const out: StepBatch = { ...header, step: this.plan.steps.length, rows: outcome.emitted };
+      sends.push(() => this.#transport.send({ kind: 'output', flowId }, out));
     }
     if (rejected.length > 0) {
       const to: Destination = { kind: 'rejected', flowId, step: batch.step };
-      sends.push(this.#transport.reject(to, rejected, batch));
+      sends.push(() => this.#transport.reject(to, rejected, batch));
     }
-    const settled = await Promise.allSettled(sends);
+    const { stats } = outcome;
+    if (await this.#tracked(batch.runId))
+      await this.#ledger?.complete({
+        runId: batch.runId,
+        batchId: batch.batchId,
+        step: batch.step,
+        fid: this.plan.steps[batch.step]?.fid,
+        counters: {
+          in: stats.in,
+          out: stats.out - hopRejected,
+          rejected: stats.rejected + hopRejected,
+          dropped: stats.dropped,
+        },
+        children,
+      });
+    const settled = await Promise.allSettled(sends.map((send) => send()));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
+    if (failed) {
+      if (children > 0) this.#remember(batch.batchId, children);
+      throw failed.reason;
+    }
+  }
+
+  /**
+   * When the batch's run was cancelled or timed out: records the batch done with its rows counted
+   * as dropped (so the run's accounting stays exact) and returns the run's status, for the caller
+   * to drop the batch instead of running it. Otherwise (running, or no ledger/run known) undefined.
+   */
+  async ended(batch: StepBatch): Promise<string | undefined> {
+    if (this.#ledger === undefined) return undefined;
+    const status = await this.#statusOf(batch.runId);
+    if (status === undefined || !ENDED_EARLY.has(status)) return undefined;
+    await this.#ledger.complete({
+      runId: batch.runId,
+      batchId: batch.batchId,
+      step: batch.step,
+      fid: this.plan.steps[batch.step]?.fid,
+      counters: { in: batch.rows.length, dropped: batch.rows.length },
+      children: 0,
+    });
+    return status;
+  }
+
+  /**
+   * Records a batch that went to its dead-letter queue: done, its rows dead-lettered. When this
+   * attempt's delivery already recorded the batch done and announced children it then failed to
+   * send, a second completion (its own id) takes those children back, so the run still completes.
+   */
+  async deadLettered(batch: StepBatch): Promise<void> {
+    if (this.#ledger === undefined || !(await this.#tracked(batch.runId))) return;
+    const unsent = this.#unsent.get(batch.batchId);
+    this.#unsent.delete(batch.batchId);
+    await this.#ledger.complete({
+      runId: batch.runId,
+      batchId: unsent === undefined ? batch.batchId : `${batch.batchId}!dead-lettered`,
+      step: batch.step,
+      fid: this.plan.steps[batch.step]?.fid,
+      counters: {
+        ...(unsent === undefined ? { in: batch.rows.length } : {}),
+        deadLettered: batch.rows.length,
+      },
+      // -1 more than announced: this completion counts as a batch done itself.
+      children: unsent === undefined ? 0 : -(unsent + 1),
+      outcome: 'dead_lettered',
+    });
+  }
+
+  /** The run's status, read at most once per STATUS_TTL_MS. */
+  async #statusOf(runId: string): Promise<string | undefined> {
+    const now = Date.now();
+    const cached = this.#statuses.get(runId);
+    if (cached !== undefined && now - cached.at < STATUS_TTL_MS) return cached.status;
+    const status = await this.#ledger?.status(runId);
+    if (this.#statuses.size >= 1000) this.#statuses.delete(this.#statuses.keys().next().value as string);
+    this.#statuses.set(runId, { status, at: now });
+    return status;
+  }
+
+  /**
+   * Whether the ledger tracks the run. A run is started before its first batch is sent (`kisflow
+   * send`, a job's fire), so a run the ledger does not know (a tick of an AWS schedule, an event)
+   * is not recorded: no items for nobody to read.
+   */
+  async #tracked(runId: string): Promise<boolean> {
+    return this.#ledger !== undefined && (await this.#statusOf(runId)) !== undefined;
+  }
+
+  #remember(batchId: string, children: number): void {
+    // Entries of batches retried rather than dead-lettered would pile up in a warm container.
+    if (this.#unsent.size >= 1000) this.#unsent.delete(this.#unsent.keys().next().value as string);
+    this.#unsent.set(batchId, children);
   }
 
   #hopReason(batch: StepBatch, hops: number, next: number): string {

@@ -3,7 +3,7 @@ import { ConnectorError, isRetryable, KisFlowError, UsageError } from '../errors
 // The in-process run is the memory transport's reason to exist: it is the one adapter the engine runs on.
 import { MemoryTransport } from '../memory/transport.ts';
 import type { RejectedRow, Row, StepBatch } from '../ports.ts';
-import { Delivery } from './delivery.ts';
+import { type CompletionLedger, Delivery } from './delivery.ts';
 import type { EngineDeps } from './deps.ts';
 import type { FlowPlan } from './plan.ts';
 import type { Registry } from './registry.ts';
@@ -62,6 +62,16 @@ export interface RunFlowOptions {
    * StepRunnerOptions.handoff), so a row JSON cannot carry fails where it would in AWS.
    */
   readonly handoff?: 'memory' | 'serialized';
+  /**
+   * Where every batch of the run is recorded (a MemoryRunLedger under `kisflow run`). The caller
+   * starts the run with `roots: rootBatches(rows.length, batchRows)`. @default - none
+   */
+  readonly ledger?: CompletionLedger;
+}
+
+/** Batches `rows` input rows enter a flow as: a run's root batch count. */
+export function rootBatches(rows: number, batchRows = 1000): number {
+  return Math.ceil(rows / batchRows);
 }
 
 /**
@@ -130,11 +140,10 @@ export async function runFlow(
   const runners = plan.steps.map(
     (_, index) => new StepRunner(plan, index, registry, deps, { handoff: options.handoff ?? 'memory' }),
   );
-  const delivery = new Delivery(
-    plan,
-    transport,
-    options.maxHops === undefined ? {} : { maxHops: options.maxHops },
-  );
+  const delivery = new Delivery(plan, transport, {
+    ...(options.maxHops === undefined ? {} : { maxHops: options.maxHops }),
+    ...(options.ledger === undefined ? {} : { ledger: options.ledger }),
+  });
   const meta = options.meta ?? {};
   for (let b = 0, start = 0; start < rows.length; b++, start += batchRows) {
     let batch: StepBatch | undefined = {
@@ -169,6 +178,7 @@ export async function runFlow(
         for (const row of batch.rows) {
           rejected.push({ flowId, step: batch.step, fid: at.fid, code: err.code, reason: err.message, row });
         }
+        await delivery.deadLettered(batch);
         break;
       }
       s.in += outcome.stats.in;

@@ -49,7 +49,8 @@ function describe(err: unknown): { code: string; message: string } {
  *    message sent before a redeploy reaches the step it was meant for, whatever its index is now),
  *    else by index; a message that is not an envelope, or is for a step of another key, fails
  *    permanently;
- * 2. run the step and deliver its outcome (next step or output, rejected rows);
+ * 2. drop the batch when its run was cancelled or timed out (counted as dropped in the ledger);
+ *    else run the step and deliver its outcome (next step or output, rejected rows);
  * 3. on failure: an error that declares itself not retryable, or one on the last allowed receive,
  *    dead-letters the message with its code and reason (that is the record's success: the message
  *    leaves the queue with its reason); any other error is retried after the function's
@@ -85,12 +86,25 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
     let batch: StepBatch | undefined;
     try {
       batch = address(decodeEnvelope(record.body));
+      const ended = await delivery.ended(batch);
+      if (ended !== undefined) {
+        // Counted as dropped in the ledger by `ended`: the run was cancelled or timed out.
+        log.info('batch dropped: its run has ended', {
+          runId: batch.runId,
+          batchId: batch.batchId,
+          status: ended,
+          rows: batch.rows.length,
+        });
+        return;
+      }
       await delivery.deliver(batch, await options.run(batch, timeoutMs));
     } catch (err) {
       const ids = batch === undefined ? {} : { runId: batch.runId, batchId: batch.batchId };
       const { code, message } = describe(err);
       if (!isRetryable(err) || receiveCount >= options.maxReceiveCount) {
-        // A throw here leaves the message for SQS to redeliver.
+        // A throw here leaves the message for SQS to redeliver. The ledger first: a redelivered
+        // dead letter is then a no-op there, where a second DLQ entry could not be taken back.
+        if (batch !== undefined) await delivery.deadLettered(batch);
         await options.deadLetter(record, { code, message, flow: flowId, step, fid });
         metrics.count(MESSAGE_METRICS.deadLettered, 1, dims);
         log.warn('message dead-lettered', {

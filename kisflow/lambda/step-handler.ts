@@ -7,6 +7,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { deadLetterMessage } from '../aws/dead-letters.ts';
 import { DynamoConnectorStore } from '../aws/dynamodb-connector-store.ts';
+import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
 import { DynamoStateStore } from '../aws/dynamodb-state-store.ts';
 import { changeVisibility, queueUrlOfArn } from '../aws/queue-messages.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
@@ -24,6 +25,7 @@ import { ConnectorError, KisFlowError, StepError } from '../errors.ts';
 import type { Destination, MetricDimensions, Metrics, StateStore } from '../ports.ts';
 import { destinationQueue } from '../wire/destination.ts';
 import { stepDimensions } from '../wire/metric-names.ts';
+import { packBatch } from '../wire/pack.ts';
 import { parseWiring, type StepWiring, WIRING_ENV } from '../wire/step-wiring.ts';
 import { EmfMetrics } from './emf-metrics.ts';
 import { powertoolsLog } from './powertools-log.ts';
@@ -228,7 +230,17 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     flowId,
     step,
     fid,
-    delivery: new Delivery(plan, transport),
+    delivery: new Delivery(
+      plan,
+      transport,
+      wiring.runsTable === undefined
+        ? {}
+        : {
+            ledger: new DynamoRunLedger({ dynamodb, tableName: wiring.runsTable }),
+            // The SQS transport packs the same way: the run counts the messages it will send.
+            messagesOf: (batch) => packBatch(batch, wiring.maxMessageBytes).messages.length,
+          },
+    ),
     run: (batch, timeoutMs) => runner.run(batch, timeoutMs === undefined ? {} : { timeoutMs }),
     deadLetter: async (record, reason) => {
       await deadLetterMessage(sqs, wiring.deadLetterQueue, record.body, reason);

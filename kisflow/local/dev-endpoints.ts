@@ -15,6 +15,8 @@ export interface DevEndpoints {
   readonly prefix: string;
   /** The `kisflow dev` process: the file is ignored once it is gone. */
   readonly pid: number;
+  /** The run ledger's table (`kisflow runs`/`jobs` use it with no flags). */
+  readonly runsTable?: string;
 }
 
 /** `<root>/.kisflow/dev.json`. */

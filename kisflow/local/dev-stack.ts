@@ -2,6 +2,7 @@ import { rmSync, unlinkSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { type Emulators, startEmulators } from '../../localstack/emulators.ts';
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
+import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import { loadProject } from '../config/index.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
@@ -11,6 +12,7 @@ import { loadFunctions, type Registry } from '../engine/index.ts';
 import { ConfigError, KisFlowError } from '../errors.ts';
 import { createStepHandler, type LogLevel } from '../lambda/step-handler.ts';
 import { MemoryMetrics } from '../memory/index.ts';
+import type { RunLedger } from '../runs/run-ledger.ts';
 import { destinationQueue } from '../wire/destination.ts';
 import type { StepWiring } from '../wire/step-wiring.ts';
 import { devEndpointsFile, readDevEndpoints, writeDevEndpoints } from './dev-endpoints.ts';
@@ -23,7 +25,12 @@ import { type QueueDepth, queueDepths } from './queue-depths.ts';
 import { type Scheduler, startScheduler } from './scheduler.ts';
 import { type ProjectWatcher, watchProject } from './watch.ts';
 
+/** How often the dev stack marks runs with no progress past their timeout `timed_out`. */
+const SWEEP_MS = 5000;
+
 export interface DevStackOptions {
+  /** @default SWEEP_MS */
+  readonly sweepMs?: number;
   /** The flows directory (YAML), relative to `root`; not read when `project` is given. */
   readonly dir: string;
   /** The project root: function modules resolve against it, `.kisflow/dev.json` is written in it. */
@@ -83,6 +90,8 @@ export interface DevStack {
   /** The Prometheus endpoint, when `global.prometheus_enable`. */
   readonly metricsUrl?: string;
   readonly scheduler: Scheduler;
+  /** The run ledger on the dev stack's runs table: every batch the steps handle is recorded there. */
+  readonly ledger: RunLedger;
   /** Where queues and tables are kept, when they are. */
   readonly stateDir?: string;
   /** Loads the project and its functions again (what a watched change does). */
@@ -115,6 +124,7 @@ export function devWiring(
     ...(project.funcs.get(flow.steps[step]?.fid ?? '')?.usesState === true
       ? { stateTable: resources.stateTable }
       : {}),
+    runsTable: resources.runsTable,
     maxReceiveCount: queues.maxReceiveCounts[step] as number,
     maxMessageBytes: flow.tuning.maxMessageBytes,
     metricsNamespace: project.global.metricsNamespace,
@@ -308,6 +318,15 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       const transport = jobTransport(clients, resources);
       generation.scheduler = startScheduler({
         project,
+        ledger,
+        onOutcome: (job, outcome) => {
+          if (outcome.kind === 'queued')
+            log(`kisflow dev: job ${job.jobId}: fire ${outcome.runId} queued behind run ${outcome.behind}`);
+          else if (outcome.kind === 'skipped')
+            log(`kisflow dev: job ${job.jobId}: fire skipped (${outcome.run.reason ?? 'overlap'})`);
+          else if (outcome.kind === 'started' && outcome.covered !== undefined)
+            log(`kisflow dev: job ${job.jobId}: run ${outcome.covered} cancelled for ${outcome.run.id}`);
+        },
         send: (job, tick) => transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, tick),
         onFire: (job, tick) =>
           log(`kisflow dev: job ${job.jobId} fired into flow ${job.flowId} (${tick.batchId})`),
@@ -316,7 +335,22 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     };
 
     current = await prepare(await loadFrom());
+    const ledger = new DynamoRunLedger({
+      dynamodb: clients.dynamodb,
+      tableName: current.resources.runsTable,
+    });
     run(current);
+    // What a crashed step or a lost message would leave `running` forever becomes `timed_out`.
+    const sweeper = setInterval(() => {
+      ledger.sweep().then(
+        (ids) => {
+          for (const id of ids) log(`kisflow dev: run ${id} timed out (no progress for its timeout)`);
+        },
+        (err: unknown) => log(`kisflow dev: run timeout sweep: ${describe(err)}`),
+      );
+    }, options.sweepMs ?? SWEEP_MS);
+    sweeper.unref();
+    cleanups.push(() => clearInterval(sweeper));
 
     let prometheus: PrometheusServer | undefined;
     const { prometheusEnable, prometheusServe } = current.project.global;
@@ -329,7 +363,12 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       );
     }
 
-    writeDevEndpoints(root, { ...endpoints, prefix, pid: process.pid });
+    writeDevEndpoints(root, {
+      ...endpoints,
+      prefix,
+      pid: process.pid,
+      runsTable: current.resources.runsTable,
+    });
     cleanups.push(() => {
       // Only our own file: another `kisflow dev` may have started since.
       if (readDevEndpoints(root)?.pid === process.pid) unlinkSync(devEndpointsFile(root));
@@ -382,6 +421,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         return (current as Generation).flows.map((f) => f.flowId);
       },
       metrics,
+      ledger,
       ...(prometheus === undefined ? {} : { metricsUrl: prometheus.url }),
       get scheduler() {
         return (current as Generation).scheduler as Scheduler;

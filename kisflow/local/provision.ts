@@ -6,6 +6,7 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { RUN_TABLE } from '../aws/dynamodb-run-ledger.ts';
 import { ensureTable, TTL_ATTRIBUTE } from '../aws/tables.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
 import { resourceNames, stepKeys } from '../config/names.ts';
@@ -34,6 +35,8 @@ export interface ProvisionedResources {
   /** Table name per `dynamodb` connector id. */
   readonly connectorTables: Record<string, string>;
   readonly stateTable: string;
+  /** The run ledger's table. */
+  readonly runsTable: string;
 }
 
 export interface ProvisionOptions {
@@ -154,7 +157,9 @@ export async function provisionProject(
   }
   const stateTable = names.stateTable();
   await ensureTable(dynamodb, stateTable, { ttlAttribute: TTL_ATTRIBUTE });
-  return { flows, connectorTables, stateTable };
+  const runsTable = names.runsTable();
+  await ensureTable(dynamodb, runsTable, { ttlAttribute: RUN_TABLE.ttlAttribute });
+  return { flows, connectorTables, stateTable, runsTable };
 }
 
 async function findQueue(sqs: SQSClient, name: string, what: string): Promise<string> {
@@ -239,5 +244,5 @@ export async function locateResources(
   for (const conn of project.conns.values()) {
     if (conn.type === 'dynamodb') connectorTables[conn.cid] = names.connectorTable(conn.cid);
   }
-  return { flows, connectorTables, stateTable: names.stateTable() };
+  return { flows, connectorTables, stateTable: names.stateTable(), runsTable: names.runsTable() };
 }

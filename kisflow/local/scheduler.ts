@@ -3,6 +3,8 @@ import type { JobSpec, ProjectConfig } from '../config/model.ts';
 import { scheduleProblem, timezoneProblem } from '../config/schedule.ts';
 import { ConfigError } from '../errors.ts';
 import type { StepBatch } from '../ports.ts';
+import { type FireOutcome, fireBatches, fireJob } from '../runs/fire-job.ts';
+import type { RunLedger } from '../runs/run-ledger.ts';
 import { envelopeToBatch, schedulerTime, tickEnvelope } from '../wire/envelope.ts';
 
 /**
@@ -111,6 +113,13 @@ export interface SchedulerOptions {
   readonly onFire?: (job: JobSpec, tick: StepBatch) => void;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * With a ledger, each fire starts a run through `fireJob` (the job's overlap policy against the
+   * run holding it, `shards: N` → N tick batches with `meta.shard`) and `onOutcome` hears what it
+   * did. @default - ticks are sent with no run recorded
+   */
+  readonly ledger?: RunLedger;
+  readonly onOutcome?: (job: JobSpec, outcome: FireOutcome) => void;
 }
 
 export interface Scheduler {
@@ -135,7 +144,8 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
  * await scheduler.stop();
  */
 export function startScheduler(options: SchedulerOptions): Scheduler {
-  const { project, send, onError = () => {}, onFire = () => {}, now = Date.now } = options;
+  const { project, send, onError = () => {}, onFire = () => {}, now = Date.now, ledger } = options;
+  const onOutcome = options.onOutcome ?? (() => {});
   const started = new Date(now());
   const jobs = new Map<string, { job: JobSpec; schedule: Schedule }>();
   const issues: { file?: string; line?: number; col?: number; message: string }[] = [];
@@ -172,11 +182,23 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     const [next] = nextRuns(entry.schedule, 1, after, started);
     if (!next || stopped) return;
     wait(next.getTime(), () => {
-      const tick = tickBatch(entry.job, next);
-      const firing = send(entry.job, tick).then(
-        () => onFire(entry.job, tick),
-        (err) => onError(err, entry.job),
-      );
+      const fire = async () => {
+        if (ledger === undefined) {
+          const tick = tickBatch(entry.job, next);
+          await send(entry.job, tick);
+          onFire(entry.job, tick);
+          return;
+        }
+        const outcome = await fireJob(ledger, { job: entry.job, scheduledAt: next, trigger: 'schedule' });
+        if (outcome.kind === 'started') {
+          for (const tick of fireBatches(entry.job, outcome)) {
+            await send(entry.job, tick);
+            onFire(entry.job, tick);
+          }
+        }
+        onOutcome(entry.job, outcome);
+      };
+      const firing = fire().catch((err) => onError(err, entry.job));
       inFlight.add(firing);
       void firing.finally(() => inFlight.delete(firing));
       // The next firing follows the one just due, so a slow send never makes the schedule drift.

@@ -1,5 +1,6 @@
 import type { JobSpec, Params } from '../config/model.ts';
 import { safeId } from '../config/names.ts';
+import type { StepBatch } from '../ports.ts';
 import { jobPolicy } from './job-policy.ts';
 import { decideOverlap } from './overlap.ts';
 import type { RunLedger, RunRecord, RunStart, RunTrigger } from './run-ledger.ts';
@@ -123,4 +124,16 @@ export async function startQueued(
     run: result.run,
     ticks: shardTicks({ ...job, params }, result.run.id, new Date(scheduledAt), result.run.batches.roots),
   };
+}
+
+/** The batches a started fire sends into its flow's first step: one per shard. */
+export function fireBatches(job: JobSpec, outcome: Extract<FireOutcome, { kind: 'started' }>): StepBatch[] {
+  return outcome.ticks.map((tick) => ({
+    flowId: job.flowId,
+    step: 0,
+    runId: outcome.run.id,
+    batchId: tick.batchId,
+    rows: tick.rows.map((r) => ({ ...r })),
+    meta: tick.meta,
+  }));
 }

@@ -21,7 +21,10 @@ export function shardTicks(
   scheduledAt: Date,
   total = job.shards ?? 1,
 ): ShardTick[] {
-  const rows = job.rows ?? [{ job_id: job.jobId, scheduled_at: scheduledAt.toISOString() }];
+  // Whole seconds, as EventBridge Scheduler writes `<aws.scheduler.scheduled-time>`: the same row
+  // whether a job fires on AWS or under `kisflow dev`.
+  const at = scheduledAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const rows = job.rows ?? [{ job_id: job.jobId, scheduled_at: at }];
   return Array.from({ length: total }, (_, index) => ({
     batchId: total === 1 ? runId : `${runId}-shard-${index}`,
     shard: { index, total },

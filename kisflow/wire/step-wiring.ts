@@ -29,6 +29,8 @@ const wiringSchema = z.object({
   connectorTables: z.record(z.string(), z.string().check(z.minLength(1))),
   /** Table of keyed state (stateful functions). */
   stateTable: z.optional(z.string().check(z.minLength(1))),
+  /** The run ledger's table (kisflow/aws/dynamodb-run-ledger.ts): every batch is recorded there. @default - runs are not recorded */
+  runsTable: z.optional(z.string().check(z.minLength(1))),
   /** The input queue's maxReceiveCount: the last attempt dead-letters with its reason. */
   maxReceiveCount: z.int().check(z.positive()),
   /** Packing limit for outgoing messages in bytes. */

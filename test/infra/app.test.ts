@@ -40,9 +40,9 @@ describe('the app: a shared stack and one stack per flow', () => {
     for (const stack of built.flows.values()) expect(stack.dependencies).toContain(built.shared);
   });
 
-  it('creates one table per dynamodb connector plus the state table, none for other types', () => {
-    shared.resourceCountIs('AWS::DynamoDB::Table', 2);
-    for (const tableName of [names.connectorTable('orders'), names.stateTable()]) {
+  it('creates one table per dynamodb connector plus the state and runs tables, none for other types', () => {
+    shared.resourceCountIs('AWS::DynamoDB::Table', 3);
+    for (const tableName of [names.connectorTable('orders'), names.stateTable(), names.runsTable()]) {
       shared.hasResource('AWS::DynamoDB::Table', {
         DeletionPolicy: 'Retain',
         UpdateReplacePolicy: 'Retain',
@@ -74,7 +74,7 @@ describe('the app: a shared stack and one stack per flow', () => {
       securityChecks: false,
     });
     const tables = Template.fromStack(dev.shared).findResources('AWS::DynamoDB::Table');
-    expect(Object.values(tables).map((t) => t.DeletionPolicy)).toEqual(['Delete', 'Delete']);
+    expect(Object.values(tables).map((t) => t.DeletionPolicy)).toEqual(['Delete', 'Delete', 'Delete']);
     Template.fromStack(flowStackOf(dev.flows, 'orders')).allResources('AWS::Logs::LogGroup', {
       DeletionPolicy: 'Delete',
     });

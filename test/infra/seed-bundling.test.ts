@@ -122,7 +122,9 @@ describe("the seed's MyFlow1, bundled", () => {
   });
 
   it('deploys no table for the seed connector (type redis): its implementation is code', () => {
-    shared.resourceCountIs('AWS::DynamoDB::Table', 1);
+    // The state and runs tables only.
+    shared.resourceCountIs('AWS::DynamoDB::Table', 2);
+    shared.hasResourceProperties('AWS::DynamoDB::Table', { TableName: names.runsTable() });
     shared.hasResourceProperties('AWS::DynamoDB::Table', { TableName: names.stateTable() });
   });
 });

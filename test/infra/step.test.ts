@@ -6,7 +6,13 @@ import { Runtime, RuntimeFamily } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app.ts';
 import { STEP_RUNTIME } from '../../infra/bundling.ts';
-import { CONNECTOR_READ_ACTIONS, CONNECTOR_WRITE_ACTIONS, STATE_ACTIONS } from '../../infra/step.ts';
+import {
+  CONNECTOR_READ_ACTIONS,
+  CONNECTOR_WRITE_ACTIONS,
+  RUN_ACTIONS,
+  RUN_FINISH_ACTIONS,
+  STATE_ACTIONS,
+} from '../../infra/step.ts';
 import { resourceNames } from '../../kisflow/config/names.ts';
 import { type StepWiring, WIRING_ENV } from '../../kisflow/wire/step-wiring.ts';
 import { flowStackOf, parseRenderedJson, REPO_ROOT, shopProject, testApp } from './projects.ts';
@@ -168,6 +174,7 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
     expect(wiringOf(1).connectorTables).toEqual({ orders: names.connectorTable('orders') });
     // Only calc declares keyed state (option.state).
     expect(wiringOf(1).stateTable).toBeUndefined();
+    expect(wiringOf(1).runsTable).toBe(names.runsTable());
     expect(wiringOf(2).stateTable).toBe(names.stateTable());
     expect(wiringOf(2).maxReceiveCount).toBe(8);
     // A step may jump back (calc to verify) or to itself, jump_targets or not.
@@ -187,6 +194,10 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
       [...CONNECTOR_READ_ACTIONS, ...CONNECTOR_WRITE_ACTIONS].sort(),
     );
     expect(callsOf('dynamodb-state-store.ts')).toEqual([...STATE_ACTIONS].sort());
+    // A step records batches; starting runs (PutItem) and the rest belong to the CLI and jobs.
+    expect(callsOf('dynamodb-run-ledger.ts')).toEqual(
+      expect.arrayContaining([...RUN_ACTIONS, ...RUN_FINISH_ACTIONS]),
+    );
   });
 
   it('logs to its own log group with a retention, through a role without managed policies', () => {
@@ -249,8 +260,25 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
         ],
       ],
     });
+    const onRuns = (s: { Resource?: unknown }) =>
+      JSON.stringify(s.Resource) === JSON.stringify(tableArn(names.runsTable()));
     const dynamodb = (step: number) =>
-      policyOf(step).filter((s) => ([] as string[]).concat(s.Action).some((a) => a.startsWith('dynamodb:')));
+      policyOf(step).filter(
+        (s) => ([] as string[]).concat(s.Action).some((a) => a.startsWith('dynamodb:')) && !onRuns(s),
+      );
+    // Every step records its batches in the runs table: run items, and the indexes a finish clears.
+    for (const step of [0, 1, 2, 3]) {
+      expect(policyOf(step).filter(onRuns)).toEqual([
+        expect.objectContaining({
+          Action: [...RUN_ACTIONS],
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['run#*'] } },
+        }),
+        expect.objectContaining({
+          Action: RUN_FINISH_ACTIONS[0],
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['active', 'job#*'] } },
+        }),
+      ]);
+    }
     // verify and publish touch no table; save only writes its connector's.
     expect(dynamodb(0)).toEqual([]);
     expect(dynamodb(3)).toEqual([]);

@@ -1,10 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
+import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
+import { SqsTransport } from '../../aws/sqs-transport.ts';
 import { loadProject } from '../../config/index.ts';
-import type { JobSpec, ProjectConfig } from '../../config/model.ts';
+import type { JobSpec, Params, ProjectConfig } from '../../config/model.ts';
+import { resourceNames } from '../../config/names.ts';
 import { UsageError } from '../../errors.ts';
 import { nextRuns, parseSchedule } from '../../local/scheduler.ts';
+import { fireBatches, fireJob } from '../../runs/fire-job.ts';
 import { jobPolicy } from '../../runs/job-policy.ts';
 import type { RunLedger, RunRecord } from '../../runs/run-ledger.ts';
+import { openFlowDeployment } from '../deployment.ts';
+import { resolveEndpoints } from '../endpoints.ts';
 import { formatTable } from './dlq.ts';
 import { type LedgerOptions, ledgerOptions, withLedger } from './runs.ts';
 
@@ -141,8 +148,9 @@ export function register(program: Command): void {
       const project = await loadProject(opts.dir);
       const now = new Date();
       const since = now.getTime() - positive(opts.days, '--days') * 86_400_000;
+      const devLedger = resolveEndpoints({ root: process.cwd() }).runsTable !== undefined;
       const rows =
-        opts.table === undefined
+        opts.table === undefined && !devLedger
           ? await listJobs(project, undefined, now, since)
           : await withLedger(opts, (ledger) => listJobs(project, ledger, now, since));
       if (opts.json) {
@@ -170,4 +178,93 @@ export function register(program: Command): void {
         ),
       );
     });
+
+  jobs
+    .command('trigger')
+    .description('fire a job now (trigger manual), through its overlap policy; prints the new run id last')
+    .argument('<job>', 'job id')
+    .option('-p, --param <k=v>', 'a param for this run (repeatable); overrides the job params', collect, [])
+    .option('-d, --dir <dir>', 'flows directory', 'flows')
+    .option(
+      '--endpoint <url>',
+      'AWS-compatible endpoint (default: AWS_ENDPOINT_URL, a running kisflow dev, else AWS)',
+    )
+    .option('--prefix <prefix>', 'resource name prefix (default: the running kisflow dev one, else kisflow)')
+    .action(
+      async (jobId: string, opts: { param: string[]; dir: string; endpoint?: string; prefix?: string }) => {
+        const project = await loadProject(opts.dir);
+        const job = findJob(project, jobId);
+        const params = parseParams(opts.param);
+        const deployment = await openFlowDeployment(project, {
+          flowId: job.flowId,
+          root: process.cwd(),
+          ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+          ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
+        });
+        try {
+          const ledger = new DynamoRunLedger({
+            dynamodb: deployment.clients.dynamodb,
+            tableName: resourceNames(deployment.prefix).runsTable(),
+          });
+          const outcome = await fireJob(ledger, {
+            job,
+            scheduledAt: new Date(),
+            trigger: 'manual',
+            params,
+            runId: `manual-${randomUUID()}`,
+          });
+          if (outcome.kind === 'started') {
+            const transport = new SqsTransport({
+              sqs: deployment.clients.sqs,
+              queueUrl: () => deployment.queues.stepQueues[0] as string,
+              maxMessageBytes: deployment.flow.tuning.maxMessageBytes,
+            });
+            for (const batch of fireBatches(job, outcome)) {
+              await transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, batch);
+            }
+            const covered =
+              outcome.covered === undefined
+                ? ''
+                : `; run ${outcome.covered} cancelled (overlap: cover_early)`;
+            process.stderr.write(
+              `job ${jobId}: run started in flow ${job.flowId} with ${outcome.ticks.length} batch(es)${covered}\n`,
+            );
+            process.stdout.write(`${outcome.run.id}\n`);
+            return;
+          }
+          if (outcome.kind === 'queued') {
+            process.stderr.write(`job ${jobId}: queued behind run ${outcome.behind} (overlap: serial)\n`);
+            process.stdout.write(`${outcome.runId}\n`);
+            return;
+          }
+          process.stderr.write(`job ${jobId}: not started: ${outcome.run.reason ?? outcome.kind}\n`);
+          process.stdout.write(`${outcome.run.id}\n`);
+          process.exitCode = 1;
+        } finally {
+          deployment.close();
+        }
+      },
+    );
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `k=v` pairs; a value that reads as JSON (a number, true, an object) is taken as that. */
+export function parseParams(pairs: readonly string[]): Params {
+  const params: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError('BAD_OPTION', `--param must be k=v, received "${pair}"`);
+    const text = pair.slice(eq + 1);
+    let value: unknown = text;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      // A plain string.
+    }
+    params[pair.slice(0, eq)] = value;
+  }
+  return params as Params;
 }

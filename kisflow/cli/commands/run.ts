@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadProject } from '../../config/index.ts';
 import { FlowPlan, loadFunctions, runFlow } from '../../engine/index.ts';
+import { rootBatches } from '../../engine/run-flow.ts';
 import { KisFlowError, UsageError } from '../../errors.ts';
 import { MemoryMetrics, silentLog } from '../../memory/index.ts';
 import type { RejectedRow } from '../../ports.ts';
+import { MemoryRunLedger } from '../../runs/memory-run-ledger.ts';
 import { stringifyForReport } from '../exact-json.ts';
 import { openJsonLinesWriter, readJsonLines } from '../jsonl.ts';
 import { openLocalStore } from '../local-store.ts';
@@ -85,6 +88,10 @@ export function register(program: Command): void {
         onWait: (message) => process.stderr.write(`${message}\n`),
       });
       let result: Awaited<ReturnType<typeof runFlow>>;
+      // The same accounting as under `kisflow dev` and on AWS, in memory: the run's status below.
+      const ledger = new MemoryRunLedger();
+      const runId = `manual-${randomUUID()}`;
+      await ledger.start({ runId, flowId, trigger: 'manual', roots: rootBatches(rows.length, batchRows) });
       try {
         result = await runFlow(
           plan,
@@ -93,7 +100,7 @@ export function register(program: Command): void {
           { store: stores.connectors, state: stores.state, metrics, log: silentLog },
           // Rows are checked between steps as they would be between Lambda steps: a value JSON
           // cannot carry fails at the step that committed it, as in AWS.
-          { batchRows, onBatch: progress(rows.length), handoff: 'serialized' },
+          { runId, batchRows, onBatch: progress(rows.length), handoff: 'serialized', ledger },
         );
         // Kept before anything is reported: output printed is output whose saves are stored.
         await stores.save();
@@ -128,6 +135,10 @@ export function register(program: Command): void {
       const rate = Math.round(stats.rowsIn / seconds).toLocaleString('en-US');
       process.stderr.write(
         `${flowId}: ${stats.rowsIn + malformed.length} rows in, ${stats.rowsOut - unwritable.length} out, ${rejected.length} rejected, ${stats.dropped} dropped in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
+      );
+      const run = await ledger.get(runId);
+      process.stderr.write(
+        `  run ${runId}: ${plan.flow.enabled ? (run?.status ?? 'unknown') : 'not run (flow disabled)'}\n`,
       );
       for (const s of stats.steps) {
         const drops = Object.entries(s.drops).map(([code, n]) => `${code} ${n}`);

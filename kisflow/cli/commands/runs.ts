@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
-import { UsageError } from '../../errors.ts';
+import { resourceNames } from '../../config/names.ts';
+import { KisFlowError, UsageError } from '../../errors.ts';
 import {
   costPerMillionRows,
   DEFAULT_PRICE_REGION,
@@ -11,37 +12,54 @@ import {
 } from '../../runs/cost.ts';
 import { RUN_STATUSES, type RunLedger, type RunRecord, type RunStatus } from '../../runs/run-ledger.ts';
 import { type DayStats, runStats } from '../../runs/run-stats.ts';
+import { resolveEndpoints } from '../endpoints.ts';
 import { formatTable } from './dlq.ts';
 
-/** Where the runs table is. Finding a dev stack's or an account's table by itself comes later. */
+/**
+ * Where the runs table is: `--table`, else the running `kisflow dev`'s (`.kisflow/dev.json`), else
+ * `--prefix`'s (`<prefix>-runs`, as KisFlow-Shared names it) on the endpoint in use.
+ */
 export interface LedgerOptions {
   table?: string;
   endpoint?: string;
   region?: string;
+  prefix?: string;
 }
 
 export function ledgerOptions(command: Command): Command {
   return command
-    .option('--table <name>', 'the runs table (DynamoDB)')
-    .option('--endpoint <url>', 'AWS-compatible endpoint (default: AWS_ENDPOINT_URL, else AWS)')
+    .option('--table <name>', 'the runs table (default: the running kisflow dev one, else <prefix>-runs)')
+    .option('--prefix <prefix>', 'resource name prefix of the deployment', 'kisflow')
+    .option(
+      '--endpoint <url>',
+      'AWS-compatible endpoint (default: AWS_ENDPOINT_URL, a running kisflow dev, else AWS)',
+    )
     .option('--region <region>', 'AWS region; also the price list used for cost');
 }
 
 /** Opens the ledger the options name, runs `use`, and closes it. */
 export async function withLedger<T>(opts: LedgerOptions, use: (ledger: RunLedger) => Promise<T>): Promise<T> {
-  if (opts.table === undefined) {
-    throw new UsageError(
-      'NO_RUNS_TABLE',
-      'Which runs table? Give --table <name> (and --endpoint <url> for a local stack).',
-    );
-  }
-  const endpoint = opts.endpoint ?? process.env.AWS_ENDPOINT_URL;
+  const found = resolveEndpoints({
+    root: process.cwd(),
+    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+  });
+  const table = opts.table ?? found.runsTable ?? resourceNames(opts.prefix).runsTable();
   const clients = createAwsClients({
-    ...(endpoint === undefined ? {} : { sqsEndpoint: endpoint, dynamodbEndpoint: endpoint }),
+    ...(found.sqsEndpoint === undefined ? {} : { sqsEndpoint: found.sqsEndpoint }),
+    ...(found.dynamodbEndpoint === undefined ? {} : { dynamodbEndpoint: found.dynamodbEndpoint }),
     ...(opts.region === undefined ? {} : { region: opts.region }),
   });
   try {
-    return await use(new DynamoRunLedger({ dynamodb: clients.dynamodb, tableName: opts.table }));
+    return await use(new DynamoRunLedger({ dynamodb: clients.dynamodb, tableName: table }));
+  } catch (err) {
+    if (opts.table !== undefined || !(err instanceof KisFlowError) || err instanceof UsageError) throw err;
+    // The table was guessed: say where it was looked for and how to name another.
+    throw new KisFlowError(
+      'RUNS_TABLE_UNREACHABLE',
+      `Could not use the runs table '${table}' (${found.source === 'aws' ? 'AWS' : found.dynamodbEndpoint}): ${err.message}. Start \`kisflow dev\` in this directory, or give --table <name> (and --endpoint <url> for a local stack).`,
+      { table, source: found.source },
+      { cause: err },
+    );
   } finally {
     destroyAwsClients(clients);
   }

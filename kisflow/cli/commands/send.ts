@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
+import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
 import { eventIdentity, putRowEvents } from '../../aws/event-bridge.ts';
 import { SqsTransport } from '../../aws/sqs-transport.ts';
+import { resourceNames } from '../../config/names.ts';
 import { UsageError } from '../../errors.ts';
-import type { Destination } from '../../ports.ts';
+import type { Destination, StepBatch } from '../../ports.ts';
 import { destinationQueue } from '../../wire/destination.ts';
+import { packBatch } from '../../wire/pack.ts';
 import { type DeploymentOptions, deploymentOptions, openDeployment } from '../deployment-options.ts';
 import { readJsonLines } from '../jsonl.ts';
 
@@ -79,17 +82,30 @@ export function register(program: Command): void {
           fidOf: (_, step) => flow.steps[step]?.fid,
         });
         const runId = `send-${randomUUID()}`;
-        await transport.send(
-          { kind: 'step', flowId, step: 0 },
-          { flowId, step: 0, runId, batchId: runId, rows, meta: {} },
-        );
+        const batch: StepBatch = { flowId, step: 0, runId, batchId: runId, rows, meta: {} };
+        // Started before the first message leaves, with as many roots as messages the rows pack
+        // into, so the run completes exactly when its last batch is done.
+        const ledger = new DynamoRunLedger({
+          dynamodb: deployment.clients.dynamodb,
+          tableName: resourceNames(deployment.prefix).runsTable(),
+        });
+        let recorded = true;
+        try {
+          const roots = packBatch(batch, flow.tuning.maxMessageBytes).messages.length;
+          await ledger.start({ runId, flowId, trigger: 'api', roots });
+        } catch (err) {
+          // An older deployment without a runs table still gets its rows.
+          recorded = false;
+          process.stderr.write(`${flowId}: run ${runId} is not recorded: ${(err as Error).message}\n`);
+        }
+        await transport.send({ kind: 'step', flowId, step: 0 }, batch);
         const { stats } = transport;
         const oversize =
           stats.deadLetters > 0
             ? `; ${stats.deadLetters} dead letter(s) for rows too large (see kisflow dlq ${flowId})`
             : '';
         process.stdout.write(
-          `${flowId}: sent ${rows.length} row(s) to step 0 (${flow.steps[0]?.fid}) in ${stats.messages} message(s), ${stats.requests} request(s); run ${runId}${oversize}\n`,
+          `${flowId}: sent ${rows.length} row(s) to step 0 (${flow.steps[0]?.fid}) in ${stats.messages} message(s), ${stats.requests} request(s); run ${runId}${recorded ? '' : ' (not recorded)'}${oversize}\n`,
         );
       } finally {
         deployment.close();

@@ -52,7 +52,13 @@ describe('kisflow dev (command)', () => {
     ];
 
     const dev = JSON.parse(readFileSync(devEndpointsFile(FIXTURE_ROOT), 'utf8'));
-    expect(dev).toEqual({ sqsEndpoint, dynamodbEndpoint, prefix: 'rt-cli', pid: child.pid });
+    expect(dev).toEqual({
+      sqsEndpoint,
+      dynamodbEndpoint,
+      prefix: 'rt-cli',
+      pid: child.pid,
+      runsTable: 'rt-cli-runs',
+    });
 
     const clients = createAwsClients({ sqsEndpoint, dynamodbEndpoint });
     cleanups.push(() => destroyAwsClients(clients));

@@ -59,6 +59,11 @@ describe('resolveEndpoints: flag > AWS_ENDPOINT_URL > live dev.json > AWS', () =
     });
   });
 
+  it("carries the dev stack's runs table, so `kisflow runs`/`jobs` need no --table", () => {
+    writeDevEndpoints(root, { ...dev(process.pid), runsTable: 'dev-runs' });
+    expect(resolveEndpoints({ root })).toMatchObject({ source: 'dev', runsTable: 'dev-runs' });
+  });
+
   it('ignores a dev.json left by a process that is gone', () => {
     writeDevEndpoints(root, dev(deadPid));
     expect(resolveEndpoints({ root }).source).toBe('aws');

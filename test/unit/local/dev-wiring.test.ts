@@ -24,6 +24,7 @@ describe('devWiring', () => {
     },
     connectorTables: {},
     stateTable: 'dev-state',
+    runsTable: 'dev-runs',
   };
   const flow = project.flows.get('f');
   if (flow === undefined) throw new Error('no flow f');

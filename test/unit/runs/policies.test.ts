@@ -152,7 +152,7 @@ describe('sharding', () => {
       {
         batchId: 'run',
         shard: { index: 0, total: 1 },
-        rows: [{ job_id: 'J', scheduled_at: new Date(T0).toISOString() }],
+        rows: [{ job_id: 'J', scheduled_at: new Date(T0).toISOString().replace('.000Z', 'Z') }],
         meta: { shard: { index: 0, total: 1 } },
       },
     ]);

@@ -386,7 +386,9 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
       await ledger.complete({ runId: first.run.id, batchId: first.run.id, step: 0 });
       const next = await startQueued(ledger, j);
       expect(next?.run).toMatchObject({ status: 'running', trigger: 'schedule', params: { region: 'eu' } });
-      expect(next?.ticks[0]?.rows).toEqual([{ job_id: 'Nightly', scheduled_at: ten.toISOString() }]);
+      expect(next?.ticks[0]?.rows).toEqual([
+        { job_id: 'Nightly', scheduled_at: ten.toISOString().replace('.000Z', 'Z') },
+      ]);
       expect(await startQueued(ledger, j)).toBeUndefined();
     });
 
