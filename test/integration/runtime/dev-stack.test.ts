@@ -165,6 +165,11 @@ describe('kisflow dev stack on the emulators', () => {
     expect(byBody.get(v2)?.code).toBe('UNSUPPORTED_VERSION');
     expect(byBody.get(v2)?.message).toMatch(/version 2 envelope; this KisFlow reads version 1/);
     expect(byBody.get('{"v":1,"flow":"ledger"}')?.code).toBe('INVALID_ENVELOPE');
+    // The handler counts a dead letter once its send returned: the sink may see the message first.
+    await waitFor(
+      '3 dead letters counted',
+      () => counter('messages_dead_lettered', label('ledger', 'verify_tx')) - before.dead >= 3,
+    );
     expect(counter('messages_dead_lettered', label('ledger', 'verify_tx')) - before.dead).toBe(3);
     expect(counter('messages_retried') - before.retried).toBe(0);
   });
