@@ -90,7 +90,7 @@ export class Admission {
         scope.reject(
           'INVALID_ROW',
           `The row cannot travel as JSON unchanged: ${problem}.`,
-          placeholder(problem),
+          unserializableRow(problem),
         );
         return false;
       }
@@ -115,6 +115,6 @@ function describe(value: unknown): string {
 }
 
 /** What a dead letter carries for a row that JSON cannot carry. */
-function placeholder(problem: string): Row {
+function unserializableRow(problem: string): Row {
   return { kisflow_unserializable_row: problem };
 }
