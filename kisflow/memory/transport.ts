@@ -20,7 +20,17 @@ export class MemoryTransport implements Transport {
 
   send(to: Destination, batch: StepBatch): Promise<void> {
     if (to.kind === 'step') {
-      this.#queue.push({ ...batch, step: to.step, batchId: nextBatchId(batch.batchId, batch.hops ?? 0) });
+      // A literal of the batch's own shape, not a spread: see Delivery.deliver.
+      this.#queue.push({
+        flowId: batch.flowId,
+        step: to.step,
+        stepKey: batch.stepKey,
+        runId: batch.runId,
+        batchId: nextBatchId(batch.batchId, batch.hops ?? 0),
+        hops: batch.hops,
+        rows: batch.rows,
+        meta: batch.meta,
+      });
     } else if (to.kind === 'output') {
       for (const row of batch.rows) this.output.push(row);
     } else {
