@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { type DocumentKind, defined } from './document-kind.ts';
 import {
   ALWAYS,
+  fieldName,
   idField,
   nullableList,
   paramsField,
@@ -75,10 +76,8 @@ const tuning = z
         "Deliveries of a message to a step before it is dead-lettered (the SQS redrive maxReceiveCount): the budget for infrastructure failures (throttles, timeouts, a failed cold start). Row errors are retried by `retry_times`. A function's `option.max_receives` overrides it.",
       ),
     ordering: z
-      .array(z.string({ error: 'must be a field name (a string)' }).min(1, { error: 'must not be empty' }), {
-        error: 'must be a list of field names, e.g. [order_id]',
-      })
-      .min(1, { error: 'must name at least one key field, e.g. [order_id]' })
+      .array(fieldName)
+      .min(1)
       .optional()
       .describe(
         'Key fields: rows with equal values in them stay in order through every step (FIFO queues, one message group per key hash). Needs batch_size of at most 10 and no batching_window (Lambda on FIFO queues). Default: unordered, standard queues.',
