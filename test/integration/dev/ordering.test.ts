@@ -19,31 +19,38 @@ const KEYS = 100;
 const UPDATES = 10_000;
 const PER_SEND = 1000;
 
-const step = (fid: string, body: string) => `import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
-import { defineFunction, InfrastructureError } from 'kisflow';
-const faults = ${JSON.stringify('FAULTS')};
-export default defineFunction(async (rows, ctx) => {
-  ${body}
-  for (const row of rows) ctx.commit({ ...row, path: [...row.path, '${fid}'] });
-});
-`;
+const FIDS = ['first', 'flaky', 'throttled', 'exits', 'last'];
 
 const project = makeProject({
-  'flows/ordered.yml': `${['first', 'flaky', 'throttled', 'exits', 'last']
-    .map(
-      (fid) => `kistype: func
+  'flows/ordered.yml': `${FIDS.map(
+    (fid) => `kistype: func
 fid: ${fid}
 fmode: Calculate
 option: { retry_times: 2, retry_duration: 100 }
 `,
-    )
-    .join('---\n')}---
+  ).join('---\n')}---
 kistype: flow
 flow_id: ordered
 status: 1
 flows: [{ fid: first }, { fid: flaky }, { fid: throttled }, { fid: exits }, { fid: last }]
 tuning: { ordering: [key], batch_size: 10, max_concurrency: 4, timeout: 10 }
 `,
+});
+
+// `faults.replace('FAULTS', name)`: a file in the project folder.
+const step = (
+  fid: string,
+  body: string,
+) => `import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { defineFunction, InfrastructureError } from 'kisflow';
+const faults = ${JSON.stringify(join(project.root, 'FAULTS'))};
+export default defineFunction(async (rows, ctx) => {
+  ${body}
+  for (const row of rows) ctx.commit({ ...row, path: [...row.path, '${fid}'] });
+});
+`;
+
+const functions: Record<string, string> = {
   'functions/first.ts': step('first', ''),
   // Throws on some rows the first time this thread sees them: the engine isolates and retries them.
   'functions/flaky.ts': step(
@@ -79,14 +86,8 @@ tuning: { ordering: [key], batch_size: 10, max_concurrency: 4, timeout: 10 }
   }`,
   ),
   'functions/last.ts': step('last', ''),
-});
-for (const fid of ['first', 'flaky', 'throttled', 'exits', 'last']) {
-  const file = join(project.root, 'functions', `${fid}.ts`);
-  project.write(
-    `functions/${fid}.ts`,
-    readFileSync(file, 'utf8').replace('"FAULTS"', JSON.stringify(join(project.root, 'FAULTS'))),
-  );
-}
+};
+for (const [file, text] of Object.entries(functions)) project.write(file, text);
 
 let emulators: Emulators;
 let stack: DevStack;
