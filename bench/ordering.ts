@@ -56,10 +56,12 @@ class Output {
   readonly rows: Row[] = [];
   #stopped = false;
   #waiters: { target: number; resolve: () => void }[] = [];
-  readonly #loop: Promise<void>;
+  readonly #loops: Promise<void>[];
 
+  // CONCURRENCY readers, as many as a step has pollers: a FIFO group's next message is handed out
+  // only after its previous one was deleted, so arrival order per key is still the queue's.
   constructor(sqs: SQSClient, url: string) {
-    this.#loop = (async () => {
+    this.#loops = Array.from({ length: CONCURRENCY }, async () => {
       while (!this.#stopped) {
         const out = await sqs.send(
           new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
@@ -79,7 +81,7 @@ class Output {
         this.#waiters = this.#waiters.filter((w) => this.rows.length < w.target);
         for (const w of due) w.resolve();
       }
-    })();
+    });
   }
 
   /** Resolves once `n` more rows than now have arrived; gives the index the new ones start at. */
@@ -88,9 +90,9 @@ class Output {
     return { from, arrived: new Promise((resolve) => this.#waiters.push({ target: from + n, resolve })) };
   }
 
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
     this.#stopped = true;
-    return this.#loop;
+    await Promise.all(this.#loops);
   }
 }
 
