@@ -19,6 +19,10 @@ const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }
     title: 'kisflow run input: the exact JSON Lines reader vs readline + JSON.parse',
     load: () => import('./jsonl.ts'),
   },
+  ordering: {
+    title: 'kisflow dev: a flow ordered per key (FIFO queues) vs the same flow unordered',
+    load: () => import('./ordering.ts'),
+  },
   ledger: {
     title: 'Run ledger on DynamoDB: exact completion vs one ADD per batch',
     load: () => import('./run-ledger.ts'),

@@ -69,6 +69,9 @@ export class FlowEventSource extends Construct {
           }),
         ),
         deadLetterQueue: props.deadLetterQueue,
+        // An ordered flow's first queue is FIFO and needs a group; EventBridge takes only a fixed
+        // one: events then enter in the order they were delivered (content-based deduplication).
+        ...(props.queue.fifo ? { messageGroupId: 'events' } : {}),
         retryAttempts: props.retryAttempts ?? 10,
         maxEventAge: props.maxEventAge ?? Duration.hours(1),
       }),

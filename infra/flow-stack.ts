@@ -5,7 +5,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { FlowSpec, FuncSpec, FunctionMode, ProjectConfig } from '../kisflow/config/model.ts';
-import { logicalSafeId, resourceNames, safeId, stepKeys } from '../kisflow/config/names.ts';
+import { fifoQueues, logicalSafeId, resourceNames, safeId, stepKeys } from '../kisflow/config/names.ts';
 import { maxReceiveCount } from '../kisflow/config/redelivery.ts';
 import { ConfigError } from '../kisflow/errors.ts';
 import { FlowEventSource } from './event-source.ts';
@@ -83,11 +83,15 @@ export class FlowStack extends Stack {
       tuning.batchingWindowSeconds > 0 ? Duration.seconds(tuning.batchingWindowSeconds) : undefined;
     this.addStackDependency(props.shared, 'connector and state tables');
 
+    // An ordered flow's queues are FIFO, its output too: readers see each key's rows in order.
+    const fifo = fifoQueues(flow);
     const outputDeadLetterQueue = deadLetterQueue(this, 'OutputDeadLetterQueue', {
-      queueName: names.outputDeadLetterQueue(flowId),
+      queueName: names.outputDeadLetterQueue(flowId, fifo),
+      fifo,
     });
     this.outputQueue = secureQueue(this, 'OutputQueue', {
-      queueName: names.outputQueue(flowId),
+      queueName: names.outputQueue(flowId, fifo),
+      fifo,
       retentionPeriod: DEAD_LETTER_RETENTION,
       maxMessageSizeBytes: tuning.maxMessageBytes,
       deadLetterQueue: { queue: outputDeadLetterQueue, maxReceiveCount: OUTPUT_MAX_RECEIVE_COUNT },
@@ -99,8 +103,9 @@ export class FlowStack extends Stack {
     this.stepQueues = flow.steps.map((spec, step) => {
       const key = keys[step] as string;
       return new StepQueues(this, `StepQueues-${logicalSafeId(key)}`, {
-        queueName: names.stepQueue(flowId, key),
-        deadLetterQueueName: names.stepDeadLetterQueue(flowId, key),
+        queueName: names.stepQueue(flowId, key, fifo),
+        deadLetterQueueName: names.stepDeadLetterQueue(flowId, key, fifo),
+        fifo,
         maxReceiveCount: maxReceiveCount(project, flow, spec.fid),
         functionTimeout: timeout,
         batchingWindow,

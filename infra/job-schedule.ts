@@ -62,6 +62,8 @@ export class KisFlowJob extends Construct {
       target: new SqsSendMessage(props.queue, {
         input: ScheduleTargetInput.fromObject(envelope),
         deadLetterQueue: props.deadLetterQueue,
+        // An ordered flow's first queue is FIFO and needs a group (fixed: ticks enter in order).
+        ...(props.queue.fifo ? { messageGroupId: 'ticks' } : {}),
         retryAttempts: props.retryAttempts ?? 10,
         maxEventAge: props.maxEventAge ?? Duration.hours(1),
       }),

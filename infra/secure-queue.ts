@@ -1,5 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
-import { type DeadLetterQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import {
+  type DeadLetterQueue,
+  DeduplicationScope,
+  FifoThroughputLimit,
+  Queue,
+  QueueEncryption,
+} from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SQS_MAX_MESSAGE_BYTES, SQS_MAX_RETENTION_SECONDS } from '../kisflow/wire/limits.ts';
 
@@ -24,6 +30,11 @@ export interface SecureQueueProps {
   readonly maxMessageSizeBytes?: number;
   /** @default - none: the queue must then be someone's dead-letter queue */
   readonly deadLetterQueue?: DeadLetterQueue;
+  /**
+   * A FIFO queue (an ordered flow's; the name must end in `.fifo`, and its DLQ must be FIFO too).
+   * @default false
+   */
+  readonly fifo?: boolean;
 }
 
 /**
@@ -39,6 +50,18 @@ export function secureQueue(scope: Construct, id: string, props: SecureQueueProp
     retentionPeriod: props.retentionPeriod,
     maxMessageSizeBytes: props.maxMessageSizeBytes ?? SQS_MAX_MESSAGE_BYTES,
     deadLetterQueue: props.deadLetterQueue,
+    // High-throughput FIFO: limits and deduplication per message group, since KisFlow's groups are
+    // independent key hashes and its deduplication ids (batch ids) are unique in the queue anyway.
+    // Content-based deduplication serves senders that give no id (EventBridge, Scheduler).
+    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/high-throughput-fifo.html
+    ...(props.fifo === true
+      ? {
+          fifo: true,
+          contentBasedDeduplication: true,
+          deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+          fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+        }
+      : {}),
   });
 }
 
@@ -46,7 +69,11 @@ export function secureQueue(scope: Construct, id: string, props: SecureQueueProp
 export function deadLetterQueue(
   scope: Construct,
   id: string,
-  props: { readonly queueName?: string } = {},
+  props: { readonly queueName?: string; readonly fifo?: boolean } = {},
 ): Queue {
-  return secureQueue(scope, id, { queueName: props.queueName, retentionPeriod: DEAD_LETTER_RETENTION });
+  return secureQueue(scope, id, {
+    queueName: props.queueName,
+    retentionPeriod: DEAD_LETTER_RETENTION,
+    ...(props.fifo === undefined ? {} : { fifo: props.fifo }),
+  });
 }

@@ -31,6 +31,12 @@ export interface StepQueuesProps {
    * @default SQS_MAX_MESSAGE_BYTES
    */
   readonly maxMessageSizeBytes?: number;
+  /**
+   * FIFO queue and DLQ, for a flow that keeps order per key (`tuning.ordering`); both names must
+   * end in `.fifo` (`resourceNames().stepQueue(flowId, stepKey, true)`).
+   * @default false
+   */
+  readonly fifo?: boolean;
 }
 
 /**
@@ -48,6 +54,8 @@ export class StepQueues extends Construct {
   public readonly functionTimeout: Duration;
   /** Batching window of the event source: the visibility timeout was sized from it. */
   public readonly batchingWindow?: Duration;
+  /** Whether the queues are FIFO: the event source then has no batching window and at most 10 messages. */
+  public readonly fifo: boolean;
 
   constructor(scope: Construct, id: string, props: StepQueuesProps) {
     super(scope, id);
@@ -63,7 +71,11 @@ export class StepQueues extends Construct {
     this.maxReceiveCount = props.maxReceiveCount;
     this.functionTimeout = props.functionTimeout;
     this.batchingWindow = props.batchingWindow;
-    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', { queueName: props.deadLetterQueueName });
+    this.fifo = props.fifo ?? false;
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', {
+      queueName: props.deadLetterQueueName,
+      fifo: this.fifo,
+    });
     const window = props.batchingWindow?.toSeconds() ?? 0;
     this.queue = secureQueue(this, 'Queue', {
       queueName: props.queueName,
@@ -77,6 +89,7 @@ export class StepQueues extends Construct {
       // gives an operator, instead of SQS's 4-day default dropping it silently.
       retentionPeriod: DEAD_LETTER_RETENTION,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
+      fifo: this.fifo,
     });
   }
 }

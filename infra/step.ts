@@ -121,7 +121,7 @@ export class KisFlowStep extends Construct {
     const asciiWhere = `step ${props.step} (${safeId(props.fid, 64)}) of flow ${safeId(props.flowId, 64)}`;
     const batchSize = props.batchSize ?? 10;
     const window = props.queues.batchingWindow?.toSeconds() ?? 0;
-    validateTuning(where, batchSize, window, props.maxConcurrency);
+    validateTuning(where, batchSize, window, props.maxConcurrency, props.queues.fifo);
 
     const { queue, deadLetterQueue, maxReceiveCount } = props.queues;
     const stepQueues = props.stepQueues ?? {};
@@ -262,13 +262,22 @@ export class KisFlowStep extends Construct {
   }
 }
 
-function validateTuning(where: string, batchSize: number, window: number, maxConcurrency?: number): void {
+function validateTuning(
+  where: string,
+  batchSize: number,
+  window: number,
+  maxConcurrency: number | undefined,
+  fifo: boolean,
+): void {
   // https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
   const problems: string[] = [];
+  // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html
+  if (fifo && batchSize > 10) problems.push(`batch size ${batchSize} is over 10, the most on a FIFO queue`);
+  if (fifo && window > 0) problems.push(`a FIFO queue takes no batching window (got ${window} s)`);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
     problems.push(`batch size ${batchSize} is outside 1-10000`);
   if (window < 0 || window > 300) problems.push(`batching window ${window}s is outside 0-300 s`);
-  if (batchSize > 10 && window < 1)
+  if (!fifo && batchSize > 10 && window < 1)
     problems.push(
       `batch size ${batchSize} needs a batching window of at least 1 s (SQS allows more than 10 only then)`,
     );

@@ -5,6 +5,7 @@
  * share the receive/hide/describe steps that make them safe to interrupt.
  */
 import { type Message, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { isFifoQueue } from '../config/names.ts';
 import { InfrastructureError, OversizeError } from '../errors.ts';
 import { redriveBatchId } from '../wire/batch-id.ts';
 import {
@@ -16,9 +17,10 @@ import {
 } from '../wire/dead-letter-record.ts';
 import { encodeEnvelope, envelopeToBatch } from '../wire/envelope.ts';
 import { messageSize, SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
+import { messageGroupId, messageGroupOf } from '../wire/message-group.ts';
 import { packBatch } from '../wire/pack.ts';
 import { deleteMessages, receiveMessages, setVisibility } from './queue-messages.ts';
-import { type OutgoingMessage, sendMessageBatches } from './sqs-batch-send.ts';
+import { fifoIds, type OutgoingMessage, sendMessageBatches } from './sqs-batch-send.ts';
 
 /** One dead letter as an operator reads it. */
 export interface DeadLetter {
@@ -166,6 +168,12 @@ export interface RedriveOptions extends DeadLetterReadOptions {
    * are left there, instead of cycling between the step and its DLQ for ever.
    */
   readonly sentBefore?: number;
+  /**
+   * The flow's key fields (`tuning.ordering`): rows sent back to a FIFO step queue go to their
+   * key's message group. (They come after the rows of their key that went on meanwhile.)
+   * @default - unordered
+   */
+  readonly ordering?: readonly string[];
 }
 
 /**
@@ -210,7 +218,7 @@ export async function redrive(
         return false;
       });
       if (got.length === 0) continue;
-      moved += await moveBack(sqs, dlqUrl, targetUrl, got);
+      moved += await moveBack(sqs, dlqUrl, targetUrl, got, options.ordering);
     }
   } finally {
     await makeVisible(sqs, dlqUrl, later);
@@ -224,6 +232,7 @@ async function moveBack(
   dlqUrl: string,
   targetUrl: RedriveTarget,
   got: readonly Message[],
+  ordering?: readonly string[],
 ): Promise<number> {
   const byTarget = new Map<string, OutgoingMessage[]>();
   for (const m of got) {
@@ -240,7 +249,17 @@ async function moveBack(
         read.kind === 'envelope' && (read.envelope.hops ?? 0) > 0
           ? encodeEnvelope({ ...envelopeToBatch(read.envelope), hops: 0 })
           : body;
-      list.push({ id: m.MessageId ?? '', body: again });
+      const first = read.kind === 'envelope' ? read.envelope.rows[0] : undefined;
+      list.push({
+        id: m.MessageId ?? '',
+        body: again,
+        // On a FIFO queue: deduplicated per dead letter (a crash between send and delete resends
+        // it), never against the original send of the same body within SQS's five minutes.
+        deduplicationId: `redrive-${m.MessageId ?? ''}`,
+        ...(ordering === undefined || first === undefined
+          ? {}
+          : { groupId: messageGroupId(messageGroupOf(first, ordering)) }),
+      });
       continue;
     }
     const { record } = read;
@@ -254,9 +273,17 @@ async function moveBack(
         meta: record.meta ?? {},
       },
       SQS_MAX_MESSAGE_BYTES,
+      ordering,
     );
     // A rejected row fitted a dead letter, so it fits an envelope: `oversize` stays empty.
-    for (const p of packed.messages) list.push({ id: p.id, body: p.body });
+    for (const p of packed.messages) {
+      list.push({
+        id: p.id,
+        body: p.body,
+        deduplicationId: p.id,
+        ...(p.groupId === undefined ? {} : { groupId: p.groupId }),
+      });
+    }
   }
   for (const [url, messages] of byTarget) await sendMessageBatches(sqs, url, messages);
   try {
@@ -310,8 +337,18 @@ export async function deadLetterMessage(
     );
   }
   try {
+    // A FIFO DLQ (an ordered flow's): each dead letter a group of its own, so listing and redrive
+    // never wait behind another; the same dead letter written twice (a redelivery) is dropped.
+    const fifo = isFifoQueue(dlqUrl) ? fifoIds({ id: '', body, attributes }) : undefined;
     const out = await sqs.send(
-      new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: body, MessageAttributes: attributes }),
+      new SendMessageCommand({
+        QueueUrl: dlqUrl,
+        MessageBody: body,
+        MessageAttributes: attributes,
+        ...(fifo === undefined
+          ? {}
+          : { MessageGroupId: fifo.groupId, MessageDeduplicationId: fifo.deduplicationId }),
+      }),
     );
     return out.MessageId ?? '';
   } catch (error) {

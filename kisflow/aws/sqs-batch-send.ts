@@ -1,12 +1,15 @@
 // Over the usual size on purpose: merging the sends of parallel records and retrying each entry
 // for its own caller are one algorithm (a retry regroups entries of several callers), so they stay
 // together rather than being split across files that would share private state.
+
+import { createHash } from 'node:crypto';
 import {
   SendMessageBatchCommand,
   type SendMessageBatchCommandOutput,
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { isFifoQueue } from '../config/names.ts';
 import { InfrastructureError } from '../errors.ts';
 import {
   messageSize,
@@ -22,7 +25,30 @@ export interface OutgoingMessage {
   readonly id: string;
   readonly body: string;
   readonly attributes?: Readonly<Record<string, StringAttribute>>;
+  /** Not sent to a FIFO queue, which refuses a per-message delay. */
   readonly delaySeconds?: number;
+  /**
+   * FIFO MessageGroupId: messages of one group keep their order. @default - the deduplication
+   * id: a group of its own, so the message never waits behind another (dead letters)
+   */
+  readonly groupId?: string;
+  /**
+   * FIFO MessageDeduplicationId: a second send with the same id within SQS's five minutes is
+   * dropped. Packed envelopes give their batch id, so a redelivered input's sends are no-ops.
+   * @default - a hash of body and attributes
+   */
+  readonly deduplicationId?: string;
+}
+
+/** The FIFO ids of a message (ignored by a standard queue). */
+export function fifoIds(message: OutgoingMessage): { groupId: string; deduplicationId: string } {
+  const deduplicationId =
+    message.deduplicationId ??
+    createHash('sha256')
+      .update(message.body, 'utf8')
+      .update(`\u0000${JSON.stringify(message.attributes ?? {})}`, 'utf8')
+      .digest('hex');
+  return { groupId: message.groupId ?? deduplicationId, deduplicationId };
 }
 
 /** Counters for benchmarks and logs; `requests` counts retries too. */
@@ -185,23 +211,76 @@ export class SqsBatchSender {
     const all = [...this.#pending];
     this.#pending.clear();
     for (const [queueUrl, items] of all) {
-      const groups = groupForBatches(
-        items.map((p) => ({ ...p.message, pending: p })),
-        this.#maxBatchBytes,
-      ).map((g) => g.map((m) => m.pending));
-      void mapLimit(groups, this.#concurrency, (group) => this.#sendGroup(queueUrl, group));
+      if (isFifoQueue(queueUrl)) void this.#sendInGroupOrder(queueUrl, items);
+      else void this.#sendRequests(queueUrl, items);
     }
   }
 
-  async #sendGroup(queueUrl: string, group: readonly Pending[]): Promise<void> {
+  /** Sends in as few requests as the limits allow, `concurrency` at a time; resolves to the failed. */
+  async #sendRequests(queueUrl: string, items: readonly Pending[]): Promise<Pending[]> {
+    const requests = groupForBatches(
+      items.map((p) => ({ ...p.message, pending: p })),
+      this.#maxBatchBytes,
+    ).map((g) => g.map((m) => m.pending));
+    const failed = await mapLimit(requests, this.#concurrency, (request) =>
+      this.#sendGroup(queueUrl, request),
+    );
+    return failed.flat();
+  }
+
+  /**
+   * A FIFO queue appends a group's messages in the order they arrive, and the entries of one
+   * request succeed or fail one by one: a message retried after a later one of its group went
+   * through would land behind it. So the n-th message of every group goes out in the n-th wave,
+   * after the previous wave has settled, and a message whose group lost an earlier one for good is
+   * not sent at all (its caller fails and is retried; FIFO deduplication drops what went through).
+   */
+  async #sendInGroupOrder(queueUrl: string, items: readonly Pending[]): Promise<void> {
+    const waves: Pending[][] = [];
+    const sent = new Map<string, number>();
+    for (const p of items) {
+      const group = fifoIds(p.message).groupId;
+      const n = sent.get(group) ?? 0;
+      sent.set(group, n + 1);
+      const wave = waves[n];
+      if (wave === undefined) waves[n] = [p];
+      else wave.push(p);
+    }
+    const blocked = new Set<string>();
+    for (const wave of waves) {
+      const ready: Pending[] = [];
+      for (const p of wave) {
+        if (!blocked.has(fifoIds(p.message).groupId)) ready.push(p);
+        else
+          p.owner.settle(p.message, {
+            id: p.message.id,
+            code: 'GROUP_ORDER',
+            message: 'not sent: an earlier message of its message group was not sent',
+            senderFault: false,
+          });
+      }
+      for (const p of await this.#sendRequests(queueUrl, ready)) blocked.add(fifoIds(p.message).groupId);
+    }
+  }
+
+  /** Sends one request's messages, retrying failed entries; resolves to those that failed for good. */
+  async #sendGroup(queueUrl: string, group: readonly Pending[]): Promise<Pending[]> {
+    const fifo = isFifoQueue(queueUrl);
+    const failedForGood: Pending[] = [];
     let pending = group;
     for (let attempt = 0; ; attempt++) {
-      const entries: SendMessageBatchRequestEntry[] = pending.map(({ message: m }, i) => ({
-        Id: `m${i}`,
-        MessageBody: m.body,
-        ...(m.attributes === undefined ? {} : { MessageAttributes: { ...m.attributes } }),
-        ...(m.delaySeconds === undefined ? {} : { DelaySeconds: m.delaySeconds }),
-      }));
+      const entries: SendMessageBatchRequestEntry[] = pending.map(({ message: m }, i) => {
+        const ids = fifo ? fifoIds(m) : undefined;
+        return {
+          Id: `m${i}`,
+          MessageBody: m.body,
+          ...(m.attributes === undefined ? {} : { MessageAttributes: { ...m.attributes } }),
+          ...(m.delaySeconds === undefined || fifo ? {} : { DelaySeconds: m.delaySeconds }),
+          ...(ids === undefined
+            ? {}
+            : { MessageGroupId: ids.groupId, MessageDeduplicationId: ids.deduplicationId }),
+        };
+      });
       this.requests++;
       let output: SendMessageBatchCommandOutput;
       try {
@@ -217,7 +296,7 @@ export class SqsBatchSender {
             senderFault: false,
           });
         }
-        return;
+        return [...failedForGood, ...pending];
       }
       const failed = new Map((output.Failed ?? []).map((f) => [f.Id, f]));
       const retry: Pending[] = [];
@@ -235,10 +314,12 @@ export class SqsBatchSender {
           senderFault: f.SenderFault === true,
         };
         // A sender fault (invalid contents, too large) fails the same way again: no retry.
-        if (failure.senderFault || last) p.owner.settle(p.message, failure);
-        else retry.push(p);
+        if (failure.senderFault || last) {
+          p.owner.settle(p.message, failure);
+          failedForGood.push(p);
+        } else retry.push(p);
       });
-      if (retry.length === 0) return;
+      if (retry.length === 0) return failedForGood;
       pending = retry;
       await this.#policy.sleep(backoffDelay(this.#policy, attempt));
     }

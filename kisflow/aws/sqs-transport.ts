@@ -36,6 +36,11 @@ export interface SqsTransportOptions {
   readonly concurrency?: number;
   /** The fid of a step (names the step on dead letters of oversize rows). @default - unnamed */
   readonly fidOf?: (flowId: string, step: number) => string | undefined;
+  /**
+   * A flow's key fields (`tuning.ordering`): its batches are packed one message group per
+   * message (`packBatch`), for FIFO queues. @default - unordered
+   */
+  readonly orderingOf?: (flowId: string) => readonly string[] | undefined;
 }
 
 /** What a transport has done, for benchmarks: requests include retries, bytes are message bodies. */
@@ -88,7 +93,11 @@ export class SqsTransport implements Transport {
 
   async send(to: Destination, batch: StepBatch): Promise<void> {
     const queueUrl = this.#options.queueUrl(to);
-    const { messages, oversize } = packBatch(batch, this.#maxMessageBytes);
+    const { messages, oversize } = packBatch(
+      batch,
+      this.#maxMessageBytes,
+      this.#options.orderingOf?.(batch.flowId),
+    );
     // Everything that can fail without I/O is settled before the first send, so a failure never
     // leaves half a batch sent for a reason a retry cannot fix.
     let deadLetters: { url: string; messages: OutgoingMessage[] } | undefined;
@@ -114,9 +123,20 @@ export class SqsTransport implements Transport {
       }
       deadLetters = { url, messages: this.#recordMessages(rejected, batch, step, fid) };
     }
-    const outgoing: OutgoingMessage[] = messages.map((m) => ({ id: m.id, body: m.body }));
+    // The batch id deduplicates on a FIFO queue: a redelivered input's sends are dropped there.
+    const outgoing: OutgoingMessage[] = messages.map((m) => ({
+      id: m.id,
+      body: m.body,
+      deduplicationId: m.id,
+      ...(m.groupId === undefined ? {} : { groupId: m.groupId }),
+    }));
     await this.#sender.send(queueUrl, outgoing, this.#stats);
     if (deadLetters !== undefined) await this.#sendDeadLetters(deadLetters.url, deadLetters.messages);
+  }
+
+  /** How many messages `send` makes of a batch (the run ledger counts them before they leave). */
+  messageCount(batch: StepBatch): number {
+    return packBatch(batch, this.#maxMessageBytes, this.#options.orderingOf?.(batch.flowId)).messages.length;
   }
 
   async reject(to: Destination, rows: readonly RejectedRow[], batch: StepBatch): Promise<void> {

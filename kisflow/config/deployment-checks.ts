@@ -1,6 +1,7 @@
 import type { ConfigIssue } from '../errors.ts';
 import type { FlowSpec, ParamValue, ProjectConfig, SourcePosition } from './model.ts';
 import {
+  fifoQueues,
   flowMetricLabel,
   logicalSafeId,
   resourceNames,
@@ -136,6 +137,7 @@ export function deploymentIssues(
 
   const queues: Named[] = [];
   for (const flow of flows) {
+    const fifo = fifoQueues(flow);
     const keys = stepKeys(flow.steps.map((s) => s.fid));
     const steps = flow.steps.map((step, i) => ({
       key: keys[i] as string,
@@ -143,16 +145,16 @@ export function deploymentIssues(
       at: step.at ?? flow.at,
     }));
     for (const step of steps) {
-      queues.push({ name: names.stepQueue(flow.flowId, step.key), what: step.what, at: step.at });
+      queues.push({ name: names.stepQueue(flow.flowId, step.key, fifo), what: step.what, at: step.at });
       queues.push({
-        name: names.stepDeadLetterQueue(flow.flowId, step.key),
+        name: names.stepDeadLetterQueue(flow.flowId, step.key, fifo),
         what: `the DLQ of ${step.what}`,
         at: step.at,
       });
     }
     for (const [name, what] of [
-      [names.outputQueue(flow.flowId), 'output queue'],
-      [names.outputDeadLetterQueue(flow.flowId), 'output DLQ'],
+      [names.outputQueue(flow.flowId, fifo), 'output queue'],
+      [names.outputDeadLetterQueue(flow.flowId, fifo), 'output DLQ'],
       [names.ingressDeadLetterQueue(flow.flowId), 'ingress DLQ'],
     ] as const) {
       queues.push({ name, what: `the ${what} of ${flowWhat(flow)}`, at: flow.at });
@@ -166,7 +168,7 @@ export function deploymentIssues(
     issues.push(
       ...wiringSizeIssues(
         flow,
-        steps.map((s) => names.stepQueue(flow.flowId, s.key)),
+        steps.map((s) => names.stepQueue(flow.flowId, s.key, fifo)),
       ),
     );
   }

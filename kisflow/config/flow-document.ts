@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { type DocumentKind, defined } from './document-kind.ts';
 import {
   ALWAYS,
+  fieldName,
   idField,
   nullableList,
   paramsField,
@@ -74,14 +75,37 @@ const tuning = z
       .describe(
         "Deliveries of a message to a step before it is dead-lettered (the SQS redrive maxReceiveCount): the budget for infrastructure failures (throttles, timeouts, a failed cold start). Row errors are retried by `retry_times`. A function's `option.max_receives` overrides it.",
       ),
+    ordering: z
+      .array(fieldName)
+      .min(1)
+      .optional()
+      .describe(
+        'Key fields: rows with equal values in them stay in order through every step (FIFO queues, one message group per key hash). Needs batch_size of at most 10 and no batching_window (Lambda on FIFO queues). Default: unordered, standard queues.',
+      ),
   })
   .superRefine((value, ctx) => {
     // AWS rejects a batch size above 10 for SQS unless the batching window is at least one second.
-    if (value.batch_size > 10 && value.batching_window < 1) {
+    if (value.ordering === undefined && value.batch_size > 10 && value.batching_window < 1) {
       ctx.addIssue({
         code: 'custom',
         message: `above 10 (got ${value.batch_size}) needs batching_window of at least 1 second (AWS rule for SQS event sources)`,
         path: ['batch_size'],
+      });
+    }
+    // Lambda's FIFO event source: at most 10 messages, no batching window.
+    // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html
+    if (value.ordering !== undefined && value.batch_size > 10) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be at most 10 (got ${value.batch_size}) with ordering: Lambda reads FIFO queues 10 messages at a time`,
+        path: ['batch_size'],
+      });
+    }
+    if (value.ordering !== undefined && value.batching_window > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be 0 (got ${value.batching_window}) with ordering: Lambda has no batching window on FIFO queues`,
+        path: ['batching_window'],
       });
     }
   })
@@ -165,6 +189,7 @@ export const flowDocument: DocumentKind<typeof schema, FlowSpec> = {
         maxMessageBytes: t.max_message_bytes,
         maxHops: t.max_hops,
         maxReceives: t.max_receives,
+        ordering: t.ordering,
       }),
       source: parsed.source
         ? defined({ eventPattern: parsed.source.event_pattern, eventBus: parsed.source.event_bus })

@@ -64,6 +64,11 @@ export interface FlowTuning {
   readonly maxHops?: number;
   /** Deliveries of a message before it is dead-lettered (SQS maxReceiveCount). Default 5. */
   readonly maxReceives?: number;
+  /**
+   * Key fields (`tuning.ordering`): rows with equal values in them keep their order through every
+   * step; the flow's queues are FIFO. Unset: unordered, standard queues.
+   */
+  readonly ordering?: readonly string[];
 }
 
 export interface FlowSourceSpec {

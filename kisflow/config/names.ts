@@ -36,6 +36,27 @@ function idHash(id: string): string {
   return createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 8);
 }
 
+/** SQS requires a FIFO queue's name to end so. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html */
+export const FIFO_SUFFIX = '.fifo';
+
+function suffix(fifo: boolean): string {
+  return fifo ? FIFO_SUFFIX : '';
+}
+
+/**
+ * Whether a flow's step queues, output queue and their DLQs are FIFO: exactly when it keeps order
+ * per key (`tuning.ordering`). Unordered flows keep standard queues (more throughput, no group
+ * to block).
+ */
+export function fifoQueues(flow: { readonly tuning: { readonly ordering?: readonly string[] } }): boolean {
+  return flow.tuning.ordering !== undefined;
+}
+
+/** Whether a queue URL (or name) is a FIFO queue's: SQS gives FIFO queues, and only them, the suffix. */
+export function isFifoQueue(urlOrName: string): boolean {
+  return urlOrName.endsWith(FIFO_SUFFIX);
+}
+
 /** The prefix of physical names when none is given. */
 export const DEFAULT_PREFIX = 'kisflow';
 
@@ -58,10 +79,14 @@ export const SQS_QUEUE_NAME_MAX = 80;
  */
 export function resourceNames(prefix = DEFAULT_PREFIX) {
   const flowPart = (flowId: string) => safeId(flowId, 40);
-  /** SQS names: at most 80 of `[A-Za-z0-9_-]`; the step key gets what prefix, flow and `--dlq` leave. */
-  const stepStem = (flowId: string, stepKey: string) => {
+  /**
+   * SQS names: at most 80 of `[A-Za-z0-9_-]`, a FIFO queue's ending in `.fifo` (within the 80);
+   * the step key gets what prefix, flow, `--dlq` and the suffix leave.
+   */
+  const stepStem = (flowId: string, stepKey: string, fifo: boolean) => {
     const head = `${prefix}-${flowPart(flowId)}--`;
-    return `${head}${safeId(stepKey, SQS_QUEUE_NAME_MAX - head.length - '--dlq'.length)}`;
+    const room = SQS_QUEUE_NAME_MAX - head.length - '--dlq'.length - suffix(fifo).length;
+    return `${head}${safeId(stepKey, room)}`;
   };
   const stackName = (suffix: string) =>
     prefix === DEFAULT_PREFIX ? `KisFlow-${suffix}` : `KisFlow-${prefix}--${suffix}`;
@@ -74,10 +99,14 @@ export function resourceNames(prefix = DEFAULT_PREFIX) {
     flowStackName: (flowId: string) => stackName(stackSafeId(flowId, 90)),
     sharedStackName: () => stackName('Shared'),
     /** The input queue of the step with this key (`stepKeys`), so inserting a step renames no other queue. */
-    stepQueue: (flowId: string, stepKey: string) => stepStem(flowId, stepKey),
-    stepDeadLetterQueue: (flowId: string, stepKey: string) => `${stepStem(flowId, stepKey)}--dlq`,
-    outputQueue: (flowId: string) => `${prefix}-${flowPart(flowId)}-out`,
-    outputDeadLetterQueue: (flowId: string) => `${prefix}-${flowPart(flowId)}-out-dlq`,
+    /** `fifo`: the flow is ordered (`fifoQueues`), so its step and output queues are FIFO. */
+    stepQueue: (flowId: string, stepKey: string, fifo = false) =>
+      `${stepStem(flowId, stepKey, fifo)}${suffix(fifo)}`,
+    stepDeadLetterQueue: (flowId: string, stepKey: string, fifo = false) =>
+      `${stepStem(flowId, stepKey, fifo)}--dlq${suffix(fifo)}`,
+    outputQueue: (flowId: string, fifo = false) => `${prefix}-${flowPart(flowId)}-out${suffix(fifo)}`,
+    outputDeadLetterQueue: (flowId: string, fifo = false) =>
+      `${prefix}-${flowPart(flowId)}-out-dlq${suffix(fifo)}`,
     ingressDeadLetterQueue: (flowId: string) => `${prefix}-${flowPart(flowId)}-ingress-dlq`,
     /** Dashboard names (up to 255 of `[A-Za-z0-9_-]`) and the stem of the flow's alarm names. */
     flowMonitoring: (flowId: string) => `${prefix}-${flowPart(flowId)}`,

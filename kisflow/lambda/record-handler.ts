@@ -127,6 +127,8 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
         retryInSeconds: delay,
         ...ids,
       });
+      // On a FIFO queue the delayed message holds its group until then, so a key's later rows wait
+      // for it; the records of its group behind it in this batch are released (group-order.ts).
       if (delay !== undefined) {
         try {
           await options.delayRetry(record, delay);

@@ -9,7 +9,7 @@ import { deadLetterMessage } from '../aws/dead-letters.ts';
 import { DynamoConnectorStore } from '../aws/dynamodb-connector-store.ts';
 import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
 import { DynamoStateStore } from '../aws/dynamodb-state-store.ts';
-import { changeVisibility, queueUrlOfArn } from '../aws/queue-messages.ts';
+import { changeVisibility, queueUrlOfArn, setVisibility } from '../aws/queue-messages.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import type { ProjectConfig } from '../config/model.ts';
 import { stepKeys } from '../config/names.ts';
@@ -25,9 +25,9 @@ import { ConnectorError, KisFlowError, StepError } from '../errors.ts';
 import type { Destination, MetricDimensions, Metrics, StateStore } from '../ports.ts';
 import { destinationQueue } from '../wire/destination.ts';
 import { stepDimensions } from '../wire/metric-names.ts';
-import { packBatch } from '../wire/pack.ts';
 import { parseWiring, type StepWiring, WIRING_ENV } from '../wire/step-wiring.ts';
 import { EmfMetrics } from './emf-metrics.ts';
+import { runInGroupOrder } from './group-order.ts';
 import { powertoolsLog } from './powertools-log.ts';
 import { createRecordHandler } from './record-handler.ts';
 
@@ -209,6 +209,7 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     // Rows this step cannot fit into a message stay with this step: its DLQ is the only one it may write.
     deadLetterQueueUrl: () => wiring.deadLetterQueue,
     fidOf: (_flow, s) => plan.steps[s]?.fid,
+    orderingOf: (id) => (id === flowId ? plan.flow.tuning.ordering : undefined),
   });
 
   // The input queue's URL (for ChangeMessageVisibility): from the wiring, else looked up once.
@@ -238,7 +239,7 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
         : {
             ledger: new DynamoRunLedger({ dynamodb, tableName: wiring.runsTable }),
             // The SQS transport packs the same way: the run counts the messages it will send.
-            messagesOf: (batch) => packBatch(batch, wiring.maxMessageBytes).messages.length,
+            messagesOf: (batch) => transport.messageCount(batch),
           },
     ),
     run: (batch, timeoutMs) => runner.run(batch, timeoutMs === undefined ? {} : { timeoutMs }),
@@ -255,17 +256,22 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     log: powertoolsLog(logger),
   });
 
-  // Records run in parallel (their sends share SendMessageBatch requests in the transport); each
-  // fails alone (partial batch response), so one bad message never fails its neighbours.
+  // Records run in parallel (their sends share SendMessageBatch requests in the transport), those
+  // of one FIFO message group in order; each fails alone (partial batch response), so one bad
+  // message never fails its neighbours (on FIFO, only the records of its group behind it).
   const flowTimeoutMs = plan.flow.tuning.timeoutSeconds * 1000;
+  const release = async (skipped: readonly SQSRecord[]) => {
+    const first = skipped[0];
+    if (first === undefined) return;
+    const messages = skipped.map((r) => ({ ReceiptHandle: r.receiptHandle }));
+    await setVisibility(sqs, await inputQueueUrl(first), messages, 0);
+  };
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const timeoutMs = engineTimeoutMs(flowTimeoutMs, context);
-    const settled = await Promise.allSettled(event.Records.map((record) => handleRecord(record, timeoutMs)));
-    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-    settled.forEach((s, i) => {
-      if (s.status === 'rejected')
-        batchItemFailures.push({ itemIdentifier: event.Records[i]?.messageId ?? '' });
-    });
+    const failed = await runInGroupOrder(event.Records, (record) => handleRecord(record, timeoutMs), release);
+    const batchItemFailures = event.Records.filter((r) => failed.has(r.messageId)).map((r) => ({
+      itemIdentifier: r.messageId,
+    }));
     return { batchItemFailures };
   };
 

@@ -9,7 +9,7 @@ import {
 import { RUN_TABLE } from '../aws/dynamodb-run-ledger.ts';
 import { ensureTable, TTL_ATTRIBUTE } from '../aws/tables.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
-import { resourceNames, stepKeys } from '../config/names.ts';
+import { fifoQueues, resourceNames, stepKeys } from '../config/names.ts';
 import { maxReceiveCount } from '../config/redelivery.ts';
 import { InfrastructureError, UsageError } from '../errors.ts';
 import {
@@ -78,8 +78,28 @@ async function ensureQueue(
   const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
   if (!QueueUrl)
     throw new InfrastructureError('QUEUE_NOT_FOUND', `SQS returned no URL for queue ${name}`, { name });
-  await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+  // FifoQueue is fixed at creation (the `.fifo` name says it): SQS refuses it in SetQueueAttributes.
+  const { FifoQueue: _fixed, ...settable } = attributes;
+  await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: settable }));
   return QueueUrl;
+}
+
+/**
+ * What makes an ordered flow's queue FIFO, as the CDK stacks set it: content-based deduplication
+ * for senders that give no deduplication id (KisFlow's own always give one, the batch id), and
+ * high-throughput mode (deduplication and throughput limits per message group), since groups are
+ * independent and the ids are unique within the queue anyway.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/high-throughput-fifo.html
+ */
+function fifoAttributes(fifo: boolean): Record<string, string> {
+  return fifo
+    ? {
+        FifoQueue: 'true',
+        ContentBasedDeduplication: 'true',
+        DeduplicationScope: 'messageGroup',
+        FifoThroughputLimit: 'perMessageGroupId',
+      }
+    : {};
 }
 
 async function queueArn(sqs: SQSClient, url: string): Promise<string> {
@@ -113,6 +133,7 @@ export async function provisionProject(
   const { sqs, dynamodb } = clients;
   const flows: Record<string, ProvisionedResources['flows'][string]> = {};
   for (const flow of enabledFlows(project)) {
+    const fifo = fifoQueues(flow);
     const visibility = Math.min(
       MAX_VISIBILITY_SECONDS,
       options.visibilityTimeoutSeconds ?? 6 * flow.tuning.timeoutSeconds,
@@ -120,12 +141,14 @@ export async function provisionProject(
     const steps = await allInOrder(
       flow.steps.map(async (step, index) => {
         const key = stepKeys(flow.steps.map((s) => s.fid))[index] as string;
-        const dlq = await ensureQueue(sqs, names.stepDeadLetterQueue(flow.flowId, key), {
+        const dlq = await ensureQueue(sqs, names.stepDeadLetterQueue(flow.flowId, key, fifo), {
+          ...fifoAttributes(fifo),
           MessageRetentionPeriod: RETENTION,
           MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
         });
         const receives = maxReceiveCount(project, flow, step.fid);
-        const queue = await ensureQueue(sqs, names.stepQueue(flow.flowId, key), {
+        const queue = await ensureQueue(sqs, names.stepQueue(flow.flowId, key, fifo), {
+          ...fifoAttributes(fifo),
           VisibilityTimeout: String(visibility),
           MessageRetentionPeriod: RETENTION,
           MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
@@ -137,7 +160,8 @@ export async function provisionProject(
         return { queue, dlq, receives };
       }),
     );
-    const outputQueue = await ensureQueue(sqs, names.outputQueue(flow.flowId), {
+    const outputQueue = await ensureQueue(sqs, names.outputQueue(flow.flowId, fifo), {
+      ...fifoAttributes(fifo),
       MessageRetentionPeriod: RETENTION,
       MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
     });
@@ -210,17 +234,18 @@ export async function locateResources(
   const flows: Record<string, ProvisionedResources['flows'][string]> = {};
   const wanted = enabledFlows(project).filter((f) => options.flowIds?.includes(f.flowId) ?? true);
   for (const flow of wanted) {
+    const fifo = fifoQueues(flow);
     const steps = await allInOrder(
       flow.steps.map(async (step, index) => {
         const key = stepKeys(flow.steps.map((s) => s.fid))[index] as string;
         const queue = await findQueue(
           sqs,
-          names.stepQueue(flow.flowId, key),
+          names.stepQueue(flow.flowId, key, fifo),
           `flow ${flow.flowId} step ${index}`,
         );
         const dlq = await findQueue(
           sqs,
-          names.stepDeadLetterQueue(flow.flowId, key),
+          names.stepDeadLetterQueue(flow.flowId, key, fifo),
           `dead letters of flow ${flow.flowId} step ${index}`,
         );
         const attrs = await sqs.send(
@@ -236,7 +261,11 @@ export async function locateResources(
     flows[flow.flowId] = {
       stepQueues: steps.map((s) => s.queue),
       stepDeadLetterQueues: steps.map((s) => s.dlq),
-      outputQueue: await findQueue(sqs, names.outputQueue(flow.flowId), `output of flow ${flow.flowId}`),
+      outputQueue: await findQueue(
+        sqs,
+        names.outputQueue(flow.flowId, fifo),
+        `output of flow ${flow.flowId}`,
+      ),
       maxReceiveCounts: steps.map((s) => s.receives),
     };
   }

@@ -14,12 +14,16 @@ function hashId(...parts: readonly (string | number)[]): string {
  * The id of the `part`-th message a batch is packed into for `step`. Deterministic, so a
  * redelivered input message produces the same downstream ids (and the state store recognises a
  * batch it already applied); fixed-length, so the packer knows each message's overhead exactly.
- * Valid as an SQS batch entry id (`[0-9a-f]{32}`).
+ * Valid as an SQS batch entry id (`[0-9a-f]{32}`) and as a FIFO MessageDeduplicationId.
  *
  * @example childBatchId('run-1', 2, 0) // '5d1c…' (32 hex characters), the same on every call
  */
-export function childBatchId(parentBatchId: string, step: number, part: number): string {
-  return hashId('child', parentBatchId, step, part);
+export function childBatchId(parentBatchId: string, step: number, part: number, group?: number): string {
+  // An ordered flow numbers parts within their message group: a retry whose rows fall into other
+  // groups can then never reuse an id (and be deduplicated away) for another group's rows.
+  return group === undefined
+    ? hashId('child', parentBatchId, step, part)
+    : hashId('child', parentBatchId, step, part, `group ${group}`);
 }
 
 /**

@@ -4,6 +4,7 @@ import { childBatchId } from './batch-id.ts';
 import { ENVELOPE_TAIL, encodeRow, envelopeHead } from './envelope.ts';
 import { fillMessages } from './fill-messages.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES, SQS_MAX_MESSAGE_BYTES } from './limits.ts';
+import { messageGroupId, messageGroupOf } from './message-group.ts';
 
 /** One message of a packed batch. */
 export interface PackedMessage {
@@ -13,6 +14,8 @@ export interface PackedMessage {
   readonly body: string;
   /** What `body` decodes to. */
   readonly batch: StepBatch;
+  /** The FIFO MessageGroupId of an ordered flow's message (its rows' key hash); unordered: none. */
+  readonly groupId?: string;
 }
 
 /** The messages a batch became, and the rows too large for any message. */
@@ -43,21 +46,31 @@ export function checkMessageLimit(maxMessageBytes: number): void {
  * overhead plus its rows and commas: linear in the rows, no re-encoding. Message `i` gets batch id
  * `childBatchId(batch.batchId, batch.step, i)`: a redelivered input packs to the same ids.
  *
+ * With `ordering` (the flow's key fields) rows are first split by message group
+ * (`messageGroupOf`), groups in the order their first row came, rows in their order within each:
+ * a message carries one group (its `groupId`), so a FIFO queue keeps every key's rows in order
+ * while other groups run in parallel. Ids are then numbered within the group.
+ *
  * An empty batch still yields one (empty) message: `forceNext()` continues a flow with no rows.
  * A row that cannot fit even alone is returned in `oversize` for the caller to dead-letter.
  *
  * @example
  * const { messages, oversize } = packBatch(batch, 262_144);
  * // messages[i].body: ≤ 262,144 bytes; rows in order across messages
+ * packBatch(batch, 262_144, ['order_id']).messages[0].groupId; // 'key-17': all its rows share it
  */
-export function packBatch(batch: StepBatch, maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES): PackResult {
+export function packBatch(
+  batch: StepBatch,
+  maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
+  ordering?: readonly string[],
+): PackResult {
   checkMessageLimit(maxMessageBytes);
-  const headerOf = (part: number) => ({
+  const headerOf = (part: number, group?: number) => ({
     flowId: batch.flowId,
     step: batch.step,
     ...(batch.stepKey === undefined ? {} : { stepKey: batch.stepKey }),
     runId: batch.runId,
-    batchId: childBatchId(batch.batchId, batch.step, part),
+    batchId: childBatchId(batch.batchId, batch.step, part, group),
     ...(batch.hops === undefined ? {} : { hops: batch.hops }),
     meta: batch.meta,
   });
@@ -71,18 +84,46 @@ export function packBatch(batch: StepBatch, maxMessageBytes: number = DEFAULT_MA
     );
   }
 
-  const { fills, oversize } = fillMessages(batch.rows, encodeRow, overhead, maxMessageBytes);
+  const messages: PackedMessage[] = [];
+  const oversize: Row[] = [];
+  const pack = (rows: readonly Row[], group?: number) => {
+    const filled = fillMessages(rows, encodeRow, overhead, maxMessageBytes);
+    for (const o of filled.oversize) oversize.push(o.item);
+    filled.fills.forEach((fill, part) => {
+      const header = headerOf(part, group);
+      messages.push({
+        id: header.batchId,
+        body: envelopeHead(header) + fill.parts.join(',') + ENVELOPE_TAIL,
+        batch: { ...header, rows: fill.items },
+        ...(group === undefined ? {} : { groupId: messageGroupId(group) }),
+      });
+    });
+  };
+  if (ordering === undefined) pack(batch.rows);
+  else for (const [group, rows] of byGroup(batch.rows, ordering)) pack(rows, group);
   // An empty batch still makes one (empty) message: forceNext() continues a flow with no rows.
-  if (fills.length === 0 && batch.rows.length === 0) fills.push({ items: [], parts: [] });
-  const messages = fills.map((fill, part): PackedMessage => {
-    const header = headerOf(part);
-    return {
+  if (messages.length === 0 && batch.rows.length === 0) {
+    const header = headerOf(0, ordering === undefined ? undefined : 0);
+    messages.push({
       id: header.batchId,
-      body: envelopeHead(header) + fill.parts.join(',') + ENVELOPE_TAIL,
-      batch: { ...header, rows: fill.items },
-    };
-  });
-  return { messages, oversize: oversize.map((o) => o.item) };
+      body: envelopeHead(header) + ENVELOPE_TAIL,
+      batch: { ...header, rows: [] },
+      ...(ordering === undefined ? {} : { groupId: messageGroupId(0) }),
+    });
+  }
+  return { messages, oversize };
+}
+
+/** Rows by message group, groups in the order of their first row, rows in order within each. */
+function byGroup(rows: readonly Row[], ordering: readonly string[]): Map<number, Row[]> {
+  const groups = new Map<number, Row[]>();
+  for (const row of rows) {
+    const group = messageGroupOf(row, ordering);
+    const list = groups.get(group);
+    if (list === undefined) groups.set(group, [row]);
+    else list.push(row);
+  }
+  return groups;
 }
 
 /** Bytes a row takes in an envelope (for reasons and benchmarks). */

@@ -37,7 +37,10 @@ export function register(program: Command): void {
             deployment.clients.sqs,
             queues.stepDeadLetterQueues[step] as string,
             target,
-            max === undefined ? {} : { max },
+            {
+              ...(max === undefined ? {} : { max }),
+              ...(flow.tuning.ordering === undefined ? {} : { ordering: flow.tuning.ordering }),
+            },
           );
           total += moved;
           process.stdout.write(

@@ -7,7 +7,6 @@ import { resourceNames } from '../../config/names.ts';
 import { UsageError } from '../../errors.ts';
 import type { Destination, StepBatch } from '../../ports.ts';
 import { destinationQueue } from '../../wire/destination.ts';
-import { packBatch } from '../../wire/pack.ts';
 import { type DeploymentOptions, deploymentOptions, openDeployment } from '../deployment-options.ts';
 import { readJsonLines } from '../jsonl.ts';
 
@@ -80,6 +79,7 @@ export function register(program: Command): void {
           queueUrl,
           maxMessageBytes: flow.tuning.maxMessageBytes,
           fidOf: (_, step) => flow.steps[step]?.fid,
+          orderingOf: () => flow.tuning.ordering,
         });
         const runId = `send-${randomUUID()}`;
         const batch: StepBatch = { flowId, step: 0, runId, batchId: runId, rows, meta: {} };
@@ -91,7 +91,7 @@ export function register(program: Command): void {
         });
         let recorded = true;
         try {
-          const roots = packBatch(batch, flow.tuning.maxMessageBytes).messages.length;
+          const roots = transport.messageCount(batch);
           await ledger.start({ runId, flowId, trigger: 'api', roots });
         } catch (err) {
           // An older deployment without a runs table still gets its rows.
