@@ -125,6 +125,10 @@ function timestampRule(value: { starting_position?: string; starting_timestamp?:
 const kinesis = z
   .strictObject({
     stream_arn: KINESIS_STREAM_ARN,
+    format: z
+      .enum(['json', 'dms'])
+      .default('json')
+      .describe('How a record decodes: `json` (the data is a JSON row) or `dms` (AWS DMS change records, a MySQL/Postgres CDC).'),
     starting_position: z
       .enum(['latest', 'trim_horizon', 'at_timestamp'])
       .default('trim_horizon')
@@ -197,6 +201,10 @@ const kafka = z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,249}$/, { error: 'must be a Kafka topic name (letters, digits, . _ -)' })
       .describe('The topic.'),
+    format: z
+      .enum(['json', 'debezium'])
+      .default('json')
+      .describe('How a record value decodes: `json` (a JSON row) or `debezium` (Debezium change envelopes).'),
     consumer_group: z
       .string()
       .regex(/^[A-Za-z0-9\-/*:_+=.@]{1,200}$/, { error: 'must be 1-200 of letters, digits and -/*:_+=.@' })
@@ -348,6 +356,7 @@ export function flowSourceSpec(flowId: string, parsed: Parsed, locate: Locate): 
     eventBus: parsed.event_bus,
     kinesis: k && {
       streamArn: k.stream_arn,
+      format: k.format,
       startingPosition: k.starting_position,
       ...tuning(k, locate(['source', 'kinesis'])),
     },
@@ -369,6 +378,7 @@ export function flowSourceSpec(flowId: string, parsed: Parsed, locate: Locate): 
         bootstrapServers: f.bootstrap_servers,
         secretArn: f.secret_arn,
         topic: f.topic,
+        format: f.format,
         consumerGroup: f.consumer_group ?? `kisflow-${safeId(flowId, 180)}`,
         startingPosition: f.starting_position,
         provisionedPollers: f.provisioned_pollers,

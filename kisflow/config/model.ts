@@ -99,6 +99,8 @@ export interface ProvisionedPollers {
 
 export interface KinesisSourceSpec extends StreamMappingTuning {
   readonly streamArn: string;
+  /** `json`: each record's data is a JSON row; `dms`: AWS DMS change records. @default 'json' */
+  readonly format?: 'json' | 'dms';
 }
 
 export interface DynamodbStreamSourceSpec extends Omit<StreamMappingTuning, 'startingPosition'> {
@@ -117,6 +119,8 @@ export interface KafkaSourceSpec extends Omit<StreamMappingTuning, 'parallelizat
   /** SASL/SCRAM credentials in Secrets Manager (required for a self-managed cluster). */
   readonly secretArn?: string;
   readonly topic: string;
+  /** `json`: each record's value is a JSON row; `debezium`: Debezium change envelopes. @default 'json' */
+  readonly format?: 'json' | 'debezium';
   /** @default `kisflow-<flow id>` (safe characters only) */
   readonly consumerGroup: string;
   readonly provisionedPollers?: ProvisionedPollers;
