@@ -397,3 +397,24 @@ export function flowSourceSpec(flowId: string, parsed: Parsed, locate: Locate): 
       }),
   });
 }
+
+/** The kind of a source read by an event source mapping on the flow's first step, if it has one. */
+export function mappedSourceKind(
+  source: FlowSourceSpec | undefined,
+): 'kinesis' | 'dynamodbStream' | 'kafka' | 'sqs' | undefined {
+  if (source?.kinesis) return 'kinesis';
+  if (source?.dynamodbStream) return 'dynamodbStream';
+  if (source?.kafka) return 'kafka';
+  if (source?.sqs) return 'sqs';
+  return undefined;
+}
+
+/** Connector ids whose tables must carry a stream: a flow reads them as its `dynamodb_stream` source. */
+export function streamedConnectors(flows: Iterable<{ readonly source?: FlowSourceSpec }>): Set<string> {
+  const cids = new Set<string>();
+  for (const flow of flows) {
+    const cid = flow.source?.dynamodbStream?.connector;
+    if (cid !== undefined) cids.add(cid);
+  }
+  return cids;
+}

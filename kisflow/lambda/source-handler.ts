@@ -11,7 +11,7 @@ import type {
   SQSRecord,
 } from 'aws-lambda';
 import { deadLetterMessage } from '../aws/dead-letters.ts';
-import type { FlowSourceSpec, ProjectConfig } from '../config/model.ts';
+import type { ProjectConfig } from '../config/model.ts';
 import { stepKeys } from '../config/names.ts';
 import { type ProjectJson, projectFromJson } from '../config/project-json.ts';
 import { EnvelopeError, InfrastructureError, StepError } from '../errors.ts';
@@ -61,16 +61,6 @@ export type KinesisSourceHandler = (
   event: KinesisStreamEvent,
   context?: Context,
 ) => Promise<KinesisStreamBatchResponse>;
-
-/** Whether a flow's source is read by an event source mapping on its first step. */
-export function hasMappedSource(source: FlowSourceSpec | undefined): boolean {
-  return (
-    source?.kinesis !== undefined ||
-    source?.dynamodbStream !== undefined ||
-    source?.kafka !== undefined ||
-    source?.sqs !== undefined
-  );
-}
 
 /**
  * The batch id of a source record's rows: the same on every redelivery of the record (so the
