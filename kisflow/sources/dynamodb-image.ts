@@ -77,3 +77,17 @@ function number(text: string): number | string {
     .replace(/^0+/, '').length;
   return digits <= 15 ? n : text;
 }
+
+/** A row as DynamoDB's attribute-value JSON (what a stream record's images hold). */
+export function marshallImage(row: Row): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, marshallValue(v)]));
+}
+
+function marshallValue(value: unknown): unknown {
+  if (value === null || value === undefined) return { NULL: true };
+  if (typeof value === 'string') return { S: value };
+  if (typeof value === 'number') return { N: String(value) };
+  if (typeof value === 'boolean') return { BOOL: value };
+  if (Array.isArray(value)) return { L: value.map(marshallValue) };
+  return { M: marshallImage(value as Row) };
+}
