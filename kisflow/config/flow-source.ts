@@ -128,7 +128,9 @@ const kinesis = z
     format: z
       .enum(['json', 'dms'])
       .default('json')
-      .describe('How a record decodes: `json` (the data is a JSON row) or `dms` (AWS DMS change records, a MySQL/Postgres CDC).'),
+      .describe(
+        'How a record decodes: `json` (the data is a JSON row) or `dms` (AWS DMS change records, a MySQL/Postgres CDC).',
+      ),
     starting_position: z
       .enum(['latest', 'trim_horizon', 'at_timestamp'])
       .default('trim_horizon')
