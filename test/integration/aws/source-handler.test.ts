@@ -242,4 +242,39 @@ describe('source handler', () => {
       ),
     ).toEqual(['DYNAMODB_BAD_IMAGE']);
   });
+  it("tells an existing queue's messages (rows) from the step's own queue's (envelopes)", async () => {
+    const source = 'arn:aws:sqs:us-east-1:123456789012:orders-in';
+    const { q1, dlq, handler } = await setup(pass, { sqs: { queueArn: source } });
+    const message = (id: string, body: string, arn: string) => ({
+      messageId: id,
+      receiptHandle: '',
+      body,
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '0',
+        SenderId: 'x',
+        ApproximateFirstReceiveTimestamp: '0',
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: arn,
+      awsRegion: 'us-east-1',
+    });
+    const fromSource = await handler({
+      Records: [message('m1', '{"order_id":"o-9"}', source), message('m2', 'not json', source)],
+    });
+    expect(fromSource).toEqual({ batchItemFailures: [] });
+    expect((await drain(ctx.clients.sqs, q1)).flatMap((m) => decodeEnvelope(m.Body ?? '').rows)).toEqual([
+      { order_id: 'o-9' },
+    ]);
+    expect(await drain(ctx.clients.sqs, dlq)).toHaveLength(1);
+    // The step's own queue carries envelopes: a row body there is not one, and is dead-lettered as such.
+    const own = await handler({
+      Records: [message('m3', '{"order_id":"o-9"}', 'arn:aws:sqs:us-east-1:000000000000:own')],
+    });
+    expect(own).toEqual({ batchItemFailures: [] });
+    const dead = await drain(ctx.clients.sqs, dlq);
+    expect(dead[0]?.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.code]?.StringValue).toBe('INVALID_ENVELOPE');
+  });
 });
