@@ -4,12 +4,14 @@ import { type ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { mappedSourceKind } from '../kisflow/config/flow-source.ts';
 import type { FlowSpec, FuncSpec, FunctionMode, ProjectConfig } from '../kisflow/config/model.ts';
 import { fifoQueues, logicalSafeId, resourceNames, safeId, stepKeys } from '../kisflow/config/names.ts';
 import { maxReceiveCount } from '../kisflow/config/redelivery.ts';
 import { ConfigError } from '../kisflow/errors.ts';
 import { FlowEventSource } from './event-source.ts';
 import { FlowMonitoring } from './flow-monitoring.ts';
+import { FlowSourceMapping } from './flow-source-mapping.ts';
 import { KisFlowJob } from './job-schedule.ts';
 import { DEAD_LETTER_RETENTION, deadLetterQueue, secureQueue } from './secure-queue.ts';
 import type { SharedStack } from './shared-stack.ts';
@@ -66,6 +68,8 @@ export class FlowStack extends Stack {
   public readonly ingressDeadLetterQueue?: Queue;
   public readonly jobs: ReadonlyMap<string, KisFlowJob>;
   public readonly eventSource?: FlowEventSource;
+  /** The event source mapping of the flow's `source` (Kinesis, DynamoDB stream, Kafka, SQS) on its first step. */
+  public readonly sourceMapping?: FlowSourceMapping;
   public readonly monitoring: FlowMonitoring;
 
   constructor(scope: Construct, id: string, props: FlowStackProps) {
@@ -169,7 +173,8 @@ export class FlowStack extends Stack {
 
     const jobs = [...project.jobs.values()].filter((job) => job.flowId === flowId);
     const source = flow.source?.eventPattern ? flow.source : undefined;
-    if (jobs.length > 0 || source) {
+    const mapped = mappedSourceKind(flow.source) === undefined ? undefined : flow.source;
+    if (jobs.length > 0 || source || mapped) {
       this.ingressDeadLetterQueue = deadLetterQueue(this, 'IngressDeadLetterQueue', {
         queueName: names.ingressDeadLetterQueue(flowId),
       });
@@ -178,7 +183,7 @@ export class FlowStack extends Stack {
       Validations.of(this.ingressDeadLetterQueue).acknowledge({
         id: 'AwsSolutions-SQS3',
         reason:
-          'This queue is the dead-letter queue of the EventBridge Scheduler schedules and EventBridge rule that feed the flow; it needs no DLQ of its own.',
+          'This queue is the dead-letter queue of the EventBridge Scheduler schedules, EventBridge rule and event source mapping that feed the flow; it needs no DLQ of its own.',
       });
     }
     const ingressDlq = this.ingressDeadLetterQueue as IQueue;
@@ -207,6 +212,18 @@ export class FlowStack extends Stack {
         queue: first,
         deadLetterQueue: ingressDlq,
         enabled: flow.enabled,
+      });
+    }
+    if (mapped) {
+      const first = this.steps[0] as KisFlowStep;
+      this.sourceMapping = new FlowSourceMapping(this, 'SourceMapping', {
+        flowId,
+        source: mapped,
+        function: first.function,
+        role: first.role,
+        deadLetterQueue: ingressDlq,
+        enabled: flow.enabled,
+        ...(props.prefix === undefined ? {} : { prefix: props.prefix }),
       });
     }
     const stem = names.flowMonitoring(flowId);

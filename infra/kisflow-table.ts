@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { TABLE_KEY, TTL_ATTRIBUTE } from '../kisflow/wire/table-keys.ts';
 
@@ -11,6 +11,8 @@ export interface KisFlowTableProps {
    * @default RemovalPolicy.RETAIN - connector rows are what flows exchange; losing them is not undoable
    */
   readonly removalPolicy?: RemovalPolicy;
+  /** Give the table a stream of new and old images (a flow's `dynamodb_stream` source reads it). @default false */
+  readonly stream?: boolean;
 }
 
 /**
@@ -34,6 +36,7 @@ export class KisFlowTable extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: TTL_ATTRIBUTE,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      ...(props.stream ? { stream: StreamViewType.NEW_AND_OLD_IMAGES } : {}),
     });
   }
 }

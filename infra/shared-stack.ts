@@ -2,9 +2,12 @@ import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'a
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
+import { streamedConnectors } from '../kisflow/config/flow-source.ts';
 import type { ProjectConfig } from '../kisflow/config/model.ts';
 import { logicalSafeId, resourceNames, safeId } from '../kisflow/config/names.ts';
+import { connectorStreamParameter } from './flow-source-mapping.ts';
 import { KisFlowTable } from './kisflow-table.ts';
 
 export interface SharedStackProps extends StackProps {
@@ -41,6 +44,7 @@ export class SharedStack extends Stack {
     const names = resourceNames(props.prefix);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const tables = new Map<string, Table>();
+    const streamed = streamedConnectors(props.project.flows.values());
     for (const conn of props.project.conns.values()) {
       if (conn.type !== 'dynamodb') continue;
       // The table's construct id is what its logical id hashes: never change it, or CloudFormation
@@ -49,8 +53,16 @@ export class SharedStack extends Stack {
       const { table } = new KisFlowTable(this, `Connector-${safeId(conn.cid)}`, {
         tableName: names.connectorTable(conn.cid),
         removalPolicy,
+        stream: streamed.has(conn.cid),
       });
       tables.set(conn.cid, table);
+      if (table.tableStreamArn !== undefined) {
+        new StringParameter(this, `ConnectorStream${logicalSafeId(conn.cid)}`, {
+          parameterName: connectorStreamParameter(props.prefix, conn.cid),
+          description: `Stream of the table of connector ${safeId(conn.cid, 100)} (a flow's dynamodb_stream source)`,
+          stringValue: table.tableStreamArn,
+        });
+      }
       new CfnOutput(this, `ConnectorTable${logicalSafeId(conn.cid)}`, {
         description: `DynamoDB table of connector ${conn.cid}`,
         value: table.tableName,

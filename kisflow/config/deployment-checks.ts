@@ -1,4 +1,5 @@
 import type { ConfigIssue } from '../errors.ts';
+import { didYouMean } from './did-you-mean.ts';
 import type { FlowSpec, ParamValue, ProjectConfig, SourcePosition } from './model.ts';
 import {
   fifoQueues,
@@ -59,7 +60,9 @@ export function deploymentIssues(
 ): ConfigIssue[] {
   const names = resourceNames(options.prefix);
   const issues: ConfigIssue[] = [];
-  for (const flow of project.flows.values()) issues.push(...jumpTargetIssues(project, flow));
+  for (const flow of project.flows.values()) {
+    issues.push(...jumpTargetIssues(project, flow), ...sourceIssues(project, flow));
+  }
 
   for (const job of project.jobs.values()) {
     const flow = project.flows.get(job.flowId);
@@ -212,6 +215,33 @@ function wiringSizeIssues(flow: FlowSpec, queueNames: readonly string[]): Config
       `flow "${flow.flowId}" has ${flow.steps.length} steps: the queue URLs each step may send to need about ${bytes} bytes of environment, over Lambda's ${LAMBDA_ENVIRONMENT_BYTES}; split the flow in two, joined through a connector`,
     ),
   ];
+}
+
+/** A `dynamodb_stream` source names one of the project's `dynamodb` connectors, whose table gets the stream. */
+function sourceIssues(project: ProjectConfig, flow: FlowSpec): ConfigIssue[] {
+  const stream = flow.source?.dynamodbStream;
+  if (stream?.connector === undefined) return [];
+  const where = `flow "${flow.flowId}": source.dynamodb_stream.connector`;
+  const conn = project.conns.get(stream.connector);
+  if (conn === undefined) {
+    const known = [...project.conns.values()].filter((c) => c.type === 'dynamodb').map((c) => `"${c.cid}"`);
+    const hint = didYouMean(stream.connector, project.conns.keys());
+    return [
+      located(
+        stream.at ?? flow.at,
+        `${where} names "${stream.connector}", which is no connector${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of the project's dynamodb connectors: ${known.join(', ') || 'none (add a kistype: conn document)'}, or stream_arn for a table outside the project`,
+      ),
+    ];
+  }
+  if (conn.type !== 'dynamodb') {
+    return [
+      located(
+        stream.at ?? flow.at,
+        `${where} names "${conn.cid}", a connector of type ${conn.type}, which has no DynamoDB table; expected a connector of type dynamodb, or stream_arn`,
+      ),
+    ];
+  }
+  return [];
 }
 
 /** The `jump_targets` params of a flow's steps (the function's default, or the step's own). */

@@ -10,6 +10,7 @@ import {
   requireSameValue,
   statusField,
 } from './fields.ts';
+import { flowSourceSchema, flowSourceSpec } from './flow-source.ts';
 import type { FlowSpec } from './model.ts';
 
 const step = z
@@ -111,29 +112,6 @@ const tuning = z
   })
   .describe('How the flow runs in AWS: batching, concurrency and size of each step.');
 
-const source = z
-  .strictObject({
-    event_pattern: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .describe('An EventBridge event pattern; matching events enter the first step as rows.'),
-    event_bus: z
-      .string()
-      .min(1)
-      .optional()
-      .describe("Name of the event bus. Default the account's default bus."),
-  })
-  .superRefine((value, ctx) => {
-    if (value.event_bus !== undefined && value.event_pattern === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'needs an event_pattern saying which events enter the flow',
-        path: ['event_bus'],
-      });
-    }
-  })
-  .describe('Where rows come from besides `kisflow send` and jobs.');
-
 const schema = z
   .strictObject({
     kistype: z.literal('flow').describe('Document type: a flow.'),
@@ -148,7 +126,7 @@ const schema = z
       ),
     flows: nullableList(step).optional().describe('The steps, in order.'),
     tuning: tuning.prefault({}),
-    source: source.optional(),
+    source: flowSourceSchema.optional(),
     scene: idField.optional().describe('Business group (scene) of the flow, for listing and permissions.'),
   })
   .superRefine((value, ctx) => requireOneOf(value, ctx, ['flow_id', 'flow_name']), ALWAYS)
@@ -191,9 +169,7 @@ export const flowDocument: DocumentKind<typeof schema, FlowSpec> = {
         maxReceives: t.max_receives,
         ordering: t.ordering,
       }),
-      source: parsed.source
-        ? defined({ eventPattern: parsed.source.event_pattern, eventBus: parsed.source.event_bus })
-        : undefined,
+      source: parsed.source ? flowSourceSpec(flowId, parsed.source, locate) : undefined,
       scene: parsed.scene,
       at: locate([]),
     });

@@ -71,11 +71,94 @@ export interface FlowTuning {
   readonly ordering?: readonly string[];
 }
 
+/** Where a stream mapping starts reading when it is created (Lambda's StartingPosition). */
+export type StartingPosition = 'latest' | 'trim_horizon' | 'at_timestamp';
+
+/**
+ * How Lambda's event source mapping feeds the first step, for the stream kinds. Unset fields keep
+ * Lambda's defaults. https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
+ */
+export interface StreamMappingTuning {
+  readonly startingPosition: StartingPosition;
+  /** ISO 8601 time, with `startingPosition: 'at_timestamp'`. */
+  readonly startingTimestamp?: string;
+  readonly batchSize?: number;
+  readonly batchingWindowSeconds?: number;
+  /** Concurrent batches per shard (Kinesis, DynamoDB Streams), 1-10. */
+  readonly parallelizationFactor?: number;
+  readonly bisectOnError?: boolean;
+  /** Retries of a failed batch before it goes to the on-failure destination; -1: until the record expires. */
+  readonly maxRetries?: number;
+  /** Records older than this skip the function and go to the on-failure destination; -1: no limit. */
+  readonly maxRecordAgeSeconds?: number;
+  /** Lambda filter criteria patterns: records matching none never reach the step. */
+  readonly filters?: readonly Record<string, unknown>[];
+  readonly at?: SourcePosition;
+}
+
+/** Lambda's provisioned mode: pollers kept ready (Kafka and SQS mappings). */
+export interface ProvisionedPollers {
+  readonly minimum?: number;
+  readonly maximum?: number;
+}
+
+export interface KinesisSourceSpec extends StreamMappingTuning {
+  readonly streamArn: string;
+  /** `json`: each record's data is a JSON row; `dms`: AWS DMS change records. @default 'json' */
+  readonly format?: 'json' | 'dms';
+}
+
+export interface DynamodbStreamSourceSpec extends Omit<StreamMappingTuning, 'startingPosition'> {
+  readonly startingPosition: Exclude<StartingPosition, 'at_timestamp'>;
+  /** One of the project's `dynamodb` connectors: its table gets a stream (new and old images). */
+  readonly connector?: string;
+  /** An existing table's stream. Exactly one of `connector` and `streamArn`. */
+  readonly streamArn?: string;
+}
+
+export interface KafkaSourceSpec extends Omit<StreamMappingTuning, 'parallelizationFactor'> {
+  /** An MSK cluster. Exactly one of `mskClusterArn` and `bootstrapServers`. */
+  readonly mskClusterArn?: string;
+  /** A self-managed cluster's brokers (`host:port`). */
+  readonly bootstrapServers?: readonly string[];
+  /** SASL/SCRAM credentials in Secrets Manager (required for a self-managed cluster). */
+  readonly secretArn?: string;
+  readonly topic: string;
+  /** `json`: each record's value is a JSON row; `debezium`: Debezium change envelopes. @default 'json' */
+  readonly format?: 'json' | 'debezium';
+  /** @default `kisflow-<flow id>` (safe characters only) */
+  readonly consumerGroup: string;
+  readonly provisionedPollers?: ProvisionedPollers;
+}
+
+export interface SqsSourceSpec {
+  /** An existing queue the flow consumes (its own redrive policy decides what is dead). */
+  readonly queueArn: string;
+  readonly batchSize?: number;
+  readonly batchingWindowSeconds?: number;
+  /** ScalingConfig.MaximumConcurrency, 2-1000. */
+  readonly maxConcurrency?: number;
+  readonly filters?: readonly Record<string, unknown>[];
+  readonly provisionedPollers?: ProvisionedPollers;
+  readonly at?: SourcePosition;
+}
+
+/** The kinds of `source`; a flow has at most one. */
+export type FlowSourceKind = 'eventPattern' | 'kinesis' | 'dynamodbStream' | 'kafka' | 'sqs';
+
 export interface FlowSourceSpec {
   /** An EventBridge event pattern; matching events enter the flow's first step. */
   readonly eventPattern?: Readonly<Record<string, unknown>>;
   /** Name of the event bus (default: the account's default bus). */
   readonly eventBus?: string;
+  /** A Kinesis data stream read by the first step's event source mapping. */
+  readonly kinesis?: KinesisSourceSpec;
+  /** A DynamoDB table's stream (a connector's, or any by ARN). */
+  readonly dynamodbStream?: DynamodbStreamSourceSpec;
+  /** A Kafka topic on MSK or a self-managed cluster. */
+  readonly kafka?: KafkaSourceSpec;
+  /** An existing SQS queue whose message bodies are rows. */
+  readonly sqs?: SqsSourceSpec;
 }
 
 export interface FlowSpec {

@@ -68,6 +68,13 @@ const rules: Array<{ from: string; allow: (t: string) => boolean; why: string }>
     why: 'the wire contract is SDK-free: runtime and infra share it',
   },
   {
+    from: 'kisflow/sources',
+    allow: (t) =>
+      ['kisflow/sources', 'kisflow/config', 'kisflow/errors', 'kisflow/ports', 'aws-lambda'].includes(t) ||
+      t.startsWith('node:'),
+    why: 'source decoders are SDK-free: Lambda event types only',
+  },
+  {
     from: 'kisflow/runs',
     allow: (t) =>
       ['kisflow/runs', 'kisflow/config', 'kisflow/errors', 'kisflow/ports'].includes(t) ||

@@ -6,19 +6,23 @@ import { SqsTransport } from '../../aws/sqs-transport.ts';
 import { resourceNames } from '../../config/names.ts';
 import { UsageError } from '../../errors.ts';
 import type { Destination, StepBatch } from '../../ports.ts';
+import { SEND_AS } from '../../sources/events-from-rows.ts';
 import { destinationQueue } from '../../wire/destination.ts';
 import { type DeploymentOptions, deploymentOptions, openDeployment } from '../deployment-options.ts';
 import { readJsonLines } from '../jsonl.ts';
+import { sendAsSource } from './send-as-source.ts';
 
 interface SendOptions extends DeploymentOptions {
   input: string;
   via: string;
+  as?: string;
 }
 
 /**
  * `kisflow send <flow_id> --input rows.jsonl`: feeds rows to a running flow (a `kisflow dev`
  * stack, LocalStack, or AWS) — packed into the first step's queue, or as events on the flow's
- * event bus with `--via eventbridge`.
+ * event bus with `--via eventbridge`, or (`--as kafka`, ...) as a source's records through the
+ * first step's source handler, run here against the stack's queues and tables.
  */
 export function register(program: Command): void {
   deploymentOptions(program.command('send'))
@@ -28,7 +32,15 @@ export function register(program: Command): void {
     .argument('<flow_id>', 'the flow to feed')
     .option('-i, --input <file>', 'rows as JSON Lines, - for stdin', '-')
     .option('--via <channel>', 'sqs or eventbridge', 'sqs')
+    .option(
+      '--as <source>',
+      `run the input through the first step's source handler as ${SEND_AS.join(', ')} records: rows, or a recorded event in AWS's shape (a .json file with Records/records)`,
+    )
     .action(async (flowId: string, opts: SendOptions) => {
+      if (opts.as !== undefined) {
+        await sendAsSource(flowId, opts.as, opts);
+        return;
+      }
       if (opts.via !== 'sqs' && opts.via !== 'eventbridge') {
         throw new UsageError('BAD_OPTION', `--via must be sqs or eventbridge, received "${opts.via}"`);
       }
