@@ -301,16 +301,21 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
 
   const loop = async (entry: Entry, first: () => void): Promise<void> => {
     if (ledger !== undefined) {
+      // The last fire before a restart is where missed fires start; rate schedules keep its cadence.
+      const { lastFire } = await ledger.jobState(entry.job.jobId);
+      if (lastFire !== undefined && lastFire < started.getTime()) {
+        entry.handled = new Date(lastFire);
+        entry.anchor = entry.handled;
+      }
       await readState(entry);
-      // Rate schedules keep the cadence of the fires before the restart.
-      if (entry.handled.getTime() < started.getTime()) entry.anchor = entry.handled;
     }
     if (!entry.paused) handleDue(entry);
     first();
     while (!stopped) {
       const [next] = nextRuns(entry.schedule, 1, entry.handled, entry.anchor);
       if (next === undefined && ledger === undefined) return;
-      await sleep(Math.min(checkMs, next === undefined ? checkMs : next.getTime() - now()));
+      // Paused, the due fire stays due: only the state is worth checking.
+      await sleep(entry.paused || next === undefined ? checkMs : Math.min(checkMs, next.getTime() - now()));
       if (stopped) return;
       // Fires due while paused stay unhandled: on resume they are missed fires.
       await readState(entry);
