@@ -499,6 +499,7 @@ export class DynamoRunLedger implements RunLedger {
     const until = query.until ?? now + 1;
     const limit = query.limit ?? 1000;
     const found: RunRecord[] = [];
+    const listed = new Set<string>();
     try {
       for (let day = bucketStart(until - 1, DAY_MS); day >= bucketStart(since, DAY_MS); day -= DAY_MS) {
         const entries = await this.#query(
@@ -506,7 +507,11 @@ export class DynamoRunLedger implements RunLedger {
           { from: `${pad(since, 15)}#`, to: `${pad(until, 15)}#` },
           true,
         );
-        const ids = entries.map((e) => (str(e, 'sk') as string).slice(16));
+        // Two processes starting one run (a fire recovered by both) each index it at their own
+        // start time; the record is one, and so is its line.
+        const ids = entries
+          .map((e) => (str(e, 'sk') as string).slice(16))
+          .filter((id) => !listed.has(id) && listed.add(id));
         for (let i = 0; i < ids.length && found.length < limit; i += 8) {
           const runs = await Promise.all(ids.slice(i, i + 8).map((id) => this.get(id)));
           found.push(
