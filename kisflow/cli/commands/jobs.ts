@@ -252,7 +252,7 @@ export function register(program: Command): void {
             r.flow,
             r.schedule,
             r.timezone,
-            r.state,
+            r.reason === null || r.state !== 'paused' ? r.state : `paused (${r.reason})`,
             r.scene ?? '-',
             r.next ?? '-',
             r.lastRun ? `${r.lastRun.status} ${r.lastRun.started}` : '-',
