@@ -27,6 +27,10 @@ const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }
     title: 'Run ledger on DynamoDB: exact completion vs one ADD per batch',
     load: () => import('./run-ledger.ts'),
   },
+  accounting: {
+    title: 'kisflow dev with run accounting on vs off: throughput and DynamoDB requests per message',
+    load: () => import('./accounting.ts'),
+  },
 };
 
 const wanted = process.argv.slice(2);

@@ -193,6 +193,7 @@ export class FlowStack extends Stack {
         new KisFlowJob(this, `Job-${safeId(job.jobId)}`, {
           jobId: job.jobId,
           flowId,
+          scheduleName: names.jobSchedule(job.jobId),
           schedule: job.schedule,
           timezone: job.timezone,
           params: job.params,

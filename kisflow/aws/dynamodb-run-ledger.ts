@@ -29,6 +29,8 @@ import {
 import {
   type BatchCompletion,
   type CompletionResult,
+  type JobRunState,
+  type JobState,
   type RunLedger,
   type RunQuery,
   type RunRecord,
@@ -57,6 +59,7 @@ import { TTL_ATTRIBUTE } from '../wire/table-keys.ts';
  * - `active` / `<id>`: runs still running (the timeout sweep and overlap checks read it);
  * - `job#<job>` / `slot`: the run holding an exclusive job;
  * - `job#<job>` / `queue#<queued>#<id>`: fires queued behind it (overlap `serial`);
+ * - `job#<job>` / `state`: paused or enabled, why, and the last fire handled (no TTL: it outlives runs);
  * - `stream#<flow>` / `<minute>#<step>#<shard>`: counters of a continuous stream per minute.
  */
 export const RUN_TABLE = {
@@ -72,6 +75,7 @@ export const RUN_TABLE = {
   }),
   activeItem: (id: string) => ({ pk: 'active', sk: id }),
   slotItem: (jobId: string) => ({ pk: `job#${jobId}`, sk: 'slot' }),
+  jobStateItem: (jobId: string) => ({ pk: `job#${jobId}`, sk: 'state' }),
   queueItem: (jobId: string, queuedAt: number, runId: string) => ({
     pk: `job#${jobId}`,
     sk: `queue#${pad(queuedAt, 15)}#${runId}`,
@@ -150,6 +154,17 @@ function recordItem(r: RunRecord, ttl: number): Item {
   if (r.scheduledAt !== undefined) item.scheduledAt = { N: String(r.scheduledAt) };
   if (r.reason !== undefined) item.reason = { S: r.reason };
   return item;
+}
+
+function decodeJobState(jobId: string, item: Item | undefined): JobState {
+  const reason = str(item, 'reason');
+  return {
+    jobId,
+    state: str(item, 'state') === 'paused' ? 'paused' : 'enabled',
+    ...(reason === undefined ? {} : { reason }),
+    ...(item?.changedAt ? { changedAt: num(item, 'changedAt') } : {}),
+    ...(item?.lastFire ? { lastFire: num(item, 'lastFire') } : {}),
+  };
 }
 
 /** A run record from its item and its shard items (one Query of the run's partition). */
@@ -484,6 +499,7 @@ export class DynamoRunLedger implements RunLedger {
     const until = query.until ?? now + 1;
     const limit = query.limit ?? 1000;
     const found: RunRecord[] = [];
+    const listed = new Set<string>();
     try {
       for (let day = bucketStart(until - 1, DAY_MS); day >= bucketStart(since, DAY_MS); day -= DAY_MS) {
         const entries = await this.#query(
@@ -491,7 +507,11 @@ export class DynamoRunLedger implements RunLedger {
           { from: `${pad(since, 15)}#`, to: `${pad(until, 15)}#` },
           true,
         );
-        const ids = entries.map((e) => (str(e, 'sk') as string).slice(16));
+        // Two processes starting one run (a fire recovered by both) each index it at their own
+        // start time; the record is one, and so is its line.
+        const ids = entries
+          .map((e) => (str(e, 'sk') as string).slice(16))
+          .filter((id) => !listed.has(id) && listed.add(id));
         for (let i = 0; i < ids.length && found.length < limit; i += 8) {
           const runs = await Promise.all(ids.slice(i, i + 8).map((id) => this.get(id)));
           found.push(
@@ -651,6 +671,59 @@ export class DynamoRunLedger implements RunLedger {
       return rollUp(minutes, query.granularity === 'hour' ? HOUR_MS : MINUTE_MS);
     } catch (error) {
       throw failure('streamBuckets', undefined, error);
+    }
+  }
+
+  // Job state: pause/resume and the last fire, on one item per job.
+  async jobState(jobId: string): Promise<JobState> {
+    try {
+      const out = await this.#db.send(
+        new GetItemCommand({
+          TableName: this.#table,
+          Key: key(RUN_TABLE.jobStateItem(jobId)),
+          ConsistentRead: true,
+        }),
+      );
+      return decodeJobState(jobId, out.Item);
+    } catch (error) {
+      throw failure('jobState', undefined, error);
+    }
+  }
+
+  async setJobState(jobId: string, state: JobRunState, reason?: string): Promise<JobState> {
+    const values: Item = { ':s': { S: state }, ':now': { N: String(this.#now()) } };
+    if (reason !== undefined) values[':r'] = { S: reason };
+    try {
+      const out = await this.#db.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: key(RUN_TABLE.jobStateItem(jobId)),
+          UpdateExpression: `SET #state = :s, changedAt = :now${reason === undefined ? ' REMOVE reason' : ', reason = :r'}`,
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return decodeJobState(jobId, out.Attributes);
+    } catch (error) {
+      throw failure('setJobState', undefined, error);
+    }
+  }
+
+  async noteFire(jobId: string, scheduledAt: number): Promise<void> {
+    try {
+      await this.#db.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: key(RUN_TABLE.jobStateItem(jobId)),
+          UpdateExpression: 'SET lastFire = :t',
+          // Monotonic: a late fire handled after a newer one leaves the newer time.
+          ConditionExpression: 'attribute_not_exists(lastFire) OR lastFire < :t',
+          ExpressionAttributeValues: { ':t': { N: String(scheduledAt) } },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw failure('noteFire', undefined, error);
     }
   }
 }

@@ -115,6 +115,11 @@ export function resourceNames(prefix = DEFAULT_PREFIX) {
     stateTable: () => `${prefix}-state`,
     /** The run ledger (kisflow/aws/dynamodb-run-ledger.ts). */
     runsTable: () => `${prefix}-runs`,
+    /**
+     * A job's EventBridge Scheduler schedule (1-64 of `[0-9A-Za-z_.-]`), named so that `kisflow jobs
+     * pause|resume` finds it. Job ids are unique in a project.
+     */
+    jobSchedule: (jobId: string) => `${prefix}-job-${safeId(jobId, 64 - prefix.length - '-job-'.length)}`,
     /** The topic alarms notify unless `kisflow:alarmTopicArn` names another. */
     alarmTopic: () => `${prefix}-alarms`,
   };

@@ -72,7 +72,7 @@ export class Delivery {
   readonly #messagesOf: (batch: StepBatch) => number;
   /** Children announced in the ledger whose send then failed, by batch id, for `deadLettered`. */
   readonly #unsent = new Map<string, number>();
-  readonly #statuses = new Map<string, { status: string | undefined; at: number }>();
+  readonly #statuses = new Map<string, { status: Promise<string | undefined>; at: number }>();
 
   constructor(plan: FlowPlan, transport: Transport, options: DeliveryOptions = {}) {
     this.plan = plan;
@@ -227,14 +227,22 @@ export class Delivery {
     });
   }
 
-  /** The run's status, read at most once per STATUS_TTL_MS. */
-  async #statusOf(runId: string): Promise<string | undefined> {
+  /**
+   * The run's status, read at most once per STATUS_TTL_MS. The read itself is what is kept, so
+   * the records of one invocation (processed in parallel) share one request.
+   */
+  #statusOf(runId: string): Promise<string | undefined> {
     const now = Date.now();
     const cached = this.#statuses.get(runId);
     if (cached !== undefined && now - cached.at < STATUS_TTL_MS) return cached.status;
-    const status = await this.#ledger?.status(runId);
+    const status = this.#ledger?.status(runId) ?? Promise.resolve(undefined);
     if (this.#statuses.size >= 1000) this.#statuses.delete(this.#statuses.keys().next().value as string);
-    this.#statuses.set(runId, { status, at: now });
+    const entry = { status, at: now };
+    this.#statuses.set(runId, entry);
+    // A failed read is not kept: the next record reads again.
+    status.catch(() => {
+      if (this.#statuses.get(runId) === entry) this.#statuses.delete(runId);
+    });
     return status;
   }
 

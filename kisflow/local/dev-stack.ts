@@ -327,6 +327,10 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           else if (outcome.kind === 'started' && outcome.covered !== undefined)
             log(`kisflow dev: job ${job.jobId}: run ${outcome.covered} cancelled for ${outcome.run.id}`);
         },
+        onMissed: (job, missed) =>
+          log(
+            `kisflow dev: job ${job.jobId}: ${missed.missed} fire(s) missed, ${missed.fire ? `one run (misfire) for ${missed.scheduledAt.toISOString()}` : 'skipped (misfire: skip)'}`,
+          ),
         send: (job, tick) => transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, tick),
         onFire: (job, tick) =>
           log(`kisflow dev: job ${job.jobId} fired into flow ${job.flowId} (${tick.batchId})`),

@@ -70,6 +70,22 @@ function ticksOf(fire: Fire, run: RunRecord): ShardTick[] {
  */
 export async function fireJob(ledger: RunLedger, fire: Fire): Promise<FireOutcome> {
   const start = runStart(fire);
+  // A schedule's fire for a paused job (on AWS the schedule's own state change may lag the
+  // ledger's) is kept as skipped, and not noted as fired: on resume it counts as missed.
+  const scheduled = fire.trigger === 'schedule' || fire.trigger === 'misfire';
+  if (scheduled) {
+    const state = await ledger.jobState(fire.job.jobId);
+    if (state.state === 'paused') {
+      const why = `job paused${state.reason === undefined ? '' : `: ${state.reason}`}`;
+      return { kind: 'skipped', run: await ledger.skip({ ...start, exclusive: false }, why) };
+    }
+  }
+  const outcome = await startFire(ledger, fire, start);
+  if (scheduled) await ledger.noteFire(fire.job.jobId, fire.scheduledAt.getTime());
+  return outcome;
+}
+
+async function startFire(ledger: RunLedger, fire: Fire, start: RunStart): Promise<FireOutcome> {
   let covered: string | undefined;
   // Bounded: each round either starts, or cancels one holder (cover_early) and tries again.
   for (let round = 0; round < 3; round++) {

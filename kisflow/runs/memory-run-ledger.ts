@@ -12,6 +12,8 @@ import {
 import type {
   BatchCompletion,
   CompletionResult,
+  JobRunState,
+  JobState,
   RunLedger,
   RunQuery,
   RunRecord,
@@ -48,6 +50,7 @@ export class MemoryRunLedger implements RunLedger {
   readonly #slots = new Map<string, string>();
   readonly #queues = new Map<string, { run: RunStart; queuedAt: number }[]>();
   readonly #minutes = new Map<string, { bucket: StreamBucket; done: Set<string> }>();
+  readonly #jobs = new Map<string, JobState>();
   readonly #now: () => number;
 
   constructor(options: MemoryRunLedgerOptions = {}) {
@@ -172,6 +175,27 @@ export class MemoryRunLedger implements RunLedger {
       .map((m) => m.bucket)
       .filter((b) => b.flowId === query.flowId && b.start >= query.since && b.start < query.until);
     return rollUp(minutes, query.granularity === 'hour' ? HOUR_MS : MINUTE_MS);
+  }
+
+  // Job state: pause/resume and the last fire.
+  async jobState(jobId: string): Promise<JobState> {
+    return this.#job(jobId);
+  }
+
+  #job(jobId: string): JobState {
+    return this.#jobs.get(jobId) ?? { jobId, state: 'enabled' };
+  }
+
+  async setJobState(jobId: string, state: JobRunState, reason?: string): Promise<JobState> {
+    const { reason: _old, ...kept } = this.#job(jobId);
+    const next = { ...kept, state, changedAt: this.#now(), ...(reason === undefined ? {} : { reason }) };
+    this.#jobs.set(jobId, next);
+    return next;
+  }
+
+  async noteFire(jobId: string, scheduledAt: number): Promise<void> {
+    const current = this.#job(jobId);
+    if ((current.lastFire ?? -1) < scheduledAt) this.#jobs.set(jobId, { ...current, lastFire: scheduledAt });
   }
 
   #finish(entry: MemoryRun, status: RunStatus, reason?: string): void {

@@ -199,6 +199,27 @@ export interface StreamQuery {
 }
 
 /**
+ * A job's operating state, kept deployment-wide in the ledger. `paused` (`kisflow jobs pause`):
+ * its fires are not started; YAML `status: 0` is another matter (the job is not deployed at all).
+ */
+export type JobRunState = 'enabled' | 'paused';
+
+export interface JobState {
+  readonly jobId: string;
+  /** `enabled` for a job never paused. */
+  readonly state: JobRunState;
+  /** Why it was paused or resumed, as the operator gave it. */
+  readonly reason?: string;
+  /** When the state last changed (epoch ms). */
+  readonly changedAt?: number;
+  /**
+   * The latest schedule time a fire of the job was handled for (started, queued or skipped by an
+   * overlap policy; epoch ms): where misfire detection starts counting after a restart or a resume.
+   */
+  readonly lastFire?: number;
+}
+
+/**
  * Where runs are tracked: once per batch, idempotently by batch id, so completion is exact.
  *
  * @example
@@ -233,4 +254,12 @@ export interface RunLedger {
   recordStream(batch: StreamBatch): Promise<boolean>;
   /** Per-step buckets, oldest first. */
   streamBuckets(query: StreamQuery): Promise<StreamBucket[]>;
+
+  // Job state: pause/resume and the last fire misfire detection counts from.
+  /** The job's state; `{ state: 'enabled' }` for a job the ledger has never seen. */
+  jobState(jobId: string): Promise<JobState>;
+  /** Pauses or resumes a job for the whole deployment; returns the state now stored. */
+  setJobState(jobId: string, state: JobRunState, reason?: string): Promise<JobState>;
+  /** Records that a fire for `scheduledAt` (epoch ms) was handled; an older time never overwrites a newer one. */
+  noteFire(jobId: string, scheduledAt: number): Promise<void>;
 }

@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
+import { setScheduleState } from '../../aws/job-schedules.ts';
 import { SqsTransport } from '../../aws/sqs-transport.ts';
 import { loadProject } from '../../config/index.ts';
 import type { JobSpec, Params, ProjectConfig } from '../../config/model.ts';
 import { resourceNames } from '../../config/names.ts';
 import { UsageError } from '../../errors.ts';
-import { nextRuns, parseSchedule } from '../../local/scheduler.ts';
-import { fireBatches, fireJob } from '../../runs/fire-job.ts';
+import { missedFires, nextRuns, parseSchedule } from '../../local/scheduler.ts';
+import { type FireOutcome, fireBatches, fireJob } from '../../runs/fire-job.ts';
 import { jobPolicy } from '../../runs/job-policy.ts';
-import type { RunLedger, RunRecord } from '../../runs/run-ledger.ts';
-import { openFlowDeployment } from '../deployment.ts';
+import { checkMisfire, type MisfireDecision } from '../../runs/misfire.ts';
+import type { JobState, RunLedger, RunRecord } from '../../runs/run-ledger.ts';
+import { type FlowDeployment, openFlowDeployment } from '../deployment.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { formatTable } from './dlq.ts';
 import { type LedgerOptions, ledgerOptions, withLedger } from './runs.ts';
@@ -70,7 +72,10 @@ export interface JobRow {
   readonly flow: string;
   readonly schedule: string;
   readonly timezone: string;
-  readonly state: 'on' | 'off';
+  /** `disabled`: `status: 0` in the YAML (or its flow's), so never deployed to fire; `paused`: `jobs pause`. */
+  readonly state: 'enabled' | 'paused' | 'disabled';
+  /** Why it was paused or resumed, as given. */
+  readonly reason: string | null;
   readonly scene: string | null;
   readonly next: string | null;
   readonly lastRun: { readonly id: string; readonly status: string; readonly started: string } | null;
@@ -93,14 +98,17 @@ export async function listJobs(
     const finished = runs.filter((r) => FINISHED.has(r.status));
     const last = runs[0];
     const on = isOn(project, job);
+    const kept = on && ledger ? await ledger.jobState(job.jobId) : undefined;
+    const state = !on ? 'disabled' : kept?.state === 'paused' ? 'paused' : 'enabled';
     rows.push({
       job: job.jobId,
       flow: job.flowId,
       schedule: job.schedule,
       timezone: job.timezone,
-      state: on ? 'on' : 'off',
+      state,
+      reason: kept?.reason ?? null,
       scene: jobPolicy(job).scene ?? null,
-      next: on ? (jobNext(job, 1, now)[0] ?? null) : null,
+      next: state === 'enabled' ? (jobNext(job, 1, now)[0] ?? null) : null,
       lastRun: last
         ? { id: last.id, status: last.status, started: new Date(last.started).toISOString() }
         : null,
@@ -113,6 +121,81 @@ export async function listJobs(
   return rows;
 }
 
+/** Where `jobs pause|resume` act: the ledger always, the cloud schedule and the flow where no local scheduler runs. */
+export interface JobControl {
+  readonly ledger: RunLedger;
+  /** Sets the job's EventBridge Scheduler schedule. @default - none (under `kisflow dev`: its scheduler reads the ledger) */
+  readonly setSchedule?: (state: 'ENABLED' | 'DISABLED') => Promise<void>;
+  /**
+   * Sends a started run's batches into its flow. Given, `resumeJob` applies the misfire policy
+   * itself. @default - none: a running `kisflow dev` applies it when it sees the resume
+   */
+  readonly sendRun?: (job: JobSpec, outcome: Extract<FireOutcome, { kind: 'started' }>) => Promise<void>;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+function jobThatFires(project: ProjectConfig, jobId: string): JobSpec {
+  const job = findJob(project, jobId);
+  if (!isOn(project, job)) {
+    throw new UsageError(
+      'JOB_DISABLED',
+      `Job '${jobId}' is off in the YAML (status: 0, or its flow '${job.flowId}' is): it has no schedule to pause or resume. Set status: 1 and deploy it.`,
+      { jobId },
+    );
+  }
+  return job;
+}
+
+/**
+ * Pauses a job for the whole deployment: the ledger first (every fire checks it), then its cloud
+ * schedule. Fires due while paused are missed fires: the misfire policy applies on resume.
+ */
+export async function pauseJob(control: JobControl, job: JobSpec, reason?: string): Promise<JobState> {
+  const state = await control.ledger.setJobState(job.jobId, 'paused', reason);
+  await control.setSchedule?.('DISABLED');
+  return state;
+}
+
+export interface Resumed {
+  readonly state: JobState;
+  /** What the misfire policy made of the fires missed, when this call applied it. */
+  readonly missed?: MisfireDecision;
+  readonly outcome?: FireOutcome;
+}
+
+/** Resumes a job (ledger, then schedule) and, given `sendRun`, applies its misfire policy to the fires missed. */
+export async function resumeJob(control: JobControl, job: JobSpec, reason?: string): Promise<Resumed> {
+  const now = control.now ?? Date.now;
+  const state = await control.ledger.setJobState(job.jobId, 'enabled', reason);
+  await control.setSchedule?.('ENABLED');
+  if (control.sendRun === undefined) return { state };
+  const schedule = parseSchedule(job.schedule, job.timezone);
+  const check = await checkMisfire(control.ledger, job, (last) =>
+    missedFires(schedule, last, new Date(now()), last),
+  );
+  if (check.fire === undefined) return { state, missed: check.decision };
+  const outcome = await fireJob(control.ledger, check.fire);
+  if (outcome.kind === 'started') await control.sendRun(job, outcome);
+  return { state, missed: check.decision, outcome };
+}
+
+/** The batches of a started run, into the flow's first step queue. */
+async function sendToFlow(
+  deployment: FlowDeployment,
+  job: JobSpec,
+  outcome: Extract<FireOutcome, { kind: 'started' }>,
+): Promise<void> {
+  const transport = new SqsTransport({
+    sqs: deployment.clients.sqs,
+    queueUrl: () => deployment.queues.stepQueues[0] as string,
+    maxMessageBytes: deployment.flow.tuning.maxMessageBytes,
+  });
+  for (const batch of fireBatches(job, outcome)) {
+    await transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, batch);
+  }
+}
+
 function positive(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) {
@@ -121,7 +204,7 @@ function positive(text: string, flag: string): number {
   return n;
 }
 
-/** `kisflow jobs list|next`. */
+/** `kisflow jobs list|next|trigger|pause|resume`. */
 export function register(program: Command): void {
   const jobs = program.command('jobs').description('timed jobs: schedules, next fires, last runs');
 
@@ -169,7 +252,7 @@ export function register(program: Command): void {
             r.flow,
             r.schedule,
             r.timezone,
-            r.state,
+            r.reason === null || r.state !== 'paused' ? r.state : `paused (${r.reason})`,
             r.scene ?? '-',
             r.next ?? '-',
             r.lastRun ? `${r.lastRun.status} ${r.lastRun.started}` : '-',
@@ -214,14 +297,7 @@ export function register(program: Command): void {
             runId: `manual-${randomUUID()}`,
           });
           if (outcome.kind === 'started') {
-            const transport = new SqsTransport({
-              sqs: deployment.clients.sqs,
-              queueUrl: () => deployment.queues.stepQueues[0] as string,
-              maxMessageBytes: deployment.flow.tuning.maxMessageBytes,
-            });
-            for (const batch of fireBatches(job, outcome)) {
-              await transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, batch);
-            }
+            await sendToFlow(deployment, job, outcome);
             const covered =
               outcome.covered === undefined
                 ? ''
@@ -245,6 +321,98 @@ export function register(program: Command): void {
         }
       },
     );
+
+  for (const [name, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
+    jobs
+      .command(name)
+      .description(
+        paused
+          ? 'pause a job for the whole deployment (runs table, and its EventBridge Scheduler schedule on AWS); fires due meanwhile are missed fires'
+          : 'resume a paused job; fires missed meanwhile go through its misfire policy (skip | fire_once_now)',
+      )
+      .argument('<job>', 'job id')
+      .option('--reason <text>', 'why, kept with the state and shown by jobs list')
+      .option('-d, --dir <dir>', 'flows directory', 'flows')
+      .option(
+        '--endpoint <url>',
+        'AWS-compatible endpoint (default: AWS_ENDPOINT_URL, a running kisflow dev, else AWS)',
+      )
+      .option(
+        '--prefix <prefix>',
+        'resource name prefix (default: the running kisflow dev one, else kisflow)',
+      )
+      .option('--json', 'print the job state as JSON')
+      .action(
+        async (
+          jobId: string,
+          opts: { reason?: string; dir: string; endpoint?: string; prefix?: string; json?: boolean },
+        ) => {
+          const project = await loadProject(opts.dir);
+          const job = jobThatFires(project, jobId);
+          const deployment = await openFlowDeployment(project, {
+            flowId: job.flowId,
+            root: process.cwd(),
+            ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+            ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
+          });
+          try {
+            const control = jobControl(deployment, job);
+            const done = paused
+              ? { state: await pauseJob(control, job, opts.reason) }
+              : await resumeJob(control, job, opts.reason);
+            if (opts.json) {
+              process.stdout.write(`${JSON.stringify(done.state)}\n`);
+            } else {
+              process.stdout.write(`job ${jobId} ${done.state.state}\n`);
+            }
+            process.stderr.write(`${describeChange(job, deployment, done)}\n`);
+          } finally {
+            deployment.close();
+          }
+        },
+      );
+  }
+}
+
+/**
+ * Under `kisflow dev` only the ledger: its scheduler reads the state (and applies the misfire
+ * policy on resume). Elsewhere no local scheduler runs: the cloud schedule is switched too, and
+ * resume starts the misfire run itself.
+ */
+function jobControl(deployment: FlowDeployment, job: JobSpec): JobControl {
+  const ledger = new DynamoRunLedger({
+    dynamodb: deployment.clients.dynamodb,
+    tableName: resourceNames(deployment.prefix).runsTable(),
+  });
+  if (deployment.source === 'dev') return { ledger };
+  const name = resourceNames(deployment.prefix).jobSchedule(job.jobId);
+  return {
+    ledger,
+    setSchedule: (state) =>
+      setScheduleState(
+        name,
+        state,
+        deployment.endpoint === undefined ? {} : { endpoint: deployment.endpoint },
+      ),
+    sendRun: (j, outcome) => sendToFlow(deployment, j, outcome),
+  };
+}
+
+function describeChange(job: JobSpec, deployment: FlowDeployment, done: Resumed): string {
+  const head = `job ${job.jobId}: ${done.state.state}${done.state.reason === undefined ? '' : ` (${done.state.reason})`}`;
+  const policy = job.misfire ?? 'skip';
+  if (done.state.state === 'paused')
+    return `${head}; fires due while paused are missed fires (misfire: ${policy})`;
+  if (deployment.source === 'dev')
+    return `${head}; the running kisflow dev applies misfire: ${policy} to the fires it missed`;
+  const missed = done.missed?.missed ?? 0;
+  if (done.outcome === undefined)
+    return `${head}; ${missed} missed fire(s), misfire: ${policy}: nothing started`;
+  const run = done.outcome.kind === 'queued' ? done.outcome.runId : done.outcome.run.id;
+  return `${head}; ${missed} missed fire(s), misfire: ${policy}: run ${run} ${done.outcome.kind}`;
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -117,7 +117,7 @@ describe('kisflow jobs list', () => {
     expect(rows[1]).toMatchObject({
       flow: 'F',
       timezone: 'Asia/Shanghai',
-      state: 'on',
+      state: 'enabled',
       scene: 'billing',
       lastRun: { id: 'r-ok', status: 'partial' },
       successRatio: 0,

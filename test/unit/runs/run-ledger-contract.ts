@@ -451,5 +451,61 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
       expect(started).toMatchObject({ trigger: 'misfire', scheduledAt: Date.UTC(2026, 11, 1, 13) });
       expect(await lastFireAt(ledger, 'Nightly')).toEqual(new Date(Date.UTC(2026, 11, 1, 13)));
     });
+    // Job state: pause/resume and the last fire.
+    it('keeps a job paused or enabled with its reason, for every process that asks', async () => {
+      expect(await ledger.jobState('Nightly')).toEqual({ jobId: 'Nightly', state: 'enabled' });
+      const paused = await ledger.setJobState('Nightly', 'paused', 'supplier maintenance');
+      expect(paused).toEqual({
+        jobId: 'Nightly',
+        state: 'paused',
+        reason: 'supplier maintenance',
+        changedAt: clock.ms,
+      });
+      expect(await ledger.jobState('Nightly')).toEqual(paused);
+      expect(await ledger.jobState('Other')).toEqual({ jobId: 'Other', state: 'enabled' });
+      clock.ms += 60_000;
+      await ledger.noteFire('Nightly', nine.getTime());
+      const resumed = await ledger.setJobState('Nightly', 'enabled');
+      // The old reason goes; the last fire stays.
+      expect(resumed).toEqual({
+        jobId: 'Nightly',
+        state: 'enabled',
+        changedAt: clock.ms,
+        lastFire: nine.getTime(),
+      });
+      expect(await ledger.jobState('Nightly')).toEqual(resumed);
+    });
+
+    it('notes the last fire monotonically: an older fire handled late never moves it back', async () => {
+      await ledger.noteFire('Nightly', ten.getTime());
+      await ledger.noteFire('Nightly', nine.getTime());
+      expect((await ledger.jobState('Nightly')).lastFire).toBe(ten.getTime());
+      await Promise.all([
+        ledger.noteFire('Nightly', ten.getTime() + 1),
+        ledger.noteFire('Nightly', ten.getTime() + 2),
+      ]);
+      expect((await ledger.jobState('Nightly')).lastFire).toBe(ten.getTime() + 2);
+    });
+
+    it('a schedule fire for a paused job is recorded as skipped with the reason, and not as fired', async () => {
+      const j = job();
+      await ledger.setJobState('Nightly', 'paused', 'holiday');
+      const outcome = await fireJob(ledger, { job: j, scheduledAt: ten, trigger: 'schedule' });
+      expect(outcome.kind).toBe('skipped');
+      expect(outcome.kind === 'skipped' && outcome.run).toMatchObject({
+        status: 'skipped',
+        reason: 'job paused: holiday',
+        trigger: 'schedule',
+        scheduledAt: ten.getTime(),
+      });
+      expect(await lastFireAt(ledger, 'Nightly')).toBeUndefined();
+      // A manual trigger is the operator's own: it runs while paused.
+      const manual = await fireJob(ledger, { job: j, scheduledAt: ten, trigger: 'manual', runId: 'm1' });
+      expect(manual.kind).toBe('started');
+      await ledger.setJobState('Nightly', 'enabled');
+      const resumed = await fireJob(ledger, { job: j, scheduledAt: nine, trigger: 'schedule', runId: 's9' });
+      expect(resumed.kind).not.toBe('skipped');
+      expect(await lastFireAt(ledger, 'Nightly')).toEqual(nine);
+    });
   });
 }
