@@ -71,6 +71,19 @@ export interface FlowSourceSpec {
   readonly eventPattern?: Readonly<Record<string, unknown>>;
   /** Name of the event bus (default: the account's default bus). */
   readonly eventBus?: string;
+  /** A Kinesis stream feeding the flow's first step (Lambda's Kinesis event source mapping). */
+  readonly kinesis?: {
+    readonly streamArn: string;
+    readonly startingPosition: 'latest' | 'trim_horizon' | 'at_timestamp';
+    readonly startingTimestamp?: string;
+    readonly batchSize?: number;
+    readonly batchingWindowSeconds?: number;
+    readonly parallelizationFactor?: number;
+    readonly bisectOnError?: boolean;
+    readonly maxRetries?: number;
+    readonly maxRecordAgeSeconds?: number;
+    readonly filters?: readonly Record<string, unknown>[];
+  };
 }
 
 export interface FlowSpec {
