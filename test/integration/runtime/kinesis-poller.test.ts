@@ -67,14 +67,14 @@ async function put(arn: string, from: number, n: number, keys = 1): Promise<Put[
         })),
       }),
     );
-    result.Records?.forEach((r, j) =>
+    for (const [j, r] of (result.Records ?? []).entries()) {
       out.push({
         i: start + j,
         key: `k${(start + j) % keys}`,
         shardId: r.ShardId as string,
         seq: r.SequenceNumber as string,
-      }),
-    );
+      });
+    }
   }
   return out;
 }
@@ -389,6 +389,32 @@ describe('local Kinesis mapping (kinesalite)', () => {
     const lastParent = seen.map((s) => s.shard).lastIndexOf('shardId-000000000000');
     expect(seen.slice(0, lastParent + 1).every((s) => s.shard === 'shardId-000000000000')).toBe(true);
     expect(seen.slice(0, 5).map((s) => s.i)).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('AWS_ENDPOINT_URL (LocalStack, MiniStack)', () => {
+  it('is the Kinesis endpoint of the emulators and of a client given none', async () => {
+    const previous = process.env.AWS_ENDPOINT_URL;
+    // kinesalite plays the external server here: what LocalStack would be on :4566.
+    process.env.AWS_ENDPOINT_URL = emulators.kinesisEndpoint;
+    const client = createKinesisClient();
+    try {
+      const external = await startEmulators();
+      expect(external).toMatchObject({ external: true, kinesisEndpoint: emulators.kinesisEndpoint });
+      const endpoint = await client.config.endpoint?.();
+      expect(`${endpoint?.protocol}//${endpoint?.hostname}:${endpoint?.port}`).toBe(
+        emulators.kinesisEndpoint,
+      );
+      const arn = await stream(1);
+      await put(arn, 0, 1);
+      const { ListStreamsCommand } = await import('@aws-sdk/client-kinesis');
+      const listed = await client.send(new ListStreamsCommand({}));
+      expect(listed.StreamNames).toContain(arn.split('/')[1]);
+    } finally {
+      client.destroy();
+      if (previous === undefined) delete process.env.AWS_ENDPOINT_URL;
+      else process.env.AWS_ENDPOINT_URL = previous;
+    }
   });
 });
 
