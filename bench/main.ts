@@ -19,6 +19,10 @@ const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }
     title: 'kisflow run input: the exact JSON Lines reader vs readline + JSON.parse',
     load: () => import('./jsonl.ts'),
   },
+  kinesis: {
+    title: 'kisflow dev Kinesis mapping vs a raw SDK put/get loop on kinesalite',
+    load: () => import('./kinesis.ts'),
+  },
   ledger: {
     title: 'Run ledger on DynamoDB: exact completion vs one ADD per batch',
     load: () => import('./run-ledger.ts'),
