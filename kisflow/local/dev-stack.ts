@@ -376,6 +376,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           deadLetterQueue: (flow) => resources.flows[flow.flowId]?.stepDeadLetterQueues[0] as string,
           checkpoints,
           iteratorAges,
+          metrics,
           log,
           ...(options.kinesisIdlePollMs === undefined ? {} : { idlePollMs: options.kinesisIdlePollMs }),
         }),

@@ -15,6 +15,7 @@ import { UsageError } from '../errors.ts';
 import { checkpointKey, type KinesisCheckpoints } from './kinesis-checkpoints.ts';
 import { type KinesisEventHandler, streamNameOf, toKinesisStreamRecord } from './kinesis-event.ts';
 import { type KinesisBatchFailure, type KinesisFailureCondition, kinesisFailure } from './kinesis-failure.ts';
+import { kinesisRecordFilter } from './kinesis-filter.ts';
 import { lambdaContext } from './poller.ts';
 
 const TIMED_OUT = Symbol('timed out');
@@ -46,6 +47,10 @@ export interface KinesisPollerOptions {
    * here and the shard moves past it only once this resolved; a rejection is retried.
    */
   readonly onFailure: (failure: KinesisBatchFailure) => Promise<void>;
+  /** Lambda's filter criteria (kinesisRecordFilter): records no filter matches are never handed over. @default - none */
+  readonly filters?: readonly Record<string, unknown>[];
+  /** Records filtered out (dropped on purpose, the checkpoint moves past them). */
+  readonly onFiltered?: (shardId: string, count: number) => void;
   /** The function timeout; an invocation still running then fails as a whole. @default 30 */
   readonly timeoutSeconds?: number;
   /** Name in the handler's `context.functionName`. @default `consumer` */
@@ -86,7 +91,8 @@ interface Outcome {
  * right after the last batch done: a record is handed twice only when the process died between an
  * invocation and its checkpoint (as in AWS, handlers are idempotent). Children of a resharded
  * shard start once their parents are done. A parallelization factor above 1 is not played: each
- * shard has one batch in flight, which keeps the order per shard and so per key.
+ * shard has one batch in flight, which keeps the order per shard and so per key. Filter criteria
+ * drop the records they do not match before the batch is handed over, as Lambda does.
  * https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html
  *
  * @throws UsageError `KINESIS_SOURCE_INVALID` for a stream ARN, batch size or timestamp AWS refuses.
@@ -113,8 +119,10 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
     retryDelayMs = 200,
     shardRefreshMs = 10_000,
     onIteratorAge = () => {},
+    onFiltered = () => {},
     onError = () => {},
   } = options;
+  const keep = kinesisRecordFilter(options.filters);
   const streamName = streamNameOf(streamArn);
   const invalid = (message: string) =>
     new UsageError('KINESIS_SOURCE_INVALID', message, { consumer, streamArn });
@@ -344,9 +352,16 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
       }
       if (stopped()) return;
       if (batch.records.length > 0) {
+        const deliver =
+          keep === undefined
+            ? batch.records
+            : batch.records.filter((r) => keep(toKinesisStreamRecord(r, shardId, streamArn)));
+        if (deliver.length < batch.records.length) onFiltered(shardId, batch.records.length - deliver.length);
         let done: boolean;
         try {
-          done = await settle(shardId, batch.records, 0);
+          done = deliver.length === 0 || (await settle(shardId, deliver, 0));
+          // Past the records filtered out after the last one delivered, too.
+          if (done) commit(shardId, batch.records[batch.records.length - 1]);
         } catch (error) {
           // A checkpoint that could not be written: read again from the last one that was.
           onError(error, shardId);

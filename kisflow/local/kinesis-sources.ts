@@ -7,12 +7,17 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { FlowSpec } from '../config/model.ts';
+import { flowMetricLabel } from '../config/names.ts';
 import { InfrastructureError, UsageError } from '../errors.ts';
+import type { Metrics } from '../ports.ts';
 import type { KinesisCheckpoints } from './kinesis-checkpoints.ts';
 import { type KinesisEventHandler, streamNameOf } from './kinesis-event.ts';
 import { sendKinesisFailure } from './kinesis-failure.ts';
 import type { IteratorAges } from './kinesis-iterator-age.ts';
 import { type KinesisPoller, startKinesisPoller } from './kinesis-poller.ts';
+
+/** Records a flow's filter criteria dropped on purpose, per shard. */
+export const KINESIS_FILTERED = 'kinesis_records_filtered';
 
 /** The flows of a project fed by a Kinesis stream (`source.kinesis`). */
 export function kinesisFedFlows(flows: readonly FlowSpec[]): FlowSpec[] {
@@ -75,6 +80,8 @@ export interface KinesisSourcesOptions {
   readonly deadLetterQueue: (flow: FlowSpec) => string;
   readonly checkpoints: KinesisCheckpoints;
   readonly iteratorAges: IteratorAges;
+  /** Where records dropped by the filter criteria are counted (`kinesis_records_filtered`). */
+  readonly metrics: Metrics;
   readonly log: (line: string) => void;
   /** @default - the poller's own */
   readonly idlePollMs?: number;
@@ -86,16 +93,12 @@ export interface KinesisSourcesOptions {
  * its iterator age in `iteratorAges`. Streams must exist (ensureStream).
  */
 export function startKinesisSources(options: KinesisSourcesOptions): KinesisPoller[] {
-  const { kinesis, sqs, checkpoints, iteratorAges, log } = options;
+  const { kinesis, sqs, checkpoints, iteratorAges, metrics, log } = options;
   return kinesisFedFlows(options.flows).map((flow) => {
     const source = flow.source?.kinesis as NonNullable<NonNullable<FlowSpec['source']>['kinesis']>;
     if ((source.parallelizationFactor ?? 1) > 1)
       log(
         `kisflow dev: flow ${flow.flowId}: parallelization_factor ${source.parallelizationFactor} runs as 1 locally (one batch per shard at a time, same order)`,
-      );
-    if (source.filters !== undefined && source.filters.length > 0)
-      log(
-        `kisflow dev: flow ${flow.flowId}: source.kinesis.filters are not applied locally; every record is delivered`,
       );
     const deadLetterQueue = options.deadLetterQueue(flow);
     return startKinesisPoller({
@@ -116,6 +119,9 @@ export function startKinesisSources(options: KinesisSourcesOptions): KinesisPoll
         ? {}
         : { maxRecordAgeSeconds: source.maxRecordAgeSeconds }),
       ...(options.idlePollMs === undefined ? {} : { idlePollMs: options.idlePollMs }),
+      ...(source.filters === undefined ? {} : { filters: source.filters }),
+      onFiltered: (shard, count) =>
+        metrics.count(KINESIS_FILTERED, count, { flow: flowMetricLabel(flow.flowId), shard }),
       timeoutSeconds: flow.tuning.timeoutSeconds,
       functionName: `${flow.flowId}-0-${flow.steps[0]?.fid ?? 'source'}`,
       onFailure: async (failure) => {

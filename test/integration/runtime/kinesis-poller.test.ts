@@ -304,6 +304,38 @@ describe('local Kinesis mapping (kinesalite)', () => {
     expect(failures[0]?.reason).toContain('down');
   });
 
+  it('drops the records the filter criteria do not match, counts them, and checkpoints past them', async () => {
+    const arn = await stream(1);
+    const puts = await put(arn, 0, 12);
+    const seen: number[] = [];
+    let filtered = 0;
+    const checkpoints = memoryCheckpoints();
+    const p = poller(
+      arn,
+      async (event) => {
+        seen.push(...event.Records.map(indexOf));
+      },
+      {
+        batchSize: 4,
+        checkpoints,
+        filters: [{ data: { i: [{ numeric: ['<', 3] }] } }, { data: { i: [9] } }],
+        onFiltered: (_shard, count) => {
+          filtered += count;
+        },
+      },
+    );
+    try {
+      await waitFor('the filtered records', () => seen.length + filtered >= 12);
+    } finally {
+      await p.stop();
+    }
+    expect(seen).toEqual([0, 1, 2, 9]);
+    expect(filtered).toBe(8);
+    expect(checkpoints.get(checkpointKey('test-flow', arn, puts[0]?.shardId as string))?.sequenceNumber).toBe(
+      puts[11]?.seq,
+    );
+  });
+
   it('a restarted poller resumes after the last checkpoint: no record lost, none handed twice', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kisflow-kinesis-'));
     dirs.push(dir);
