@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   type _Record,
   GetRecordsCommand,
@@ -38,6 +38,11 @@ export interface KinesisPollerOptions {
   readonly batchingWindowSeconds?: number;
   /** Split a batch whose invocation failed in two before retrying (ESM `BisectBatchOnFunctionError`). @default false */
   readonly bisectOnError?: boolean;
+  /**
+   * Batches of one shard in flight at once (ESM `ParallelizationFactor`, 1 to 10); records of the
+   * same partition key stay in order, in one batch after another. @default 1
+   */
+  readonly parallelizationFactor?: number;
   /** Retries of a failing batch before it goes to `onFailure`; -1: until the record expires. @default -1 */
   readonly maxRetries?: number;
   /** Records older than this go to `onFailure` unprocessed; -1: no limit. @default -1 */
@@ -87,11 +92,11 @@ interface Outcome {
  * checkpoints. A response's `batchItemFailures` checkpoints before the lowest failed sequence
  * number and retries from there; a failed invocation is retried whole, or bisected until the
  * failing record is alone when `bisectOnError`; a batch out of retries or past its age goes to the
- * on-failure destination and the shard moves on. Checkpoints are durable, so a new poller resumes
+ * on-failure destination and the shard moves on. A parallelization factor above 1 runs that many
+ * batches of a shard at once, grouped by partition key, so each key keeps its order. Checkpoints are durable, so a new poller resumes
  * right after the last batch done: a record is handed twice only when the process died between an
  * invocation and its checkpoint (as in AWS, handlers are idempotent). Children of a resharded
- * shard start once their parents are done. A parallelization factor above 1 is not played: each
- * shard has one batch in flight, which keeps the order per shard and so per key. Filter criteria
+ * shard start once their parents are done. Filter criteria
  * drop the records they do not match before the batch is handed over, as Lambda does.
  * https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html
  *
@@ -111,6 +116,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
     batchSize = 100,
     batchingWindowSeconds = 0,
     bisectOnError = false,
+    parallelizationFactor = 1,
     maxRetries = -1,
     maxRecordAgeSeconds = -1,
     onFailure,
@@ -132,6 +138,12 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
     );
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
     throw invalid(`source.kinesis.batch_size must be an integer from 1 to 10000, received ${batchSize}.`);
+  if (!Number.isInteger(parallelizationFactor) || parallelizationFactor < 1 || parallelizationFactor > 10)
+    throw invalid(
+      `source.kinesis.parallelization_factor must be an integer from 1 to 10, received ${parallelizationFactor}.`,
+    );
+  // One read feeds every concurrent batch of the shard (GetRecords returns at most 10000).
+  const readLimit = Math.min(10_000, batchSize * parallelizationFactor);
   const startingTime =
     options.startingPosition === 'at_timestamp' ? Date.parse(options.startingTimestamp ?? '') : undefined;
   if (startingTime !== undefined && Number.isNaN(startingTime))
@@ -222,6 +234,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
   /** Hands records to the destination and moves past them; false when stopped before it could. */
   const giveUp = async (
     shardId: string,
+    mark: Mark,
     records: readonly _Record[],
     condition: KinesisFailureCondition,
     invokeCount: number,
@@ -240,7 +253,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
     for (let attempt = 1; !stopped(); attempt++) {
       try {
         await onFailure(failure);
-        commit(shardId, records[records.length - 1]);
+        mark(records[records.length - 1]);
         return true;
       } catch (error) {
         onError(error, shardId);
@@ -260,6 +273,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
    */
   const settle = async (
     shardId: string,
+    mark: Mark,
     batch: readonly _Record[],
     retriesSoFar: number,
   ): Promise<boolean> => {
@@ -271,34 +285,58 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
       const fresh = pending.findIndex((r) => !tooOld(r));
       if (fresh !== 0) {
         const old = fresh === -1 ? pending : pending.slice(0, fresh);
-        if (!(await giveUp(shardId, old, 'RecordAgeExceeded', retries + 1, reason))) return false;
+        if (!(await giveUp(shardId, mark, old, 'RecordAgeExceeded', retries + 1, reason))) return false;
         if (fresh === -1) return true;
         pending = pending.slice(fresh);
       }
       const outcome = await invoke(shardId, pending);
       if (outcome.failedAt === undefined) {
-        commit(shardId, pending[pending.length - 1]);
+        mark(pending[pending.length - 1]);
         return true;
       }
       reason = outcome.reason ?? 'failed';
       if (outcome.failedAt > 0) {
-        commit(shardId, pending[outcome.failedAt - 1]);
+        mark(pending[outcome.failedAt - 1]);
         pending = pending.slice(outcome.failedAt);
       }
       // A split is not a retry (AWS does not count it against MaximumRetryAttempts).
       if (bisectOnError && outcome.functionError && pending.length > 1) {
         const half = Math.ceil(pending.length / 2);
         return (
-          (await settle(shardId, pending.slice(0, half), retries)) &&
-          (await settle(shardId, pending.slice(half), retries))
+          (await settle(shardId, mark, pending.slice(0, half), retries)) &&
+          (await settle(shardId, mark, pending.slice(half), retries))
         );
       }
       retries++;
       if (maxRetries >= 0 && retries > maxRetries)
-        return giveUp(shardId, pending, 'RetryAttemptsExhausted', retries, reason);
+        return giveUp(shardId, mark, pending, 'RetryAttemptsExhausted', retries, reason);
       await sleep(backoff(retryDelayMs, retries), stopping.signal);
       if (stopped()) return false;
     }
+  };
+
+  /**
+   * Sees one read through. With a factor of 1, batch after batch, each checkpointed as it is done.
+   * Above 1, the records are grouped by partition key (hashed, as Kinesis maps keys to shards) and
+   * the groups run at once, each batch after batch; the checkpoint moves only once every group is
+   * done, so a stop or crash in between hands the read again (as AWS may with concurrent batches).
+   */
+  const settleRead = async (shardId: string, records: readonly _Record[]): Promise<boolean> => {
+    const inBatches = async (group: readonly _Record[], mark: Mark): Promise<boolean> => {
+      for (let i = 0; i < group.length; i += batchSize)
+        if (!(await settle(shardId, mark, group.slice(i, i + batchSize), 0))) return false;
+      return true;
+    };
+    if (parallelizationFactor === 1) return inBatches(records, (r) => commit(shardId, r));
+    const groups = new Map<number, _Record[]>();
+    for (const r of records) {
+      const lane = keyLane(r.PartitionKey ?? '', parallelizationFactor);
+      const group = groups.get(lane);
+      if (group === undefined) groups.set(lane, [r]);
+      else group.push(r);
+    }
+    const done = await Promise.all([...groups.values()].map((g) => inBatches(g, () => {})));
+    return done.every(Boolean);
   };
 
   /** One batch read from `iterator`: full, or what the window gathered; `next` undefined at a closed shard's end. */
@@ -311,7 +349,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
     let iterator: string | undefined = start;
     while (iterator !== undefined && !stopped()) {
       const out: GetRecordsCommandOutput = await kinesis.send(
-        new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize - records.length }),
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: readLimit - records.length }),
       );
       iterator = out.NextShardIterator ?? undefined;
       const got = out.Records ?? [];
@@ -321,7 +359,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
         shardId,
         last === undefined ? (out.MillisBehindLatest ?? 0) : Date.now() - last.getTime(),
       );
-      if (records.length >= batchSize) break;
+      if (records.length >= readLimit) break;
       const behind = (out.MillisBehindLatest ?? 0) > 0;
       if (batchingWindowSeconds === 0) {
         if (records.length > 0 || !behind) break;
@@ -359,7 +397,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
         if (deliver.length < batch.records.length) onFiltered(shardId, batch.records.length - deliver.length);
         let done: boolean;
         try {
-          done = deliver.length === 0 || (await settle(shardId, deliver, 0));
+          done = deliver.length === 0 || (await settleRead(shardId, deliver));
           // Past the records filtered out after the last one delivered, too.
           if (done) commit(shardId, batch.records[batch.records.length - 1]);
         } catch (error) {
@@ -436,6 +474,13 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
       await Promise.allSettled(lanes.values());
     },
   };
+}
+
+/** Marks a record done: the checkpoint moves after it (or nothing, while concurrent batches run). */
+type Mark = (record: _Record | undefined) => void;
+
+function keyLane(partitionKey: string, lanes: number): number {
+  return createHash('md5').update(partitionKey).digest().readUInt32BE(0) % lanes;
 }
 
 function backoff(firstMs: number, attempt: number): number {

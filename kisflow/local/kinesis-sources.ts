@@ -96,10 +96,6 @@ export function startKinesisSources(options: KinesisSourcesOptions): KinesisPoll
   const { kinesis, sqs, checkpoints, iteratorAges, metrics, log } = options;
   return kinesisFedFlows(options.flows).map((flow) => {
     const source = flow.source?.kinesis as NonNullable<NonNullable<FlowSpec['source']>['kinesis']>;
-    if ((source.parallelizationFactor ?? 1) > 1)
-      log(
-        `kisflow dev: flow ${flow.flowId}: parallelization_factor ${source.parallelizationFactor} runs as 1 locally (one batch per shard at a time, same order)`,
-      );
     const deadLetterQueue = options.deadLetterQueue(flow);
     return startKinesisPoller({
       kinesis,
@@ -114,6 +110,9 @@ export function startKinesisSources(options: KinesisSourcesOptions): KinesisPoll
         ? {}
         : { batchingWindowSeconds: source.batchingWindowSeconds }),
       ...(source.bisectOnError === undefined ? {} : { bisectOnError: source.bisectOnError }),
+      ...(source.parallelizationFactor === undefined
+        ? {}
+        : { parallelizationFactor: source.parallelizationFactor }),
       ...(source.maxRetries === undefined ? {} : { maxRetries: source.maxRetries }),
       ...(source.maxRecordAgeSeconds === undefined
         ? {}

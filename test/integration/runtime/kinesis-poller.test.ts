@@ -305,6 +305,43 @@ describe('local Kinesis mapping (kinesalite)', () => {
     expect(failures[0]?.reason).toContain('down');
   });
 
+  it('runs parallelization_factor batches of a shard at once, each partition key in order', async () => {
+    const arn = await stream(1);
+    const puts = await put(arn, 0, 400, 16);
+    const seen: { i: number; key: string }[] = [];
+    let running = 0;
+    let mostAtOnce = 0;
+    const p = poller(
+      arn,
+      async (event) => {
+        running++;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        for (const r of event.Records) seen.push({ i: indexOf(r), key: r.kinesis.partitionKey });
+        running--;
+      },
+      { batchSize: 10, parallelizationFactor: 4 },
+    );
+    try {
+      await waitFor('the records', () => seen.length >= 400);
+    } finally {
+      await p.stop();
+    }
+    expect(mostAtOnce).toBeGreaterThan(1);
+    expect(mostAtOnce).toBeLessThanOrEqual(4);
+    expect(seen.map((s) => s.i).sort((a, b) => a - b)).toEqual(puts.map((p) => p.i));
+    for (const key of new Set(puts.map((p) => p.key))) {
+      const order = seen.filter((s) => s.key === key).map((s) => s.i);
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+    }
+  });
+
+  it('refuses a parallelization_factor AWS refuses', () => {
+    expect(() =>
+      poller('arn:aws:kinesis:us-east-1:1:stream/x', async () => {}, { parallelizationFactor: 11 }),
+    ).toThrow(/parallelization_factor must be an integer from 1 to 10/);
+  });
+
   it('drops the records the filter criteria do not match, counts them, and checkpoints past them', async () => {
     const arn = await stream(1);
     const puts = await put(arn, 0, 12);
