@@ -23,6 +23,10 @@ const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }
     title: 'kisflow dev: a flow ordered per key (FIFO queues) vs the same flow unordered',
     load: () => import('./ordering.ts'),
   },
+  kinesis: {
+    title: 'kisflow dev Kinesis mapping vs a raw SDK put/get loop on kinesalite',
+    load: () => import('./kinesis.ts'),
+  },
   ledger: {
     title: 'Run ledger on DynamoDB: exact completion vs one ADD per batch',
     load: () => import('./run-ledger.ts'),

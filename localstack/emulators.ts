@@ -15,10 +15,23 @@ interface DynaliteOptions {
 // dynalite is CommonJS without type declarations: load it through require with its real shape.
 const dynalite = createRequire(import.meta.url)('dynalite') as (options?: DynaliteOptions) => Server;
 
+interface KinesaliteOptions {
+  readonly createStreamMs?: number;
+  readonly deleteStreamMs?: number;
+  readonly updateStreamMs?: number;
+  /** Shards per account (AWS's default quota is far higher than kinesalite's 10). */
+  readonly shardLimit?: number;
+  /** A LevelDB directory: streams and records survive the process. @default - in memory */
+  readonly path?: string;
+}
+// kinesalite is CommonJS without type declarations, like dynalite.
+const kinesalite = createRequire(import.meta.url)('kinesalite') as (options?: KinesaliteOptions) => Server;
+
 /** Local AWS-compatible servers for tests and `kisflow dev`. */
 export interface Emulators {
   readonly sqsEndpoint: string;
   readonly dynamodbEndpoint: string;
+  readonly kinesisEndpoint: string;
   /** True when `AWS_ENDPOINT_URL` named a server someone else runs (nothing was started). */
   readonly external: boolean;
   /** Stops what was started (nothing when external). Safe to call twice. */
@@ -30,9 +43,11 @@ export interface EmulatorOptions {
   readonly sqsPort?: number;
   /** Port for DynamoDB (dynalite); 0 picks a free one. @default 0 */
   readonly dynamodbPort?: number;
+  /** Port for Kinesis (kinesalite); 0 picks a free one. @default 0 */
+  readonly kinesisPort?: number;
   /**
    * A directory where queues, messages, tables and items are kept, so that they survive a crash
-   * and a restart (`sqs.jsonl`, a journal; `dynamodb/`, LevelDB). One process at a time.
+   * and a restart (`sqs.jsonl`, a journal; `dynamodb/` and `kinesis/`, LevelDB). One process at a time.
    * @default - everything in memory, gone when the process ends
    */
   readonly dataDir?: string;
@@ -82,6 +97,29 @@ async function startDynamo(
     updateTableMs: 0,
     ...(dataDir === undefined ? {} : { path: join(dataDir, 'dynamodb') }),
   });
+  return listenOnLoopback(server, port);
+}
+
+async function startKinesis(
+  port: number,
+  dataDir?: string,
+): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  // Streams ACTIVE at once, as tables are. kinesalite speaks HTTP/1.1 only: Kinesis clients for it
+  // need the HTTP/1.1 handler (kisflow/local/kinesis-client.ts), the SDK's default HTTP/2 fails.
+  const server = kinesalite({
+    createStreamMs: 0,
+    deleteStreamMs: 0,
+    updateStreamMs: 0,
+    shardLimit: 1000,
+    ...(dataDir === undefined ? {} : { path: join(dataDir, 'kinesis') }),
+  });
+  return listenOnLoopback(server, port);
+}
+
+async function listenOnLoopback(
+  server: Server,
+  port: number,
+): Promise<{ endpoint: string; stop: () => Promise<void> }> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, LOOPBACK, () => {
@@ -102,9 +140,9 @@ async function startDynamo(
 }
 
 /**
- * Starts fauxqs (SQS) and dynalite (DynamoDB) in this process on 127.0.0.1, or, when
- * `AWS_ENDPOINT_URL` is set (LocalStack, MiniStack), starts nothing and returns that endpoint for
- * both. Gaps of the emulators and their workarounds: localstack/README.md.
+ * Starts fauxqs (SQS), dynalite (DynamoDB) and kinesalite (Kinesis) in this process on 127.0.0.1,
+ * or, when `AWS_ENDPOINT_URL` is set (LocalStack, MiniStack), starts nothing and returns that
+ * endpoint for all three. Gaps of the emulators and their workarounds: localstack/README.md.
  *
  * @example
  * const emulators = await startEmulators();
@@ -115,23 +153,32 @@ async function startDynamo(
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const external = process.env.AWS_ENDPOINT_URL;
   if (external) {
-    return { sqsEndpoint: external, dynamodbEndpoint: external, external: true, stop: async () => {} };
+    return {
+      sqsEndpoint: external,
+      dynamodbEndpoint: external,
+      kinesisEndpoint: external,
+      external: true,
+      stop: async () => {},
+    };
   }
-  const sqs = await startSqs(options.sqsPort ?? 0, options.dataDir);
-  let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+  const started: { endpoint: string; stop: () => Promise<void> }[] = [];
   try {
-    dynamo = await startDynamo(options.dynamodbPort ?? 0, options.dataDir);
+    started.push(await startSqs(options.sqsPort ?? 0, options.dataDir));
+    started.push(await startDynamo(options.dynamodbPort ?? 0, options.dataDir));
+    started.push(await startKinesis(options.kinesisPort ?? 0, options.dataDir));
   } catch (error) {
-    await sqs.stop();
+    await Promise.all(started.map((server) => server.stop()));
     throw error;
   }
+  const [sqs, dynamo, kinesis] = started as [(typeof started)[0], (typeof started)[0], (typeof started)[0]];
   let stopped: Promise<void> | undefined;
   return {
     sqsEndpoint: sqs.endpoint,
     dynamodbEndpoint: dynamo.endpoint,
+    kinesisEndpoint: kinesis.endpoint,
     external: false,
     stop() {
-      stopped ??= Promise.all([sqs.stop(), dynamo.stop()]).then(() => undefined);
+      stopped ??= Promise.all(started.map((server) => server.stop())).then(() => undefined);
       return stopped;
     },
   };

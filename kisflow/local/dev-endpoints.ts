@@ -11,6 +11,8 @@ import { join } from 'node:path';
 export interface DevEndpoints {
   readonly sqsEndpoint: string;
   readonly dynamodbEndpoint: string;
+  /** The Kinesis endpoint (Kinesis-fed flows' streams). */
+  readonly kinesisEndpoint?: string;
   /** The resource name prefix the dev stack provisioned with. */
   readonly prefix: string;
   /** The `kisflow dev` process: the file is ignored once it is gone. */

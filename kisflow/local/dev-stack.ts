@@ -10,6 +10,7 @@ import { projectToJson } from '../config/project-json.ts';
 import type { ConnectorImplementation } from '../engine/connector.ts';
 import { loadFunctions, type Registry } from '../engine/index.ts';
 import { ConfigError, KisFlowError } from '../errors.ts';
+import { createSourceHandler, type SourceHandlerOptions } from '../lambda/source-handler.ts';
 import { createStepHandler, type LogLevel } from '../lambda/step-handler.ts';
 import { MemoryMetrics } from '../memory/index.ts';
 import type { RunLedger } from '../runs/run-ledger.ts';
@@ -18,8 +19,14 @@ import type { StepWiring } from '../wire/step-wiring.ts';
 import { devEndpointsFile, readDevEndpoints, writeDevEndpoints } from './dev-endpoints.ts';
 import { acquireDevLock } from './dev-lock.ts';
 import { FlowWorker } from './flow-worker.ts';
+import { openKinesisCheckpoints } from './kinesis-checkpoints.ts';
+import { createKinesisClient } from './kinesis-client.ts';
+import type { KinesisEventHandler } from './kinesis-event.ts';
+import { IteratorAges } from './kinesis-iterator-age.ts';
+import type { KinesisPoller } from './kinesis-poller.ts';
+import { ensureStream, kinesisFedFlows, startKinesisSources } from './kinesis-sources.ts';
 import { type Poller, type SqsEventHandler, startPoller } from './poller.ts';
-import { type PrometheusServer, startPrometheusServer } from './prometheus.ts';
+import { joinPrometheusSources, type PrometheusServer, startPrometheusServer } from './prometheus.ts';
 import { type ProvisionedResources, provisionProject } from './provision.ts';
 import { type QueueDepth, queueDepths } from './queue-depths.ts';
 import { type Scheduler, startScheduler } from './scheduler.ts';
@@ -45,7 +52,12 @@ export interface DevStackOptions {
    * Servers to use instead of starting the embedded emulators (or `AWS_ENDPOINT_URL`), e.g. ones
    * another process owns.
    */
-  readonly endpoints?: { readonly sqsEndpoint: string; readonly dynamodbEndpoint: string };
+  readonly endpoints?: {
+    readonly sqsEndpoint: string;
+    readonly dynamodbEndpoint: string;
+    /** @default - `sqsEndpoint` (a local stack serves every service on one endpoint) */
+    readonly kinesisEndpoint?: string;
+  };
   /** Level of the handlers' Powertools JSON logs on stdout. @default 'WARN' */
   readonly logLevel?: LogLevel;
   /** Seconds a poller's long poll waits. @default 2 */
@@ -76,17 +88,27 @@ export interface DevStackOptions {
   readonly isolation?: 'worker' | 'in-process';
   /** Reloads the project when a YAML file or a function module changes (`worker` only). @default false */
   readonly watch?: boolean;
+  /**
+   * The handler a Kinesis-fed flow's local mapping invokes (its first step, fed by the stream).
+   * @default - the flow's source handler (kisflow/lambda/source-handler.ts)
+   */
+  readonly kinesisHandler?: (flow: FlowSpec) => KinesisEventHandler;
+  /** Milliseconds between reads of a Kinesis shard that had nothing new. @default 1000 */
+  readonly kinesisIdlePollMs?: number;
 }
 
 export interface DevStack {
   readonly sqsEndpoint: string;
   readonly dynamodbEndpoint: string;
+  readonly kinesisEndpoint: string;
   /** The resources of the project now loaded (a reload may add some). */
   readonly resources: ProvisionedResources;
   /** The enabled flows being served. */
   readonly flowIds: readonly string[];
   /** Every step's metrics (what `/metrics` serves). */
   readonly metrics: MemoryMetrics;
+  /** The Kinesis-fed flows' iterator age per shard (served at `/metrics` too). */
+  readonly iteratorAges: IteratorAges;
   /** The Prometheus endpoint, when `global.prometheus_enable`. */
   readonly metricsUrl?: string;
   readonly scheduler: Scheduler;
@@ -149,7 +171,44 @@ interface Generation {
   /** Per `flowId/step`, in-process only. */
   readonly handlers: ReadonlyMap<string, SqsEventHandler>;
   readonly pollers: Poller[];
+  /** One per Kinesis-fed flow. */
+  readonly kinesisPollers: KinesisPoller[];
+  /** The first-step source handler of each Kinesis-fed flow, by flow id. */
+  readonly kinesisHandlers: ReadonlyMap<string, KinesisEventHandler>;
   scheduler?: Scheduler;
+}
+
+/**
+ * The handlers Kinesis-fed flows' first steps run on a `KinesisStreamEvent`: the same source
+ * handler (kisflow/lambda/source-handler.ts) Lambda's Kinesis mapping invokes in AWS, here in the
+ * dev process (the flow workers take SQS events only), with the step's own function and wiring.
+ */
+async function kinesisHandlersFor(
+  project: ProjectConfig,
+  flows: readonly FlowSpec[],
+  wiringOf: (flow: FlowSpec) => StepWiring,
+  common: Pick<SourceHandlerOptions, 'clients' | 'metrics' | 'logLevel'>,
+  registry?: Registry,
+): Promise<Map<string, KinesisEventHandler>> {
+  const handlers = new Map<string, KinesisEventHandler>();
+  if (flows.length === 0) return handlers;
+  const loaded = await loadFunctions(project, {
+    flowIds: flows.map((f) => f.flowId),
+    ...(registry === undefined ? {} : { registry }),
+  });
+  const connectors = connectorImplementations(project, loaded);
+  for (const flow of flows) {
+    const handler = createSourceHandler({
+      project,
+      flowId: flow.flowId,
+      fn: loaded.getFunction((flow.steps[0] as FlowSpec['steps'][number]).fid),
+      connectors,
+      wiring: wiringOf(flow),
+      ...common,
+    });
+    handlers.set(flow.flowId, handler as KinesisEventHandler);
+  }
+  return handlers;
 }
 
 /**
@@ -199,7 +258,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   // DynamoDB and their worker), then the workers.
   const halt = async (generation: Generation): Promise<void> => {
     await generation.scheduler?.stop();
-    await Promise.all(generation.pollers.map((p) => p.stop()));
+    await Promise.all([...generation.pollers, ...generation.kinesisPollers].map((p) => p.stop()));
     await Promise.all(generation.workers.map((w) => w.stop()));
   };
 
@@ -216,7 +275,12 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
 
     let emulators: Emulators;
     if (options.endpoints) {
-      emulators = { ...options.endpoints, external: true, stop: async () => {} };
+      emulators = {
+        ...options.endpoints,
+        kinesisEndpoint: options.endpoints.kinesisEndpoint ?? options.endpoints.sqsEndpoint,
+        external: true,
+        stop: async () => {},
+      };
     } else {
       emulators = await startEmulators(stateDir === undefined ? {} : { dataDir: stateDir });
       cleanups.push(() => emulators.stop());
@@ -224,7 +288,13 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const endpoints = { sqsEndpoint: emulators.sqsEndpoint, dynamodbEndpoint: emulators.dynamodbEndpoint };
     const clients: AwsClients = createAwsClients(endpoints);
     cleanups.push(() => destroyAwsClients(clients));
+    const kinesis = createKinesisClient({ endpoint: emulators.kinesisEndpoint });
+    cleanups.push(() => kinesis.destroy());
+    const checkpoints = openKinesisCheckpoints(
+      stateDir === undefined ? undefined : join(stateDir, 'kinesis-checkpoints.json'),
+    );
     const metrics = new MemoryMetrics();
+    const iteratorAges = new IteratorAges();
 
     /** Provisions `project` and loads its functions (in workers, or here); nothing polls yet. */
     const prepare = async (project: ProjectConfig): Promise<Generation> => {
@@ -235,6 +305,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           ? {}
           : { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }),
       });
+      for (const flow of kinesisFedFlows(flows))
+        await ensureStream(kinesis, flow.source?.kinesis?.streamArn as string);
       const handlers = new Map<string, SqsEventHandler>();
       if (isolation === 'in-process') {
         const registry = await loadFunctions(project, {
@@ -258,7 +330,23 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
             handlers.set(`${flow.flowId}/${step}`, handler);
           }
         }
-        return { project, flows, resources, workers: [], handlers, pollers: [] };
+        const kinesisHandlers = await kinesisHandlersFor(
+          project,
+          kinesisFedFlows(flows),
+          (flow) => devWiring(project, flow, 0, resources),
+          { clients, metrics, logLevel },
+          registry,
+        );
+        return {
+          project,
+          flows,
+          resources,
+          workers: [],
+          handlers,
+          pollers: [],
+          kinesisPollers: [],
+          kinesisHandlers,
+        };
       }
       const workers = flows.map(
         (flow) =>
@@ -283,7 +371,23 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         await Promise.all(workers.map((w) => w.stop()));
         throw failed.reason;
       }
-      return { project, flows, resources, workers, handlers, pollers: [] };
+      const kinesisHandlers = await kinesisHandlersFor(
+        project,
+        kinesisFedFlows(flows),
+        (flow) => devWiring(project, flow, 0, resources),
+        { clients, metrics, logLevel },
+        options.registry,
+      );
+      return {
+        project,
+        flows,
+        resources,
+        workers,
+        handlers,
+        pollers: [],
+        kinesisPollers: [],
+        kinesisHandlers,
+      };
     };
 
     const run = (generation: Generation): void => {
@@ -315,6 +419,22 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           );
         }
       }
+      generation.kinesisPollers.push(
+        ...startKinesisSources({
+          kinesis,
+          sqs: clients.sqs,
+          flows,
+          handlerFor:
+            options.kinesisHandler ??
+            ((flow) => generation.kinesisHandlers.get(flow.flowId) as KinesisEventHandler),
+          deadLetterQueue: (flow) => resources.flows[flow.flowId]?.stepDeadLetterQueues[0] as string,
+          checkpoints,
+          iteratorAges,
+          metrics,
+          log,
+          ...(options.kinesisIdlePollMs === undefined ? {} : { idlePollMs: options.kinesisIdlePollMs }),
+        }),
+      );
       const transport = jobTransport(clients, resources);
       generation.scheduler = startScheduler({
         project,
@@ -359,7 +479,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     let prometheus: PrometheusServer | undefined;
     const { prometheusEnable, prometheusServe } = current.project.global;
     if (prometheusEnable && prometheusServe !== undefined) {
-      prometheus = await startPrometheusServer(prometheusServe, metrics);
+      prometheus = await startPrometheusServer(prometheusServe, joinPrometheusSources(metrics, iteratorAges));
       cleanups.push(() => (prometheus as PrometheusServer).stop());
     } else if (prometheusEnable) {
       log(
@@ -369,6 +489,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
 
     writeDevEndpoints(root, {
       ...endpoints,
+      kinesisEndpoint: emulators.kinesisEndpoint,
       prefix,
       pid: process.pid,
       runsTable: current.resources.runsTable,
@@ -418,6 +539,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const stack: DevStack = {
       sqsEndpoint: emulators.sqsEndpoint,
       dynamodbEndpoint: emulators.dynamodbEndpoint,
+      kinesisEndpoint: emulators.kinesisEndpoint,
+      iteratorAges,
       get resources() {
         return (current as Generation).resources;
       },

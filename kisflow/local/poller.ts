@@ -251,7 +251,8 @@ function toRecord(m: Message, arn: string, region: string): SQSRecord {
   };
 }
 
-function lambdaContext(functionName: string, timeoutSeconds: number): Context {
+/** The `Context` Lambda hands an invocation (the Kinesis poller uses it too). */
+export function lambdaContext(functionName: string, timeoutSeconds: number): Context {
   const deadline = Date.now() + timeoutSeconds * 1000;
   const unsupported = () => {
     throw new Error('The callback-style context methods are not supported; return a promise.');

@@ -7,6 +7,11 @@ export interface PrometheusSource {
   renderPrometheus(): string;
 }
 
+/** Several sources served as one `/metrics` page (each renders whole metric families). */
+export function joinPrometheusSources(...sources: readonly PrometheusSource[]): PrometheusSource {
+  return { renderPrometheus: () => sources.map((s) => s.renderPrometheus()).join('') };
+}
+
 export interface PrometheusServer {
   /** `http://host:port/metrics` */
   readonly url: string;

@@ -55,6 +55,7 @@ describe('kisflow dev (command)', () => {
     expect(dev).toEqual({
       sqsEndpoint,
       dynamodbEndpoint,
+      kinesisEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
       prefix: 'rt-cli',
       pid: child.pid,
       runsTable: 'rt-cli-runs',
