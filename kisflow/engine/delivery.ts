@@ -32,7 +32,7 @@ export interface CompletionLedger {
     readonly counters?: Partial<Record<'in' | 'out' | 'rejected' | 'dropped' | 'deadLettered', number>>;
     readonly children?: number;
     readonly outcome?: 'processed' | 'dead_lettered';
-  }): Promise<unknown>;
+  }): Promise<{ readonly finished?: string }>;
   status(runId: string): Promise<string | undefined>;
 }
 
@@ -46,6 +46,12 @@ export interface DeliveryOptions {
    * none when every row is too large). @default - 1
    */
   readonly messagesOf?: (batch: StepBatch) => number;
+  /**
+   * Called once a completion moved its run to a final status (job control's `run-ended`), after
+   * the batch's sends. A failure here is the caller's to report: the repair pass finds the end.
+   * @default - none
+   */
+  readonly onRunEnded?: (runId: string, status: string) => Promise<void>;
 }
 
 /**
@@ -70,6 +76,7 @@ export class Delivery {
   readonly #keys: readonly string[];
   readonly #ledger: CompletionLedger | undefined;
   readonly #messagesOf: (batch: StepBatch) => number;
+  readonly #onRunEnded: ((runId: string, status: string) => Promise<void>) | undefined;
   /** Children announced in the ledger whose send then failed, by batch id, for `deadLettered`. */
   readonly #unsent = new Map<string, number>();
   readonly #statuses = new Map<string, { status: string | undefined; at: number }>();
@@ -79,6 +86,7 @@ export class Delivery {
     this.#transport = transport;
     this.#ledger = options.ledger;
     this.#messagesOf = options.messagesOf ?? (() => 1);
+    this.#onRunEnded = options.onRunEnded;
     this.maxHops = options.maxHops ?? plan.flow.tuning.maxHops ?? DEFAULT_MAX_HOPS;
     this.#keys = stepKeys(plan.steps.map((s) => s.fid));
   }
@@ -147,22 +155,25 @@ export class Delivery {
       sends.push(() => this.#transport.reject(to, rejected, batch));
     }
     const { stats } = outcome;
-    if (await this.#tracked(batch.runId))
-      await this.#ledger?.complete({
-        runId: batch.runId,
-        batchId: batch.batchId,
-        step: batch.step,
-        fid: this.plan.steps[batch.step]?.fid,
-        counters: {
-          in: stats.in,
-          out: stats.out - hopRejected,
-          rejected: stats.rejected + hopRejected,
-          dropped: stats.dropped,
-        },
-        children,
-      });
+    const completion = !(await this.#tracked(batch.runId))
+      ? undefined
+      : await this.#ledger?.complete({
+          runId: batch.runId,
+          batchId: batch.batchId,
+          step: batch.step,
+          fid: this.plan.steps[batch.step]?.fid,
+          counters: {
+            in: stats.in,
+            out: stats.out - hopRejected,
+            rejected: stats.rejected + hopRejected,
+            dropped: stats.dropped,
+          },
+          children,
+        });
     const settled = await Promise.allSettled(sends.map((send) => send()));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    // Before a failed send is thrown: a redelivery finds the run already final and never says so again.
+    await this.#ended(batch.runId, completion?.finished);
     if (failed) {
       if (children > 0) this.#remember(batch.batchId, children);
       throw failed.reason;
@@ -198,7 +209,7 @@ export class Delivery {
     if (this.#ledger === undefined || !(await this.#tracked(batch.runId))) return;
     const unsent = this.#unsent.get(batch.batchId);
     this.#unsent.delete(batch.batchId);
-    await this.#ledger.complete({
+    const completion = await this.#ledger.complete({
       runId: batch.runId,
       batchId: unsent === undefined ? batch.batchId : `${batch.batchId}!dead-lettered`,
       step: batch.step,
@@ -211,6 +222,11 @@ export class Delivery {
       children: unsent === undefined ? 0 : -(unsent + 1),
       outcome: 'dead_lettered',
     });
+    await this.#ended(batch.runId, completion.finished);
+  }
+
+  async #ended(runId: string, finished: string | undefined): Promise<void> {
+    if (finished !== undefined) await this.#onRunEnded?.(runId, finished);
   }
 
   /** The run's status, read at most once per STATUS_TTL_MS. */

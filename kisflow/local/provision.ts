@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTopicCommand, type SNSClient } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -37,6 +38,10 @@ export interface ProvisionedResources {
   readonly stateTable: string;
   /** The run ledger's table. */
   readonly runsTable: string;
+  /** Job control's queue and its DLQ (kisflow/runs/job-control.ts); `provisionProject` creates them. */
+  readonly control?: { readonly queue: string; readonly deadLetterQueue: string };
+  /** The alert topic's ARN, when an SNS client was given. */
+  readonly alertTopic?: string;
 }
 
 export interface ProvisionOptions {
@@ -106,7 +111,7 @@ function enabledFlows(project: ProjectConfig): FlowSpec[] {
  */
 export async function provisionProject(
   project: ProjectConfig,
-  clients: { readonly sqs: SQSClient; readonly dynamodb: DynamoDBClient },
+  clients: { readonly sqs: SQSClient; readonly dynamodb: DynamoDBClient; readonly sns?: SNSClient },
   options: ProvisionOptions = {},
 ): Promise<ProvisionedResources> {
   const names = resourceNames(options.prefix);
@@ -159,7 +164,43 @@ export async function provisionProject(
   await ensureTable(dynamodb, stateTable, { ttlAttribute: TTL_ATTRIBUTE });
   const runsTable = names.runsTable();
   await ensureTable(dynamodb, runsTable, { ttlAttribute: RUN_TABLE.ttlAttribute });
-  return { flows, connectorTables, stateTable, runsTable };
+  const control = await provisionControl(sqs, names);
+  let alertTopic: string | undefined;
+  if (clients.sns !== undefined) {
+    // CreateTopic is idempotent: the same name gives the same ARN.
+    alertTopic = (await clients.sns.send(new CreateTopicCommand({ Name: names.alarmTopic() }))).TopicArn;
+  }
+  return {
+    flows,
+    connectorTables,
+    stateTable,
+    runsTable,
+    control,
+    ...(alertTopic === undefined ? {} : { alertTopic }),
+  };
+}
+
+/** Receives of a control message before its DLQ: a fire or an end that keeps failing is seen there. */
+export const CONTROL_MAX_RECEIVE_COUNT = 5;
+/** Longer than a control message's handling takes (a few ledger calls and sends). */
+export const CONTROL_VISIBILITY_SECONDS = 60;
+
+async function provisionControl(
+  sqs: SQSClient,
+  names: ReturnType<typeof resourceNames>,
+): Promise<NonNullable<ProvisionedResources['control']>> {
+  const deadLetterQueue = await ensureQueue(sqs, names.controlDeadLetterQueue(), {
+    MessageRetentionPeriod: RETENTION,
+  });
+  const queue = await ensureQueue(sqs, names.controlQueue(), {
+    VisibilityTimeout: String(CONTROL_VISIBILITY_SECONDS),
+    MessageRetentionPeriod: RETENTION,
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: await queueArn(sqs, deadLetterQueue),
+      maxReceiveCount: CONTROL_MAX_RECEIVE_COUNT,
+    }),
+  });
+  return { queue, deadLetterQueue };
 }
 
 async function findQueue(sqs: SQSClient, name: string, what: string): Promise<string> {
@@ -244,5 +285,10 @@ export async function locateResources(
   for (const conn of project.conns.values()) {
     if (conn.type === 'dynamodb') connectorTables[conn.cid] = names.connectorTable(conn.cid);
   }
-  return { flows, connectorTables, stateTable: names.stateTable(), runsTable: names.runsTable() };
+  return {
+    flows,
+    connectorTables,
+    stateTable: names.stateTable(),
+    runsTable: names.runsTable(),
+  };
 }

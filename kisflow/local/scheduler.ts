@@ -120,6 +120,11 @@ export interface SchedulerOptions {
    */
   readonly ledger?: RunLedger;
   readonly onOutcome?: (job: JobSpec, outcome: FireOutcome) => void;
+  /**
+   * Hands each fire on instead (`kisflow dev` puts a `fire` message on its control queue, as
+   * EventBridge Scheduler does on AWS: job control then starts the run). @default - as above
+   */
+  readonly fire?: (job: JobSpec, scheduledAt: Date) => Promise<void>;
 }
 
 export interface Scheduler {
@@ -183,6 +188,10 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     if (!next || stopped) return;
     wait(next.getTime(), () => {
       const fire = async () => {
+        if (options.fire !== undefined) {
+          await options.fire(entry.job, next);
+          return;
+        }
         if (ledger === undefined) {
           const tick = tickBatch(entry.job, next);
           await send(entry.job, tick);
