@@ -74,6 +74,8 @@ export interface KisFlowStepProps {
   readonly stateScope?: string;
   /** The run ledger's table: every batch the step handles is recorded there. @default - runs are not recorded */
   readonly runsTable?: ITable;
+  /** Job control's queue: a batch that ends its run says so there (`run-ended`). @default - none */
+  readonly controlQueue?: IQueue;
   /** Whether the event source mapping consumes the queue (`status: 0` flows deploy disabled). @default true */
   readonly enabled?: boolean;
   /** CloudWatch namespace of the step's EMF metrics (`global.metricsNamespace`). */
@@ -155,6 +157,7 @@ export class KisFlowStep extends Construct {
       ),
       ...(props.stateTable ? { stateTable: props.stateTable.tableName } : {}),
       ...(props.runsTable ? { runsTable: props.runsTable.tableName } : {}),
+      ...(props.controlQueue ? { controlQueue: props.controlQueue.queueUrl } : {}),
       maxReceiveCount,
       maxMessageBytes: props.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       metricsNamespace: props.metricsNamespace,
@@ -211,6 +214,7 @@ export class KisFlowStep extends Construct {
       target.grantSendMessages(this.role);
     }
     deadLetterQueue.grantSendMessages(this.role);
+    props.controlQueue?.grantSendMessages(this.role);
     const tables = Object.values(connectorTables).map((t) => t.tableArn);
     const access = props.connectorAccess ?? 'readWrite';
     if (tables.length > 0) {

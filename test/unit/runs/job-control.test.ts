@@ -90,7 +90,11 @@ describe('job control', () => {
     await jc.handle({ v: 1, kind: 'run-ended', run: fired.runId });
     expect(control).toEqual([
       {
-        message: expect.objectContaining({ kind: 'retry', run: `${fired.runId}~retry1`, parent: fired.runId }),
+        message: expect.objectContaining({
+          kind: 'retry',
+          run: `${fired.runId}~retry1`,
+          parent: fired.runId,
+        }),
         delaySeconds: 900,
       },
     ]);
