@@ -383,19 +383,29 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     run(current);
     // What a crashed step or a lost message would leave `running` forever becomes `timed_out`, and
     // a run end nobody handed on (a crash before the `run-ended` send, a CLI cancel) is handled.
+    // One sweep at a time, and the stack's stop waits for the one in flight (it needs the servers).
+    let sweeping: Promise<void> | undefined;
     const sweeper = setInterval(() => {
       const control = current?.control;
-      if (control === undefined) return;
-      control.control.sweep().then(
-        ({ timedOut, repaired }) => {
-          for (const id of timedOut) log(`kisflow dev: run ${id} timed out (no progress for its timeout)`);
-          for (const id of repaired) log(`kisflow dev: run ${id}: its end was handled by the repair pass`);
-        },
-        (err: unknown) => log(`kisflow dev: run sweep: ${describe(err)}`),
-      );
+      if (control === undefined || sweeping !== undefined) return;
+      sweeping = control.control
+        .sweep()
+        .then(
+          ({ timedOut, repaired }) => {
+            for (const id of timedOut) log(`kisflow dev: run ${id} timed out (no progress for its timeout)`);
+            for (const id of repaired) log(`kisflow dev: run ${id}: its end was handled by the repair pass`);
+          },
+          (err: unknown) => log(`kisflow dev: run sweep: ${describe(err)}`),
+        )
+        .finally(() => {
+          sweeping = undefined;
+        });
     }, options.sweepMs ?? SWEEP_MS);
     sweeper.unref();
-    cleanups.push(() => clearInterval(sweeper));
+    cleanups.push(async () => {
+      clearInterval(sweeper);
+      await sweeping;
+    });
 
     let prometheus: PrometheusServer | undefined;
     const { prometheusEnable, prometheusServe } = current.project.global;
