@@ -32,7 +32,8 @@ export const STATE_ACTIONS: readonly string[] = [
  * What a step does with the runs table (kisflow/aws/dynamodb-run-ledger.ts): a batch's completion
  * is an UpdateItem on its run's shard item, the run is read back by Query (and its status by
  * GetItem), and the last batch moves the run item to its final status — all under `run#<id>`.
- * Finishing a run also removes it from the `active` index and frees its job's slot (`job#<job>`).
+ * Finishing a run also frees its job's slot (`job#<job>`); the `active` entry is job control's to
+ * remove once the run's end is handled.
  */
 export const RUN_ACTIONS: readonly string[] = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
 export const RUN_FINISH_ACTIONS: readonly string[] = ['dynamodb:DeleteItem'];
@@ -241,7 +242,7 @@ export class KisFlowStep extends Construct {
         new PolicyStatement({
           actions: [...RUN_FINISH_ACTIONS],
           resources: [props.runsTable.tableArn],
-          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['active', 'job#*'] } },
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['job#*'] } },
         }),
       );
     }

@@ -295,7 +295,7 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
         }),
         expect.objectContaining({
           Action: RUN_FINISH_ACTIONS[0],
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['active', 'job#*'] } },
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['job#*'] } },
         }),
       ]);
     }
