@@ -171,7 +171,9 @@ export class JobControl {
     const runId = outcome.kind === 'queued' ? outcome.runId : outcome.run.id;
     if (outcome.kind === 'started') {
       await this.#o.sendTicks(job.flowId, fireBatches(job, outcome));
-      this.#log(`job ${job.jobId}: run ${runId} started (${outcome.ticks.length} shard(s))`);
+      this.#log(
+        `job ${job.jobId}: run ${runId} started in flow ${job.flowId} (${outcome.ticks.length} shard(s))`,
+      );
       // The covered run was cancelled here: its end is handed on like any other.
       if (outcome.covered !== undefined) {
         this.#log(`job ${job.jobId}: run ${outcome.covered} cancelled for ${runId} (cover_early)`);
