@@ -21,6 +21,7 @@ import { StepError } from '../../../kisflow/errors.ts';
 import { type DevStack, startDevStack } from '../../../kisflow/local/dev-stack.ts';
 import type { RunRecord } from '../../../kisflow/runs/run-ledger.ts';
 import { CONTROL_VERSION, type ControlMessage } from '../../../kisflow/wire/control-message.ts';
+import { DEAD_LETTER_ATTRIBUTES } from '../../../kisflow/wire/dead-letter-record.ts';
 import { type Emulators, startEmulators } from '../../../localstack/emulators.ts';
 
 let emulators: Emulators;
@@ -261,4 +262,22 @@ describe('job control under kisflow dev', () => {
     expect(run.batches).toMatchObject({ roots: 3, done: 3 });
     expect(run.steps[0]).toMatchObject({ in: 3, out: 3 });
   }, 60_000);
+
+  it('a fire no retry can fix (an unknown job) goes to the control DLQ at once, with its code and reason', async () => {
+    await fire('NoSuchJob', 'nope-1');
+    const dead = await until('the dead letter', async () => {
+      const out = await clients.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: stack.resources.control?.deadLetterQueue,
+          MessageAttributeNames: ['All'],
+          WaitTimeSeconds: 1,
+        }),
+      );
+      return out.Messages?.[0];
+    });
+    expect(JSON.parse(dead.Body as string)).toMatchObject({ kind: 'fire', job: 'NoSuchJob' });
+    expect(dead.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.code]?.StringValue).toBe('UNKNOWN_JOB');
+    expect(dead.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.message]?.StringValue).toMatch(/job 'NoSuchJob'/);
+    expect(await stack.ledger.get('nope-1')).toBeUndefined();
+  });
 });
