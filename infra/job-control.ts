@@ -100,15 +100,7 @@ export class JobControl extends Construct {
       controlQueue: props.controlQueue.queueUrl,
       deadLetterQueue: props.controlDeadLetterQueue.queueUrl,
       runsTable: props.runsTable.tableName,
-      firstQueues: Object.fromEntries(
-        flowsWithJobs.map((f) => [
-          f.flowId,
-          `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/${firstQueueName(
-            f.flowId,
-            f.steps.map((s) => s.fid),
-          )}`,
-        ]),
-      ),
+      prefix: names.prefix,
       ...(props.alertTopic ? { alertTopic: props.alertTopic.topicArn } : {}),
     };
 

@@ -11,6 +11,7 @@ import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
 import { publishAlert } from '../aws/sns-alerts.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import type { ProjectConfig } from '../config/model.ts';
+import { resourceNames, stepKeys } from '../config/names.ts';
 import { type ProjectJson, projectFromJson } from '../config/project-json.ts';
 import { isRetryable, KisFlowError } from '../errors.ts';
 import { JobControl } from '../runs/job-control.ts';
@@ -75,14 +76,22 @@ export function createJobControlHandler(options: JobControlHandlerOptions): JobC
     persistentKeys: { component: 'job-control' },
     ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
   });
+  const names = resourceNames(wiring.prefix);
+  // Queue URLs are `<endpoint>/<account>/<name>` on AWS, LocalStack and fauxqs alike.
+  const queueBase = wiring.controlQueue.slice(0, wiring.controlQueue.lastIndexOf('/') + 1);
   const ticks = new SqsTransport({
     sqs,
     queueUrl: (to) => {
-      const url = to.kind === 'step' && to.step === 0 ? wiring.firstQueues[to.flowId] : undefined;
+      const flow = project.flows.get(to.flowId);
+      const first = flow === undefined ? undefined : stepKeys(flow.steps.map((s) => s.fid))[0];
+      const url =
+        to.kind === 'step' && to.step === 0 && first !== undefined
+          ? queueBase + names.stepQueue(to.flowId, first)
+          : undefined;
       if (url === undefined) {
         throw new KisFlowError(
           'DESTINATION_NOT_WIRED',
-          `Job control may not send to flow '${to.flowId}': its wiring has no first queue for it. Redeploy the shared stack.`,
+          `Job control may not send to flow '${to.flowId}': the deployed project has no such flow. Redeploy the shared stack.`,
           { flowId: to.flowId },
         );
       }

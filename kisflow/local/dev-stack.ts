@@ -334,9 +334,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           controlQueue: control.queue,
           deadLetterQueue: control.deadLetterQueue,
           runsTable: resources.runsTable,
-          firstQueues: Object.fromEntries(
-            flows.map((f) => [f.flowId, resources.flows[f.flowId]?.stepQueues[0] as string]),
-          ),
+          prefix,
           ...(resources.alertTopic === undefined ? {} : { alertTopic: resources.alertTopic }),
         },
         clients: { sqs: clients.sqs, dynamodb: clients.dynamodb, sns },

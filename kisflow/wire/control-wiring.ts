@@ -15,8 +15,12 @@ const controlWiringSchema = z.object({
   /** Where a message no retry can fix goes, with its reason. */
   deadLetterQueue: z.string().check(z.minLength(1)),
   runsTable: z.string().check(z.minLength(1)),
-  /** The first step queue of each flow that has jobs: where a started run's ticks go. */
-  firstQueues: z.record(z.string(), z.string().check(z.minLength(1))),
+  /**
+   * The deployment's name prefix. A started run's ticks go to its flow's first step queue, named
+   * by convention (config/names.ts) beside the control queue: the wiring stays the same size
+   * however many flows have jobs (Lambda allows 4 KB of environment in all).
+   */
+  prefix: z.string().check(z.minLength(1)),
   /** The alert topic. @default - alerts are logged only */
   alertTopic: z.optional(z.string().check(z.minLength(1))),
 });

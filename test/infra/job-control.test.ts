@@ -73,9 +73,13 @@ describe('job control in the shared stack', () => {
       String(f.Properties.Description).startsWith('KisFlow job control'),
     );
     const wiring = parseRenderedJson(fn?.Properties.Environment.Variables[CONTROL_WIRING_ENV]) as {
-      firstQueues: Record<string, unknown>;
+      prefix: string;
+      controlQueue: unknown;
     };
-    expect(Object.keys(wiring.firstQueues).sort()).toEqual(['off', 'orders', '订单流'].sort());
+    expect(wiring).toMatchObject({
+      prefix: 'kisflow',
+      controlQueue: { Ref: idOf('AWS::SQS::Queue', { QueueName: names.controlQueue() }) },
+    });
     const role = fn?.Properties.Role['Fn::GetAtt'][0];
     const statements = Object.values(shared.findResources('AWS::IAM::Policy'))
       .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
