@@ -290,5 +290,24 @@ export async function locateResources(
     connectorTables,
     stateTable: names.stateTable(),
     runsTable: names.runsTable(),
+    ...(await locateControl(sqs, names)),
   };
+}
+
+/** Job control's queues, when the deployment has them (one made before job control has not). */
+async function locateControl(
+  sqs: SQSClient,
+  names: ReturnType<typeof resourceNames>,
+): Promise<Pick<ProvisionedResources, 'control'>> {
+  try {
+    return {
+      control: {
+        queue: await findQueue(sqs, names.controlQueue(), 'job control'),
+        deadLetterQueue: await findQueue(sqs, names.controlDeadLetterQueue(), 'dead letters of job control'),
+      },
+    };
+  } catch (error) {
+    if (error instanceof UsageError && error.code === 'NOT_DEPLOYED') return {};
+    throw error;
+  }
 }
