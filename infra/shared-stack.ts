@@ -7,6 +7,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { ProjectConfig } from '../kisflow/config/model.ts';
 import { logicalSafeId, resourceNames, safeId } from '../kisflow/config/names.ts';
+import { CONTROL_MAX_RECEIVE_COUNT } from '../kisflow/wire/control-message.ts';
 import { JobControl } from './job-control.ts';
 import { KisFlowTable } from './kisflow-table.ts';
 import { deadLetterQueue, secureQueue } from './secure-queue.ts';
@@ -37,9 +38,6 @@ export interface SharedStackProps extends StackProps {
   /** @default - the lock file the CDK finds upwards from the working directory */
   readonly depsLockFilePath?: string;
 }
-
-/** Receives of a control message before its DLQ: a fire or an end that keeps failing is seen there. */
-const CONTROL_MAX_RECEIVE_COUNT = 5;
 
 /**
  * What flows share: one DynamoDB table per `dynamodb` connector (a Save in one flow and a Load in

@@ -13,6 +13,7 @@ import type { FlowSpec, ProjectConfig } from '../config/model.ts';
 import { resourceNames, stepKeys } from '../config/names.ts';
 import { maxReceiveCount } from '../config/redelivery.ts';
 import { InfrastructureError, UsageError } from '../errors.ts';
+import { CONTROL_MAX_RECEIVE_COUNT } from '../wire/control-message.ts';
 import {
   SQS_MAX_MESSAGE_BYTES,
   SQS_MAX_RETENTION_SECONDS,
@@ -180,8 +181,6 @@ export async function provisionProject(
   };
 }
 
-/** Receives of a control message before its DLQ: a fire or an end that keeps failing is seen there. */
-export const CONTROL_MAX_RECEIVE_COUNT = 5;
 /** Longer than a control message's handling takes (a few ledger calls and sends). */
 export const CONTROL_VISIBILITY_SECONDS = 60;
 

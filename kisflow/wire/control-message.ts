@@ -14,6 +14,12 @@ export const CONTROL_VERSION = 1;
  */
 export const SQS_MAX_DELAY_SECONDS = 900;
 
+/**
+ * Receives of a control message before its DLQ (on AWS and under `kisflow dev`): a fire or an end
+ * that keeps failing is seen there.
+ */
+export const CONTROL_MAX_RECEIVE_COUNT = 5;
+
 const params = z.optional(z.record(z.string(), z.unknown()));
 
 const fireSchema = z.object({
