@@ -88,10 +88,9 @@ export function resourceNames(prefix = DEFAULT_PREFIX) {
     runsTable: () => `${prefix}-runs`,
     /** The topic alarms notify unless `kisflow:alarmTopicArn` names another. */
     alarmTopic: () => `${prefix}-alarms`,
-    /** Job control (kisflow/runs/job-control.ts): its queue, DLQ, function and sweep schedule. */
+    /** Job control (kisflow/runs/job-control.ts): its queue, DLQ and sweep schedule. */
     controlQueue: () => `${prefix}-control`,
     controlDeadLetterQueue: () => `${prefix}-control-dlq`,
-    jobControlFunction: () => `${prefix}-job-control`,
     controlSweepSchedule: () => `${prefix}-control-sweep`,
   };
 }
