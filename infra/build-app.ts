@@ -64,6 +64,11 @@ export function buildApp(options: BuildAppOptions): KisFlowApp {
     stackName: names.sharedStackName(),
     alarmTopic: settings.alarmTopicArn === undefined,
     alarmEmails: [...settings.alarmEmails, ...(project.global.alarmEmails ?? [])],
+    ...(settings.alarmTopicArn === undefined ? {} : { alarmTopicArn: settings.alarmTopicArn }),
+    entriesDir: options.entriesDir,
+    bundling: options.bundling,
+    bundleAwsSdk: settings.bundleAwsSdk,
+    depsLockFilePath,
     description: 'KisFlow: connector tables and keyed state shared by the flows',
     ...common,
   });

@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { CfnOutput, Duration, type RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { type ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
-import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
+import { type IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { mappedSourceKind } from '../kisflow/config/flow-source.ts';
 import type { FlowSpec, FuncSpec, FunctionMode, ProjectConfig } from '../kisflow/config/model.ts';
@@ -128,6 +128,12 @@ export class FlowStack extends Stack {
     };
     const stateTable = Table.fromTableName(this, 'StateTable', names.stateTable());
     const runsTable = Table.fromTableName(this, 'RunsTable', names.runsTable());
+    // By name, as the tables: the shared stack owns it (infra/shared-stack.ts).
+    const controlQueue = Queue.fromQueueArn(
+      this,
+      'ControlQueue',
+      this.formatArn({ service: 'sqs', resource: names.controlQueue() }),
+    );
     const entriesDir = props.entriesDir ?? defaultEntriesDir(project.root);
     const last = flow.steps.length - 1;
     // `jumpTo` may name any fid of the flow, so every step may send to every step queue of its own
@@ -157,6 +163,7 @@ export class FlowStack extends Stack {
             connectorAccess: connectorAccess(func.fmode),
             ...(func.usesState ? { stateTable, stateScope: `${flowId}/${spec.fid}` } : {}),
             runsTable,
+            controlQueue,
             enabled: flow.enabled,
             metricsNamespace: project.global.metricsNamespace,
             batchSize: tuning.batchSize,
@@ -196,11 +203,9 @@ export class FlowStack extends Stack {
           scheduleName: names.jobSchedule(job.jobId),
           schedule: job.schedule,
           timezone: job.timezone,
-          params: job.params,
-          rows: job.rows,
           // A job of a disabled flow never fires (validate refuses `status: 1` on one).
           enabled: job.enabled && flow.enabled,
-          queue: first,
+          controlQueue,
           deadLetterQueue: ingressDlq,
         }),
       ]),

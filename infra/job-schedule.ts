@@ -8,7 +8,7 @@ import {
 import { SqsSendMessage } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { tickEnvelope } from '../kisflow/wire/envelope.ts';
+import { fireMessage } from '../kisflow/wire/control-message.ts';
 
 export interface KisFlowJobProps {
   readonly jobId: string;
@@ -19,15 +19,11 @@ export interface KisFlowJobProps {
   readonly schedule: string;
   /** IANA time zone the expression is read in. @default 'UTC' */
   readonly timezone?: string;
-  /** Flow metadata every tick carries. @default {} */
-  readonly params?: Readonly<Record<string, unknown>>;
-  /** Rows every tick carries. @default - one row `{ job_id, scheduled_at }` */
-  readonly rows?: readonly Readonly<Record<string, unknown>>[];
   /** @default true */
   readonly enabled?: boolean;
-  /** The flow's first queue. */
-  readonly queue: IQueue;
-  /** Where a tick goes when it cannot be delivered after the retries. */
+  /** The deployment's control queue (job control makes each fire a run). */
+  readonly controlQueue: IQueue;
+  /** Where a fire goes when it cannot be delivered after the retries. */
   readonly deadLetterQueue: IQueue;
   /**
    * Delivery retries of one tick (0-185).
@@ -42,31 +38,25 @@ export interface KisFlowJobProps {
 }
 
 /**
- * A timed job: an EventBridge Scheduler schedule that puts a tick (a v1 envelope) into the
- * flow's first queue, with a retry policy and a dead-letter queue for undeliverable ticks.
+ * A timed job: an EventBridge Scheduler schedule that puts a `fire` message on the deployment's
+ * control queue, with a retry policy and a dead-letter queue for undeliverable fires. Job control
+ * (kisflow/runs/job-control.ts) makes it a run: the job's overlap policy, its shards, its timeout,
+ * and the ticks (its rows and params, from the deployed project) into the flow's first queue.
  */
 export class KisFlowJob extends Construct {
   public readonly schedule: Schedule;
 
   constructor(scope: Construct, id: string, props: KisFlowJobProps) {
     super(scope, id);
-    const envelope = tickEnvelope({
-      flowId: props.flowId,
-      jobId: props.jobId,
-      scheduledTime: ContextAttribute.scheduledTime,
-      rows: props.rows,
-      params: props.params ?? {},
-    });
+    const fire = fireMessage(props.jobId, ContextAttribute.scheduledTime);
     this.schedule = new Schedule(this, 'Schedule', {
       ...(props.scheduleName === undefined ? {} : { scheduleName: props.scheduleName }),
       description: `KisFlow job ${props.jobId} of flow ${props.flowId}`.slice(0, 512),
       schedule: ScheduleExpression.expression(props.schedule, TimeZone.of(props.timezone ?? 'UTC')),
       enabled: props.enabled ?? true,
-      target: new SqsSendMessage(props.queue, {
-        input: ScheduleTargetInput.fromObject(envelope),
+      target: new SqsSendMessage(props.controlQueue, {
+        input: ScheduleTargetInput.fromObject(fire),
         deadLetterQueue: props.deadLetterQueue,
-        // An ordered flow's first queue is FIFO and needs a group (fixed: ticks enter in order).
-        ...(props.queue.fifo ? { messageGroupId: 'ticks' } : {}),
         retryAttempts: props.retryAttempts ?? 10,
         maxEventAge: props.maxEventAge ?? Duration.hours(1),
       }),

@@ -1,14 +1,20 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { dirname } from 'node:path';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { Topic } from 'aws-cdk-lib/aws-sns';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { streamedConnectors } from '../kisflow/config/flow-source.ts';
 import type { ProjectConfig } from '../kisflow/config/model.ts';
 import { logicalSafeId, resourceNames, safeId } from '../kisflow/config/names.ts';
+import { CONTROL_MAX_RECEIVE_COUNT } from '../kisflow/wire/control-message.ts';
 import { connectorStreamParameter } from './flow-source-mapping.ts';
+import { JobControl } from './job-control.ts';
 import { KisFlowTable } from './kisflow-table.ts';
+import { deadLetterQueue, secureQueue } from './secure-queue.ts';
+import { defaultEntriesDir, writeJobControlEntry } from './step-entry.ts';
 
 export interface SharedStackProps extends StackProps {
   readonly project: ProjectConfig;
@@ -24,6 +30,16 @@ export interface SharedStackProps extends StackProps {
   readonly alarmTopic?: boolean;
   /** Addresses the alarm topic emails (`-c kisflow:alarmEmail`, or `alarm_email` in global). @default [] */
   readonly alarmEmails?: readonly string[];
+  /** The existing topic alarms and job alerts go to, when `alarmTopic` is false. @default - none */
+  readonly alarmTopicArn?: string;
+  /** Directory of generated entries, under the project root. @default <root>/cdk.out/.kisflow-entries */
+  readonly entriesDir?: string;
+  /** Bundle job control with esbuild; `false` is for template-shape tests only. @default true */
+  readonly bundling?: boolean;
+  /** @default false */
+  readonly bundleAwsSdk?: boolean;
+  /** @default - the lock file the CDK finds upwards from the working directory */
+  readonly depsLockFilePath?: string;
 }
 
 /**
@@ -38,6 +54,10 @@ export class SharedStack extends Stack {
   /** The run ledger (kisflow/aws/dynamodb-run-ledger.ts); its key and TTL attribute are RUN_TABLE's. */
   public readonly runsTable: Table;
   public readonly alarmTopic?: Topic;
+  /** Job control's input: job fires, run ends, retries, sweeps (kisflow/wire/control-message.ts). */
+  public readonly controlQueue: Queue;
+  public readonly controlDeadLetterQueue: Queue;
+  public readonly jobControl: JobControl;
 
   constructor(scope: Construct, id: string, props: SharedStackProps) {
     super(scope, id, props);
@@ -100,5 +120,41 @@ export class SharedStack extends Stack {
         value: this.alarmTopic.topicArn,
       });
     }
+
+    this.controlDeadLetterQueue = deadLetterQueue(this, 'ControlDeadLetterQueue', {
+      queueName: names.controlDeadLetterQueue(),
+    });
+    this.controlQueue = secureQueue(this, 'ControlQueue', {
+      queueName: names.controlQueue(),
+      // Six times the function's timeout, as AWS recommends for a queue feeding Lambda.
+      visibilityTimeout: Duration.seconds(360),
+      deadLetterQueue: { queue: this.controlDeadLetterQueue, maxReceiveCount: CONTROL_MAX_RECEIVE_COUNT },
+    });
+    const alertTopic: ITopic | undefined =
+      this.alarmTopic ??
+      (props.alarmTopicArn === undefined
+        ? undefined
+        : Topic.fromTopicArn(this, 'AlertTopic', props.alarmTopicArn));
+    this.jobControl = new JobControl(this, 'JobControl', {
+      project: props.project,
+      prefix: props.prefix,
+      controlQueue: this.controlQueue,
+      controlDeadLetterQueue: this.controlDeadLetterQueue,
+      runsTable: this.runsTable,
+      ...(alertTopic === undefined ? {} : { alertTopic }),
+      entry: writeJobControlEntry({
+        project: props.project,
+        dir: props.entriesDir ?? defaultEntriesDir(props.project.root),
+      }),
+      projectRoot: props.depsLockFilePath ? dirname(props.depsLockFilePath) : props.project.root,
+      depsLockFilePath: props.depsLockFilePath,
+      bundling: props.bundling,
+      bundleAwsSdk: props.bundleAwsSdk,
+      logRemovalPolicy: removalPolicy,
+    });
+    new CfnOutput(this, 'ControlQueueUrl', {
+      description: 'Job control queue (fires, run ends, retries)',
+      value: this.controlQueue.queueUrl,
+    });
   }
 }

@@ -32,7 +32,8 @@ export const STATE_ACTIONS: readonly string[] = [
  * What a step does with the runs table (kisflow/aws/dynamodb-run-ledger.ts): a batch's completion
  * is an UpdateItem on its run's shard item, the run is read back by Query (and its status by
  * GetItem), and the last batch moves the run item to its final status — all under `run#<id>`.
- * Finishing a run also removes it from the `active` index and frees its job's slot (`job#<job>`).
+ * Finishing a run also frees its job's slot (`job#<job>`); the `active` entry is job control's to
+ * remove once the run's end is handled.
  */
 export const RUN_ACTIONS: readonly string[] = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
 export const RUN_FINISH_ACTIONS: readonly string[] = ['dynamodb:DeleteItem'];
@@ -74,6 +75,8 @@ export interface KisFlowStepProps {
   readonly stateScope?: string;
   /** The run ledger's table: every batch the step handles is recorded there. @default - runs are not recorded */
   readonly runsTable?: ITable;
+  /** Job control's queue: a batch that ends its run says so there (`run-ended`). @default - none */
+  readonly controlQueue?: IQueue;
   /** Whether the event source mapping consumes the queue (`status: 0` flows deploy disabled). @default true */
   readonly enabled?: boolean;
   /** CloudWatch namespace of the step's EMF metrics (`global.metricsNamespace`). */
@@ -155,6 +158,7 @@ export class KisFlowStep extends Construct {
       ),
       ...(props.stateTable ? { stateTable: props.stateTable.tableName } : {}),
       ...(props.runsTable ? { runsTable: props.runsTable.tableName } : {}),
+      ...(props.controlQueue ? { controlQueue: props.controlQueue.queueUrl } : {}),
       maxReceiveCount,
       maxMessageBytes: props.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       metricsNamespace: props.metricsNamespace,
@@ -211,6 +215,7 @@ export class KisFlowStep extends Construct {
       target.grantSendMessages(this.role);
     }
     deadLetterQueue.grantSendMessages(this.role);
+    props.controlQueue?.grantSendMessages(this.role);
     const tables = Object.values(connectorTables).map((t) => t.tableArn);
     const access = props.connectorAccess ?? 'readWrite';
     if (tables.length > 0) {
@@ -237,7 +242,7 @@ export class KisFlowStep extends Construct {
         new PolicyStatement({
           actions: [...RUN_FINISH_ACTIONS],
           resources: [props.runsTable.tableArn],
-          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['active', 'job#*'] } },
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['job#*'] } },
         }),
       );
     }

@@ -29,6 +29,7 @@ import {
 import {
   type BatchCompletion,
   type CompletionResult,
+  type EndClaim,
   type JobRunState,
   type JobState,
   type RunLedger,
@@ -56,7 +57,8 @@ import { TTL_ATTRIBUTE } from '../wire/table-keys.ts';
  * - `run#<id>` / `shard#<nn>`: RUN_SHARDS counters per run: the batch ids counted (`done`, a string
  *   set), children announced (`spawned`), dead-lettered batches, per-step counters, usage;
  * - `day#<yyyy-mm-dd>` / `<started>#<id>`: the list index by start day;
- * - `active` / `<id>`: runs still running (the timeout sweep and overlap checks read it);
+ * - `active` / `<id>`: runs running, or ended with their end not yet handled (the timeout sweep
+ *   and the repair pass read it; `endHandled` removes it);
  * - `job#<job>` / `slot`: the run holding an exclusive job;
  * - `job#<job>` / `queue#<queued>#<id>`: fires queued behind it (overlap `serial`);
  * - `job#<job>` / `state`: paused or enabled, why, and the last fire handled (no TTL: it outlives runs);
@@ -153,6 +155,8 @@ function recordItem(r: RunRecord, ttl: number): Item {
   if (r.scene !== undefined) item.scene = { S: r.scene };
   if (r.scheduledAt !== undefined) item.scheduledAt = { N: String(r.scheduledAt) };
   if (r.reason !== undefined) item.reason = { S: r.reason };
+  // A skipped fire started nothing, so its end has nothing to hand on.
+  if (r.status === 'skipped') item.endHandled = { BOOL: true };
   return item;
 }
 
@@ -456,8 +460,8 @@ export class DynamoRunLedger implements RunLedger {
     return true;
   }
 
+  /** Frees the job's slot. The active entry stays until the run's end is handled (`endHandled`). */
   async #release(run: Pick<RunRecord, 'id' | 'jobId'>): Promise<void> {
-    await this.#delete(RUN_TABLE.activeItem(run.id));
     if (run.jobId !== undefined) {
       await this.#delete(RUN_TABLE.slotItem(run.jobId), 'holder = :me', { ':me': { S: run.id } });
     }
@@ -470,6 +474,87 @@ export class DynamoRunLedger implements RunLedger {
     } catch (error) {
       throw failure('cancel', runId, error);
     }
+  }
+
+  async claimEnd(runId: string, leaseMs: number): Promise<EndClaim> {
+    const now = this.#now();
+    try {
+      await this.#db.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: key(RUN_TABLE.runItem(runId)),
+          UpdateExpression: 'SET endUntil = :until',
+          ConditionExpression:
+            'attribute_exists(pk) AND #status <> :running AND attribute_not_exists(endHandled) AND (attribute_not_exists(endUntil) OR endUntil <= :now)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':until': { N: String(now + leaseMs) },
+            ':now': { N: String(now) },
+            ':running': { S: 'running' },
+          },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw failure('claimEnd', runId, error);
+      const out = await this.#db
+        .send(
+          new GetItemCommand({
+            TableName: this.#table,
+            Key: key(RUN_TABLE.runItem(runId)),
+            ConsistentRead: true,
+          }),
+        )
+        .catch((e: unknown) => {
+          throw failure('claimEnd', runId, e);
+        });
+      const item = out.Item;
+      if (item === undefined || str(item, 'status') === 'running') return { kind: 'not_ended' };
+      if (item.endHandled?.BOOL) return { kind: 'handled' };
+      return { kind: 'held', until: num(item, 'endUntil') };
+    }
+    const run = await this.get(runId);
+    return run === undefined ? { kind: 'not_ended' } : { kind: 'claimed', run };
+  }
+
+  async endHandled(runId: string): Promise<void> {
+    try {
+      await this.#db.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: key(RUN_TABLE.runItem(runId)),
+          UpdateExpression: 'SET endHandled = :yes',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':yes': { BOOL: true } },
+        }),
+      );
+      await this.#delete(RUN_TABLE.activeItem(runId));
+    } catch (error) {
+      if (!isConditionFailure(error)) throw failure('endHandled', runId, error);
+    }
+  }
+
+  async unhandledEnds(): Promise<string[]> {
+    const now = this.#now();
+    const ids: string[] = [];
+    try {
+      for (const entry of await this.#query('active')) {
+        const id = str(entry, 'sk') as string;
+        const out = await this.#db.send(
+          new GetItemCommand({
+            TableName: this.#table,
+            Key: key(RUN_TABLE.runItem(id)),
+            ConsistentRead: true,
+          }),
+        );
+        const item = out.Item;
+        if (item === undefined || str(item, 'status') === 'running' || item.endHandled?.BOOL) continue;
+        if (num(item, 'endUntil') > now) continue;
+        ids.push(id);
+      }
+    } catch (error) {
+      throw failure('unhandledEnds', undefined, error);
+    }
+    return ids;
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {

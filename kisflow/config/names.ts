@@ -122,6 +122,10 @@ export function resourceNames(prefix = DEFAULT_PREFIX) {
     jobSchedule: (jobId: string) => `${prefix}-job-${safeId(jobId, 64 - prefix.length - '-job-'.length)}`,
     /** The topic alarms notify unless `kisflow:alarmTopicArn` names another. */
     alarmTopic: () => `${prefix}-alarms`,
+    /** Job control (kisflow/runs/job-control.ts): its queue, DLQ and sweep schedule. */
+    controlQueue: () => `${prefix}-control`,
+    controlDeadLetterQueue: () => `${prefix}-control-dlq`,
+    controlSweepSchedule: () => `${prefix}-control-sweep`,
   };
 }
 

@@ -32,7 +32,7 @@ export interface CompletionLedger {
     readonly counters?: Partial<Record<'in' | 'out' | 'rejected' | 'dropped' | 'deadLettered', number>>;
     readonly children?: number;
     readonly outcome?: 'processed' | 'dead_lettered';
-  }): Promise<unknown>;
+  }): Promise<{ readonly finished?: string }>;
   status(runId: string): Promise<string | undefined>;
 }
 
@@ -46,6 +46,12 @@ export interface DeliveryOptions {
    * none when every row is too large). @default - 1
    */
   readonly messagesOf?: (batch: StepBatch) => number;
+  /**
+   * Called once a completion moved its run to a final status (job control's `run-ended`), after
+   * the batch's sends. A failure here is the caller's to report: the repair pass finds the end.
+   * @default - none
+   */
+  readonly onRunEnded?: (runId: string, status: string) => Promise<void>;
 }
 
 /**
@@ -70,6 +76,7 @@ export class Delivery {
   readonly #keys: readonly string[];
   readonly #ledger: CompletionLedger | undefined;
   readonly #messagesOf: (batch: StepBatch) => number;
+  readonly #onRunEnded: ((runId: string, status: string) => Promise<void>) | undefined;
   /** Children announced in the ledger whose send then failed, by batch id, for `deadLettered`. */
   readonly #unsent = new Map<string, number>();
   readonly #statuses = new Map<string, { status: Promise<string | undefined>; at: number }>();
@@ -79,6 +86,7 @@ export class Delivery {
     this.#transport = transport;
     this.#ledger = options.ledger;
     this.#messagesOf = options.messagesOf ?? (() => 1);
+    this.#onRunEnded = options.onRunEnded;
     this.maxHops = options.maxHops ?? plan.flow.tuning.maxHops ?? DEFAULT_MAX_HOPS;
     this.#keys = stepKeys(plan.steps.map((s) => s.fid));
   }
@@ -154,20 +162,22 @@ export class Delivery {
       };
     }
     const { stats } = outcome;
-    if (this.#ledger !== undefined && (await this.#tracked(runId)))
-      await this.#ledger.complete({
-        runId,
-        batchId,
-        step: batch.step,
-        fid: this.plan.steps[batch.step]?.fid,
-        counters: {
-          in: stats.in,
-          out: stats.out - hopRejected,
-          rejected: stats.rejected + hopRejected,
-          dropped: stats.dropped,
-        },
-        children,
-      });
+    const completion =
+      this.#ledger !== undefined && (await this.#tracked(runId))
+        ? await this.#ledger.complete({
+            runId,
+            batchId,
+            step: batch.step,
+            fid: this.plan.steps[batch.step]?.fid,
+            counters: {
+              in: stats.in,
+              out: stats.out - hopRejected,
+              rejected: stats.rejected + hopRejected,
+              dropped: stats.dropped,
+            },
+            children,
+          })
+        : undefined;
     const sending = to === undefined ? undefined : this.#transport.send(to, sent as StepBatch);
     const rejecting =
       rejected.length > 0
@@ -177,6 +187,8 @@ export class Delivery {
     let failure: { reason: unknown } | undefined;
     if (sending !== undefined) await sending.catch((reason: unknown) => (failure ??= { reason }));
     if (rejecting !== undefined) await rejecting.catch((reason: unknown) => (failure ??= { reason }));
+    // Before a failed send is thrown: a redelivery finds the run already final and never says so again.
+    if (completion?.finished !== undefined) await this.#ended(runId, completion.finished);
     if (failure !== undefined) {
       if (children > 0) this.#remember(batchId, children);
       throw failure.reason;
@@ -212,7 +224,7 @@ export class Delivery {
     if (this.#ledger === undefined || !(await this.#tracked(batch.runId))) return;
     const unsent = this.#unsent.get(batch.batchId);
     this.#unsent.delete(batch.batchId);
-    await this.#ledger.complete({
+    const completion = await this.#ledger.complete({
       runId: batch.runId,
       batchId: unsent === undefined ? batch.batchId : `${batch.batchId}!dead-lettered`,
       step: batch.step,
@@ -225,6 +237,11 @@ export class Delivery {
       children: unsent === undefined ? 0 : -(unsent + 1),
       outcome: 'dead_lettered',
     });
+    await this.#ended(batch.runId, completion.finished);
+  }
+
+  async #ended(runId: string, finished: string | undefined): Promise<void> {
+    if (finished !== undefined) await this.#onRunEnded?.(runId, finished);
   }
 
   /**

@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { sendControlMessage } from '../aws/control-queue.ts';
 import { deadLetterMessage } from '../aws/dead-letters.ts';
 import { DynamoConnectorStore } from '../aws/dynamodb-connector-store.ts';
 import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
@@ -23,6 +24,7 @@ import { Registry } from '../engine/registry.ts';
 import { StepRunner } from '../engine/step-runner.ts';
 import { ConnectorError, KisFlowError, StepError } from '../errors.ts';
 import type { Destination, MetricDimensions, Metrics, StateStore } from '../ports.ts';
+import { CONTROL_VERSION } from '../wire/control-message.ts';
 import { destinationQueue } from '../wire/destination.ts';
 import { stepDimensions } from '../wire/metric-names.ts';
 import { parseWiring, type StepWiring, WIRING_ENV } from '../wire/step-wiring.ts';
@@ -227,6 +229,13 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     return inputQueue;
   };
 
+  // The batch is done either way: a lost announcement is found by job control's repair pass.
+  const announceEnd = (queueUrl: string, runId: string): Promise<void> =>
+    sendControlMessage(sqs, queueUrl, { v: CONTROL_VERSION, kind: 'run-ended', run: runId }).catch(
+      (error: unknown) =>
+        logger.warn('run ended; telling job control failed, its repair pass will', { runId, error }),
+    );
+
   const handleRecord = createRecordHandler({
     flowId,
     step,
@@ -240,6 +249,9 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
             ledger: new DynamoRunLedger({ dynamodb, tableName: wiring.runsTable }),
             // The SQS transport packs the same way: the run counts the messages it will send.
             messagesOf: (batch) => transport.messageCount(batch),
+            ...(wiring.controlQueue === undefined
+              ? {}
+              : { onRunEnded: (runId: string) => announceEnd(wiring.controlQueue as string, runId) }),
           },
     ),
     run: (batch, timeoutMs) => runner.run(batch, timeoutMs === undefined ? {} : { timeoutMs }),

@@ -2,19 +2,22 @@ import { rmSync, unlinkSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { type Emulators, startEmulators } from '../../localstack/emulators.ts';
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
+import { sendControlMessage } from '../aws/control-queue.ts';
 import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
-import { SqsTransport } from '../aws/sqs-transport.ts';
+import { snsClientBeside } from '../aws/sns-alerts.ts';
 import { loadProject } from '../config/index.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
 import { projectToJson } from '../config/project-json.ts';
 import type { ConnectorImplementation } from '../engine/connector.ts';
 import { loadFunctions, type Registry } from '../engine/index.ts';
 import { ConfigError, KisFlowError } from '../errors.ts';
+import { createJobControlHandler, type JobControlHandler } from '../lambda/job-control-handler.ts';
 import { createSourceHandler, type SourceHandlerOptions } from '../lambda/source-handler.ts';
 import { createStepHandler, type LogLevel } from '../lambda/step-handler.ts';
 import { MemoryMetrics } from '../memory/index.ts';
 import type { RunLedger } from '../runs/run-ledger.ts';
-import { destinationQueue } from '../wire/destination.ts';
+import { fireMessage } from '../wire/control-message.ts';
+import { schedulerTime } from '../wire/envelope.ts';
 import type { StepWiring } from '../wire/step-wiring.ts';
 import { devEndpointsFile, readDevEndpoints, writeDevEndpoints } from './dev-endpoints.ts';
 import { acquireDevLock } from './dev-lock.ts';
@@ -147,6 +150,7 @@ export function devWiring(
       ? { stateTable: resources.stateTable }
       : {}),
     runsTable: resources.runsTable,
+    ...(resources.control === undefined ? {} : { controlQueue: resources.control.queue }),
     maxReceiveCount: queues.maxReceiveCounts[step] as number,
     maxMessageBytes: flow.tuning.maxMessageBytes,
     metricsNamespace: project.global.metricsNamespace,
@@ -176,6 +180,8 @@ interface Generation {
   /** The first-step source handler of each Kinesis-fed flow, by flow id. */
   readonly kinesisHandlers: ReadonlyMap<string, KinesisEventHandler>;
   scheduler?: Scheduler;
+  /** The control queue's handler (the same as the job-control Lambda's), for the sweep timer. */
+  control?: JobControlHandler;
 }
 
 /**
@@ -293,18 +299,24 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const checkpoints = openKinesisCheckpoints(
       stateDir === undefined ? undefined : join(stateDir, 'kinesis-checkpoints.json'),
     );
+    const sns = snsClientBeside(clients.sqs);
+    cleanups.push(() => sns.destroy());
     const metrics = new MemoryMetrics();
     const iteratorAges = new IteratorAges();
 
     /** Provisions `project` and loads its functions (in workers, or here); nothing polls yet. */
     const prepare = async (project: ProjectConfig): Promise<Generation> => {
       const flows = [...project.flows.values()].filter((f) => f.enabled);
-      const resources = await provisionProject(project, clients, {
-        prefix,
-        ...(options.visibilityTimeoutSeconds === undefined
-          ? {}
-          : { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }),
-      });
+      const resources = await provisionProject(
+        project,
+        { ...clients, sns },
+        {
+          prefix,
+          ...(options.visibilityTimeoutSeconds === undefined
+            ? {}
+            : { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }),
+        },
+      );
       for (const flow of kinesisFedFlows(flows))
         await ensureStream(kinesis, flow.source?.kinesis?.streamArn as string);
       const handlers = new Map<string, SqsEventHandler>();
@@ -435,25 +447,54 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           ...(options.kinesisIdlePollMs === undefined ? {} : { idlePollMs: options.kinesisIdlePollMs }),
         }),
       );
-      const transport = jobTransport(clients, resources);
+      const control = resources.control as NonNullable<ProvisionedResources['control']>;
+      generation.control = createJobControlHandler({
+        project,
+        wiring: {
+          controlQueue: control.queue,
+          deadLetterQueue: control.deadLetterQueue,
+          runsTable: resources.runsTable,
+          prefix,
+          ...(resources.alertTopic === undefined ? {} : { alertTopic: resources.alertTopic }),
+        },
+        clients: { sqs: clients.sqs, dynamodb: clients.dynamodb, sns },
+        log: (line) => log(`kisflow dev: ${line}`),
+        logLevel,
+      });
+      generation.pollers.push(
+        startPoller({
+          sqs: clients.sqs,
+          queueUrl: control.queue,
+          handler: generation.control,
+          batchSize: 10,
+          batchingWindowSeconds: 0,
+          maxConcurrency: 1,
+          timeoutSeconds: 60,
+          functionName: 'job-control',
+          ...(options.waitTimeSeconds === undefined ? {} : { waitTimeSeconds: options.waitTimeSeconds }),
+          onError: (err) => log(`kisflow dev: job control: ${describe(err)}`),
+        }),
+      );
+      // As EventBridge Scheduler on AWS: a fire is a `fire` message on the control queue, and job
+      // control makes it a run (overlap policy, shards, timeout).
       generation.scheduler = startScheduler({
         project,
         ledger,
-        onOutcome: (job, outcome) => {
-          if (outcome.kind === 'queued')
-            log(`kisflow dev: job ${job.jobId}: fire ${outcome.runId} queued behind run ${outcome.behind}`);
-          else if (outcome.kind === 'skipped')
-            log(`kisflow dev: job ${job.jobId}: fire skipped (${outcome.run.reason ?? 'overlap'})`);
-          else if (outcome.kind === 'started' && outcome.covered !== undefined)
-            log(`kisflow dev: job ${job.jobId}: run ${outcome.covered} cancelled for ${outcome.run.id}`);
+        fire: async (job, scheduledAt, trigger) => {
+          await sendControlMessage(
+            clients.sqs,
+            control.queue,
+            fireMessage(job.jobId, schedulerTime(scheduledAt), trigger),
+          );
+          log(
+            `kisflow dev: job ${job.jobId} fired (${schedulerTime(scheduledAt)}${trigger === 'misfire' ? ', misfire' : ''})`,
+          );
         },
         onMissed: (job, missed) =>
           log(
             `kisflow dev: job ${job.jobId}: ${missed.missed} fire(s) missed, ${missed.fire ? `one run (misfire) for ${missed.scheduledAt.toISOString()}` : 'skipped (misfire: skip)'}`,
           ),
-        send: (job, tick) => transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, tick),
-        onFire: (job, tick) =>
-          log(`kisflow dev: job ${job.jobId} fired into flow ${job.flowId} (${tick.batchId})`),
+        send: () => Promise.resolve(),
         onError: (err, job) => log(`kisflow dev: job ${job.jobId}: ${describe(err)}`),
       });
     };
@@ -464,17 +505,31 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       tableName: current.resources.runsTable,
     });
     run(current);
-    // What a crashed step or a lost message would leave `running` forever becomes `timed_out`.
+    // What a crashed step or a lost message would leave `running` forever becomes `timed_out`, and
+    // a run end nobody handed on (a crash before the `run-ended` send, a CLI cancel) is handled.
+    // One sweep at a time, and the stack's stop waits for the one in flight (it needs the servers).
+    let sweeping: Promise<void> | undefined;
     const sweeper = setInterval(() => {
-      ledger.sweep().then(
-        (ids) => {
-          for (const id of ids) log(`kisflow dev: run ${id} timed out (no progress for its timeout)`);
-        },
-        (err: unknown) => log(`kisflow dev: run timeout sweep: ${describe(err)}`),
-      );
+      const control = current?.control;
+      if (control === undefined || sweeping !== undefined) return;
+      sweeping = control.control
+        .sweep()
+        .then(
+          ({ timedOut, repaired }) => {
+            for (const id of timedOut) log(`kisflow dev: run ${id} timed out (no progress for its timeout)`);
+            for (const id of repaired) log(`kisflow dev: run ${id}: its end was handled by the repair pass`);
+          },
+          (err: unknown) => log(`kisflow dev: run sweep: ${describe(err)}`),
+        )
+        .finally(() => {
+          sweeping = undefined;
+        });
     }, options.sweepMs ?? SWEEP_MS);
     sweeper.unref();
-    cleanups.push(() => clearInterval(sweeper));
+    cleanups.push(async () => {
+      clearInterval(sweeper);
+      await sweeping;
+    });
 
     let prometheus: PrometheusServer | undefined;
     const { prometheusEnable, prometheusServe } = current.project.global;
@@ -577,22 +632,6 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     await cleanup();
     throw err;
   }
-}
-
-function jobTransport(clients: AwsClients, resources: ProvisionedResources): SqsTransport {
-  return new SqsTransport({
-    sqs: clients.sqs,
-    queueUrl: (to) => {
-      const queues = resources.flows[to.flowId];
-      const url =
-        queues === undefined
-          ? undefined
-          : destinationQueue({ ...queues, deadLetterQueues: queues.stepDeadLetterQueues }, to);
-      if (url === undefined)
-        throw new KisFlowError('NOT_PROVISIONED', `Flow '${to.flowId}' has no such queue.`);
-      return url;
-    },
-  });
 }
 
 /** A reload's failure, on one line per problem (a config error lists its issues). */

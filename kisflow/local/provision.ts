@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTopicCommand, type SNSClient } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -12,6 +13,7 @@ import type { FlowSpec, ProjectConfig } from '../config/model.ts';
 import { fifoQueues, resourceNames, stepKeys } from '../config/names.ts';
 import { maxReceiveCount } from '../config/redelivery.ts';
 import { InfrastructureError, UsageError } from '../errors.ts';
+import { CONTROL_MAX_RECEIVE_COUNT } from '../wire/control-message.ts';
 import {
   SQS_MAX_MESSAGE_BYTES,
   SQS_MAX_RETENTION_SECONDS,
@@ -37,6 +39,10 @@ export interface ProvisionedResources {
   readonly stateTable: string;
   /** The run ledger's table. */
   readonly runsTable: string;
+  /** Job control's queue and its DLQ (kisflow/runs/job-control.ts); `provisionProject` creates them. */
+  readonly control?: { readonly queue: string; readonly deadLetterQueue: string };
+  /** The alert topic's ARN, when an SNS client was given. */
+  readonly alertTopic?: string;
 }
 
 export interface ProvisionOptions {
@@ -126,7 +132,7 @@ function enabledFlows(project: ProjectConfig): FlowSpec[] {
  */
 export async function provisionProject(
   project: ProjectConfig,
-  clients: { readonly sqs: SQSClient; readonly dynamodb: DynamoDBClient },
+  clients: { readonly sqs: SQSClient; readonly dynamodb: DynamoDBClient; readonly sns?: SNSClient },
   options: ProvisionOptions = {},
 ): Promise<ProvisionedResources> {
   const names = resourceNames(options.prefix);
@@ -183,7 +189,41 @@ export async function provisionProject(
   await ensureTable(dynamodb, stateTable, { ttlAttribute: TTL_ATTRIBUTE });
   const runsTable = names.runsTable();
   await ensureTable(dynamodb, runsTable, { ttlAttribute: RUN_TABLE.ttlAttribute });
-  return { flows, connectorTables, stateTable, runsTable };
+  const control = await provisionControl(sqs, names);
+  let alertTopic: string | undefined;
+  if (clients.sns !== undefined) {
+    // CreateTopic is idempotent: the same name gives the same ARN.
+    alertTopic = (await clients.sns.send(new CreateTopicCommand({ Name: names.alarmTopic() }))).TopicArn;
+  }
+  return {
+    flows,
+    connectorTables,
+    stateTable,
+    runsTable,
+    control,
+    ...(alertTopic === undefined ? {} : { alertTopic }),
+  };
+}
+
+/** Longer than a control message's handling takes (a few ledger calls and sends). */
+export const CONTROL_VISIBILITY_SECONDS = 60;
+
+async function provisionControl(
+  sqs: SQSClient,
+  names: ReturnType<typeof resourceNames>,
+): Promise<NonNullable<ProvisionedResources['control']>> {
+  const deadLetterQueue = await ensureQueue(sqs, names.controlDeadLetterQueue(), {
+    MessageRetentionPeriod: RETENTION,
+  });
+  const queue = await ensureQueue(sqs, names.controlQueue(), {
+    VisibilityTimeout: String(CONTROL_VISIBILITY_SECONDS),
+    MessageRetentionPeriod: RETENTION,
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: await queueArn(sqs, deadLetterQueue),
+      maxReceiveCount: CONTROL_MAX_RECEIVE_COUNT,
+    }),
+  });
+  return { queue, deadLetterQueue };
 }
 
 async function findQueue(sqs: SQSClient, name: string, what: string): Promise<string> {
@@ -273,5 +313,29 @@ export async function locateResources(
   for (const conn of project.conns.values()) {
     if (conn.type === 'dynamodb') connectorTables[conn.cid] = names.connectorTable(conn.cid);
   }
-  return { flows, connectorTables, stateTable: names.stateTable(), runsTable: names.runsTable() };
+  return {
+    flows,
+    connectorTables,
+    stateTable: names.stateTable(),
+    runsTable: names.runsTable(),
+    ...(await locateControl(sqs, names)),
+  };
+}
+
+/** Job control's queues, when the deployment has them (one made before job control has not). */
+async function locateControl(
+  sqs: SQSClient,
+  names: ReturnType<typeof resourceNames>,
+): Promise<Pick<ProvisionedResources, 'control'>> {
+  try {
+    return {
+      control: {
+        queue: await findQueue(sqs, names.controlQueue(), 'job control'),
+        deadLetterQueue: await findQueue(sqs, names.controlDeadLetterQueue(), 'dead letters of job control'),
+      },
+    };
+  } catch (error) {
+    if (error instanceof UsageError && error.code === 'NOT_DEPLOYED') return {};
+    throw error;
+  }
 }

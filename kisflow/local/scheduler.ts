@@ -169,6 +169,11 @@ export interface SchedulerOptions {
   readonly checkMs?: number;
   /** A fire handled later than this after its time is a missed fire (the machine slept). @default 60000 */
   readonly lateMs?: number;
+  /**
+   * Hands each fire on instead (`kisflow dev` puts a `fire` message on its control queue, as
+   * EventBridge Scheduler does on AWS: job control then starts the run). @default - as above
+   */
+  readonly fire?: (job: JobSpec, scheduledAt: Date, trigger: 'schedule' | 'misfire') => Promise<void>;
 }
 
 export interface Scheduler {
@@ -254,6 +259,10 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     });
 
   const fire = async (entry: Entry, scheduledAt: Date, trigger: 'schedule' | 'misfire') => {
+    if (options.fire !== undefined) {
+      await options.fire(entry.job, scheduledAt, trigger);
+      return;
+    }
     if (ledger === undefined) {
       const tick = tickBatch(entry.job, scheduledAt);
       await send(entry.job, tick);

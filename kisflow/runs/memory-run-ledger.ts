@@ -12,6 +12,7 @@ import {
 import type {
   BatchCompletion,
   CompletionResult,
+  EndClaim,
   JobRunState,
   JobState,
   RunLedger,
@@ -30,6 +31,8 @@ import { listMatches, skippedRecord, startedRecord } from './run-records.ts';
 interface MemoryRun {
   record: RunRecord;
   done: Set<string>;
+  /** Who handles the run's end: absent until claimed. */
+  end?: { handled: boolean; until: number };
 }
 
 export interface MemoryRunLedgerOptions {
@@ -77,7 +80,7 @@ export class MemoryRunLedger implements RunLedger {
     const existing = this.#runs.get(run.runId);
     if (existing) return existing.record;
     const record = skippedRecord(run, this.#now(), reason);
-    this.#runs.set(run.runId, { record, done: new Set() });
+    this.#runs.set(run.runId, { record, done: new Set(), end: { handled: true, until: 0 } });
     return record;
   }
 
@@ -114,6 +117,28 @@ export class MemoryRunLedger implements RunLedger {
     if (entry?.record.status !== 'running') return false;
     this.#finish(entry, 'cancelled', reason);
     return true;
+  }
+
+  async claimEnd(runId: string, leaseMs: number): Promise<EndClaim> {
+    const entry = this.#runs.get(runId);
+    if (entry === undefined || entry.record.status === 'running') return { kind: 'not_ended' };
+    const now = this.#now();
+    if (entry.end?.handled) return { kind: 'handled' };
+    if (entry.end !== undefined && entry.end.until > now) return { kind: 'held', until: entry.end.until };
+    entry.end = { handled: false, until: now + leaseMs };
+    return { kind: 'claimed', run: entry.record };
+  }
+
+  async endHandled(runId: string): Promise<void> {
+    const entry = this.#runs.get(runId);
+    if (entry !== undefined) entry.end = { handled: true, until: 0 };
+  }
+
+  async unhandledEnds(): Promise<string[]> {
+    const now = this.#now();
+    return [...this.#runs.values()]
+      .filter((e) => e.record.status !== 'running' && !e.end?.handled && (e.end?.until ?? 0) <= now)
+      .map((e) => e.record.id);
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {

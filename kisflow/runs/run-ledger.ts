@@ -220,6 +220,19 @@ export interface JobState {
 }
 
 /**
+ * Who handles a run's end (job-control.ts): the first caller of `claimEnd` holds it for a lease;
+ * `endHandled` makes it final. A claim whose holder died (its lease ran out) can be taken again.
+ */
+export type EndClaim =
+  | { readonly kind: 'claimed'; readonly run: RunRecord }
+  /** Handled before (a redelivered `run-ended`, the repair pass after the message). */
+  | { readonly kind: 'handled' }
+  /** Another handler holds it until `until` (epoch ms). */
+  | { readonly kind: 'held'; readonly until: number }
+  /** Still running, or no such run. */
+  | { readonly kind: 'not_ended' };
+
+/**
  * Where runs are tracked: once per batch, idempotently by batch id, so completion is exact.
  *
  * @example
@@ -239,6 +252,16 @@ export interface RunLedger {
    * batches of a cancelled or timed-out run with a reason instead of running them.
    */
   status(runId: string): Promise<RunStatus | undefined>;
+  /** Claims the handling of an ended run's end (see EndClaim). */
+  claimEnd(runId: string, leaseMs: number): Promise<EndClaim>;
+  /** Marks a claimed end handled: no claim succeeds again and `unhandledEnds` leaves it out. */
+  endHandled(runId: string): Promise<void>;
+  /**
+   * Runs that ended with their end neither handled nor held (a crash between the final write and
+   * the `run-ended` send, a `cancel` from the CLI): what the repair pass hands to job control.
+   * Skipped runs are born handled.
+   */
+  unhandledEnds(): Promise<string[]>;
   /** Newest first. */
   list(query?: RunQuery): Promise<RunRecord[]>;
   /** Marks `timed_out` every running run with no progress for its timeout; returns their ids. */

@@ -31,6 +31,8 @@ const wiringSchema = z.object({
   stateTable: z.optional(z.string().check(z.minLength(1))),
   /** The run ledger's table (kisflow/aws/dynamodb-run-ledger.ts): every batch is recorded there. @default - runs are not recorded */
   runsTable: z.optional(z.string().check(z.minLength(1))),
+  /** The deployment's job-control queue: a batch that ends its run says so there (`run-ended`). @default - nobody is told; the repair pass finds the end */
+  controlQueue: z.optional(z.string().check(z.minLength(1))),
   /** The input queue's maxReceiveCount: the last attempt dead-letters with its reason. */
   maxReceiveCount: z.int().check(z.positive()),
   /** Packing limit for outgoing messages in bytes. */

@@ -22,53 +22,54 @@ describe('jobs, event sources, dashboards and alarms', () => {
     orderFlow = Template.fromStack(flowStackOf(flows, '订单流'));
   });
 
-  it('turns a job into an EventBridge Scheduler schedule into the first queue, with time zone, retries and a DLQ', () => {
+  it('turns a job into an EventBridge Scheduler schedule that fires into the control queue, with time zone, retries and a DLQ', () => {
     orderFlow.resourceCountIs('AWS::Scheduler::Schedule', 1);
     orderFlow.resourceCountIs('AWS::Events::Rule', 0);
-    const first = queueId(orderFlow, names.stepQueue('订单流', 'load'));
     const ingressDlq = queueId(orderFlow, `kisflow-${safeId('订单流', 40)}-ingress-dlq`);
+    const control = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':sqs:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          `:${names.controlQueue()}`,
+        ],
+      ],
+    };
     orderFlow.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0 2 * * ? *)',
       ScheduleExpressionTimezone: 'Europe/Berlin',
       State: 'ENABLED',
       FlexibleTimeWindow: { Mode: 'OFF' },
       Target: {
-        Arn: { 'Fn::GetAtt': [first, 'Arn'] },
+        Arn: control,
         DeadLetterConfig: { Arn: { 'Fn::GetAtt': [ingressDlq, 'Arn'] } },
         RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 10 },
       },
     });
+    // A fire names the job only: job control takes its rows, params and policies from the project.
     const schedule = Object.values(orderFlow.findResources('AWS::Scheduler::Schedule'))[0];
     expect(JSON.parse(schedule?.Properties.Target.Input)).toEqual({
       v: 1,
-      flow: '订单流',
-      step: 0,
-      run: 'nightly',
-      batch: 'nightly@<aws.scheduler.scheduled-time>',
-      rows: [{ order_id: 'o-1', carrier: 'dhl' }],
-      meta: { reason: 'nightly recheck' },
+      kind: 'fire',
+      job: 'nightly',
+      at: '<aws.scheduler.scheduled-time>',
+      trigger: 'schedule',
     });
-    // The schedule's role may send to the first queue and the DLQ only.
+    // The schedule's role may send to the control queue and the DLQ only.
     const policies = Object.values(orderFlow.findResources('AWS::IAM::Policy')).filter((p) =>
       JSON.stringify(p).includes('SchedulerRole'),
     );
     const sends = policies
       .flatMap((p) => p.Properties.PolicyDocument.Statement)
       .map((s) => [s.Action, s.Resource]);
-    expect(sends).toEqual(
-      expect.arrayContaining([
-        ['sqs:SendMessage', { 'Fn::GetAtt': [first, 'Arn'] }],
-        ['sqs:SendMessage', { 'Fn::GetAtt': [ingressDlq, 'Arn'] }],
-      ]),
-    );
-  });
-
-  it('gives a job without rows one tick row with its id and scheduled time', () => {
-    const schedule = Object.values(orders.findResources('AWS::Scheduler::Schedule'))[0];
-    expect(schedule?.Properties.ScheduleExpression).toBe('rate(5 minutes)');
-    expect(schedule?.Properties.ScheduleExpressionTimezone).toBe('UTC');
-    expect(JSON.parse(schedule?.Properties.Target.Input).rows).toEqual([
-      { job_id: 'ticker', scheduled_at: '<aws.scheduler.scheduled-time>' },
+    expect(sends).toEqual([
+      ['sqs:SendMessage', control],
+      ['sqs:SendMessage', { 'Fn::GetAtt': [ingressDlq, 'Arn'] }],
     ]);
   });
 

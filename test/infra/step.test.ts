@@ -235,13 +235,33 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
       policyOf(step)
         .filter((s) => ([] as string[]).concat(s.Action).includes('sqs:SendMessage'))
         .map((s) => s.Resource);
-    // Every step queue of its own flow, by exact ARN (jumpTo may name any fid), and its own DLQ.
+    // Every step queue of its own flow, by exact ARN (jumpTo may name any fid), its own DLQ, and
+    // job control's queue (a batch that ends its run says so), by name: the shared stack owns it.
     const everyStep = ORDER_KEYS.map((key) => arnOf(names.stepQueue('orders', key)));
-    expect(sendTargets(0)).toEqual([...everyStep, arnOf(names.stepDeadLetterQueue('orders', 'verify'))]);
+    const control = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':sqs:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          `:${names.controlQueue()}`,
+        ],
+      ],
+    };
+    expect(sendTargets(0)).toEqual([
+      ...everyStep,
+      arnOf(names.stepDeadLetterQueue('orders', 'verify')),
+      control,
+    ]);
     expect(sendTargets(3)).toEqual([
       ...everyStep,
       arnOf(names.outputQueue('orders')),
       arnOf(names.stepDeadLetterQueue('orders', 'publish')),
+      control,
     ]);
     const consume = policyOf(1).find((s) => ([] as string[]).concat(s.Action).includes('sqs:ReceiveMessage'));
     expect(consume?.Resource).toEqual(arnOf(names.stepQueue('orders', 'save')));
@@ -275,7 +295,7 @@ describe('KisFlowStep: one Lambda, queue, DLQ and event source per step', () => 
         }),
         expect.objectContaining({
           Action: RUN_FINISH_ACTIONS[0],
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['active', 'job#*'] } },
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['job#*'] } },
         }),
       ]);
     }

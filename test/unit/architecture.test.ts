@@ -77,7 +77,8 @@ const rules: Array<{ from: string; allow: (t: string) => boolean; why: string }>
   {
     from: 'kisflow/runs',
     allow: (t) =>
-      ['kisflow/runs', 'kisflow/config', 'kisflow/errors', 'kisflow/ports'].includes(t) ||
+      // wire: the SDK-free control messages job control reads and writes (job-control.ts).
+      ['kisflow/runs', 'kisflow/config', 'kisflow/errors', 'kisflow/ports', 'kisflow/wire'].includes(t) ||
       t.startsWith('node:'),
     why: 'runs and jobs logic knows nothing of AWS or runtimes',
   },

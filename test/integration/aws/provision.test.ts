@@ -48,8 +48,10 @@ describe('provisionProject', () => {
     expect(orders?.outputQueue).toContain(names.outputQueue('orders'));
 
     const queues = await ctx.clients.sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'p1-' }));
-    // 3 + 2 steps, each with a DLQ, plus 2 outputs; the disabled flow has none.
-    expect(queues.QueueUrls).toHaveLength(12);
+    // 3 + 2 steps, each with a DLQ, plus 2 outputs, plus job control's queue and DLQ; the
+    // disabled flow has none.
+    expect(queues.QueueUrls).toHaveLength(14);
+    expect(first.control?.queue).toContain(names.controlQueue());
     expect(queues.QueueUrls?.some((u) => u.includes('-off-'))).toBe(false);
 
     expect(first.connectorTables).toEqual({ orders: 'p1-conn-orders', expiring: 'p1-conn-expiring' });

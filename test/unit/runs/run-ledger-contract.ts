@@ -507,5 +507,39 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
       expect(resumed.kind).not.toBe('skipped');
       expect(await lastFireAt(ledger, 'Nightly')).toEqual(nine);
     });
+
+    it("a run's end is claimed once, held for its lease, taken again after it, and handled for good", async () => {
+      await ledger.start(run('e1', { jobId: 'Nightly' }));
+      expect(await ledger.claimEnd('e1', 60_000)).toEqual({ kind: 'not_ended' });
+      expect(await ledger.claimEnd('nobody', 60_000)).toEqual({ kind: 'not_ended' });
+      expect(await ledger.unhandledEnds()).toEqual([]);
+      await ledger.complete({ runId: 'e1', batchId: 'e1', step: 0 });
+      expect(await ledger.unhandledEnds()).toEqual(['e1']);
+      const [a, b] = await Promise.all([ledger.claimEnd('e1', 60_000), ledger.claimEnd('e1', 60_000)]);
+      expect([a.kind, b.kind].sort()).toEqual(['claimed', 'held']);
+      const claimed = a.kind === 'claimed' ? a : b;
+      expect(claimed).toMatchObject({ run: { id: 'e1', status: 'succeeded' } });
+      // Held: the repair pass leaves it to its holder.
+      expect(await ledger.unhandledEnds()).toEqual([]);
+      // The holder died: after the lease the end is unhandled again, and claimable.
+      clock.ms += 60_001;
+      expect(await ledger.unhandledEnds()).toEqual(['e1']);
+      expect((await ledger.claimEnd('e1', 60_000)).kind).toBe('claimed');
+      await ledger.endHandled('e1');
+      expect(await ledger.claimEnd('e1', 60_000)).toEqual({ kind: 'handled' });
+      clock.ms += 120_000;
+      expect(await ledger.unhandledEnds()).toEqual([]);
+    });
+
+    it('cancelled and timed-out runs wait for their end to be handled; skipped fires never do', async () => {
+      await ledger.start(run('c1'));
+      await ledger.start(run('t1', { timeoutMs: 1000 }));
+      await ledger.skip(run('s1', { jobId: 'Nightly' }), 'still running');
+      await ledger.cancel('c1', 'by hand');
+      clock.ms += 1001;
+      expect(await ledger.sweep()).toEqual(['t1']);
+      expect((await ledger.unhandledEnds()).sort()).toEqual(['c1', 't1']);
+      expect(await ledger.claimEnd('s1', 1000)).toEqual({ kind: 'handled' });
+    });
   });
 }
