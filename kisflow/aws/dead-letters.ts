@@ -28,6 +28,10 @@ export interface DeadLetter {
   readonly message: string;
   readonly step?: number;
   readonly fid?: string;
+  /** The run the message belongs to: from its body (record or envelope), else its attribute. */
+  readonly runId?: string;
+  /** When it reached the DLQ (epoch ms, SQS's SentTimestamp). */
+  readonly sentAt?: number;
   /** Receives of this message before this read (SQS's ApproximateReceiveCount minus this peek). */
   readonly receivedCount: number;
   /** The body, verbatim. */
@@ -107,6 +111,13 @@ function describeDeadLetter(m: Message): DeadLetter {
   const fid =
     attribute(DEAD_LETTER_ATTRIBUTES.fid) ?? (read.kind === 'rejected' ? read.record.fid : undefined);
   const code = attribute(DEAD_LETTER_ATTRIBUTES.code);
+  const runId =
+    read.kind === 'rejected'
+      ? read.record.run
+      : read.kind === 'envelope'
+        ? read.envelope.run
+        : attribute(DEAD_LETTER_ATTRIBUTES.run);
+  const sentAt = Number(m.Attributes?.SentTimestamp);
   return {
     messageId: m.MessageId ?? '',
     code: code ?? RETRIES_EXHAUSTED,
@@ -117,6 +128,8 @@ function describeDeadLetter(m: Message): DeadLetter {
         : "moved by the queue's redrive policy after its last receive (the step failed or timed out each time)"),
     ...(step === undefined || Number.isNaN(step) ? {} : { step }),
     ...(fid === undefined ? {} : { fid }),
+    ...(runId === undefined ? {} : { runId }),
+    ...(Number.isFinite(sentAt) && sentAt > 0 ? { sentAt } : {}),
     receivedCount: Math.max(0, Number(m.Attributes?.ApproximateReceiveCount ?? 1) - 1),
     body,
     rows,
@@ -158,6 +171,18 @@ export async function listDeadLetters(
 /** Where a redrive sends a message: one queue, or a queue per step the message was for. */
 export type RedriveTarget = string | ((message: { readonly step?: number }) => string);
 
+/**
+ * A redrive into another run (`kisflow runs retry`): every moved batch is re-addressed to `runId`,
+ * and `announce` is awaited before a dead letter's messages are sent, with how many they are, so
+ * that the run counts them before they can complete (the ledger's rule: announce, then send).
+ * `announce` must be idempotent per dead letter: a crash between the send and the delete moves the
+ * same letter again, to the same batch ids.
+ */
+export interface RedriveAsRun {
+  readonly runId: string;
+  readonly announce: (letter: DeadLetter, messages: number) => Promise<void>;
+}
+
 /** Options of `redrive`. */
 export interface RedriveOptions extends DeadLetterReadOptions {
   /**
@@ -166,6 +191,10 @@ export interface RedriveOptions extends DeadLetterReadOptions {
    * are left there, instead of cycling between the step and its DLQ for ever.
    */
   readonly sentBefore?: number;
+  /** Only the dead letters this accepts move; the others stay in the DLQ as they were. */
+  readonly select?: (letter: DeadLetter) => boolean;
+  /** Moves the batches into a new run instead of the one they failed in. */
+  readonly asRun?: RedriveAsRun;
 }
 
 /**
@@ -174,7 +203,8 @@ export interface RedriveOptions extends DeadLetterReadOptions {
  * crash can duplicate a message but never lose one. A message kept verbatim (exhausted retries,
  * undecodable) goes back byte for byte; a rejected-rows record becomes an envelope of its
  * original rows for the step that rejected them, under a new batch id derived from the record
- * and its dead-letter message (`redriveBatchId`).
+ * and its dead-letter message (`redriveBatchId`). Dead letters `select` refuses, or that arrived
+ * after `sentBefore`, are hidden until the end (so one pass sees each once) and left in the DLQ.
  *
  * @returns how many dead letters were moved.
  * @example const moved = await redrive(sqs, dlqUrl, (m) => resources.flows.orders.stepQueues[m.step ?? 0]);
@@ -189,9 +219,12 @@ export async function redrive(
   // +1: a dead letter sent in the very millisecond the redrive starts still counts as before it.
   const sentBefore = options.sentBefore ?? Date.now() + 1;
   const visibility = options.visibilitySeconds ?? 60;
-  // Dead letters that arrived after the start stay hidden until the end, so that the loop (which
-  // ends at the first empty receive) does not see them again.
-  const later: Message[] = [];
+  // Dead letters left in place stay hidden until the end, so that the loop (which ends at the
+  // first empty receive) does not see them again.
+  const left: Message[] = [];
+  // A letter left in place that shows up again had its visibility run out during a long pass: once
+  // a receive brings nothing new, everything has been seen.
+  const seen = new Set<string>();
   let moved = 0;
   try {
     while (moved < max) {
@@ -203,19 +236,61 @@ export async function redrive(
         options.waitTimeSeconds ?? 1,
       );
       if (received.length === 0) break;
-      const got = received.filter((m) => {
-        const sent = Number(m.Attributes?.SentTimestamp ?? 0);
-        if (sent < sentBefore) return true;
-        later.push(m);
-        return false;
-      });
+      if (received.every((m) => seen.has(m.MessageId ?? ''))) {
+        left.push(...received);
+        break;
+      }
+      const got: Message[] = [];
+      for (const m of received) {
+        seen.add(m.MessageId ?? '');
+        const letter = describeDeadLetter(m);
+        const take =
+          Number(m.Attributes?.SentTimestamp ?? 0) < sentBefore && (options.select?.(letter) ?? true);
+        (take ? got : left).push(m);
+      }
       if (got.length === 0) continue;
-      moved += await moveBack(sqs, dlqUrl, targetUrl, got);
+      moved += await moveBack(sqs, dlqUrl, targetUrl, got, options.asRun);
     }
   } finally {
-    await makeVisible(sqs, dlqUrl, later);
+    await makeVisible(sqs, dlqUrl, left);
   }
   return moved;
+}
+
+/** The messages one dead letter goes back as (`asRun`: re-addressed to that run). */
+function messagesOf(m: Message, asRun: RedriveAsRun | undefined): { step?: number; out: OutgoingMessage[] } {
+  const body = m.Body ?? '';
+  const read = readDeadLetterBody(body);
+  if (read.kind === 'unreadable') return { out: [{ id: m.MessageId ?? '', body }] };
+  if (read.kind === 'envelope') {
+    const { envelope } = read;
+    // A redriven batch starts its hop count again: the limit stopped it, the operator sent it on.
+    if (asRun === undefined && (envelope.hops ?? 0) === 0) {
+      return { step: envelope.step, out: [{ id: m.MessageId ?? '', body }] };
+    }
+    // The batch keeps its id (it was never applied; its state writes, if any, are recognised).
+    const batch = { ...envelopeToBatch(envelope), hops: 0, ...(asRun ? { runId: asRun.runId } : {}) };
+    const again = encodeEnvelope(batch);
+    if (messageSize(again) <= SQS_MAX_MESSAGE_BYTES) {
+      return { step: envelope.step, out: [{ id: m.MessageId ?? '', body: again }] };
+    }
+    const packed = packBatch(batch, SQS_MAX_MESSAGE_BYTES);
+    return { step: envelope.step, out: packed.messages.map((p) => ({ id: p.id, body: p.body })) };
+  }
+  const { record } = read;
+  const packed = packBatch(
+    {
+      flowId: record.flow,
+      step: record.step,
+      runId: asRun?.runId ?? record.run,
+      batchId: redriveBatchId(record.batch, m.MessageId ?? body),
+      rows: rejectedRows(record),
+      meta: record.meta ?? {},
+    },
+    SQS_MAX_MESSAGE_BYTES,
+  );
+  // A rejected row fitted a dead letter, so it fits an envelope: `oversize` stays empty.
+  return { step: record.step, out: packed.messages.map((p) => ({ id: p.id, body: p.body })) };
 }
 
 /** Sends received dead letters to their targets, then deletes them from the DLQ. */
@@ -224,40 +299,19 @@ async function moveBack(
   dlqUrl: string,
   targetUrl: RedriveTarget,
   got: readonly Message[],
+  asRun: RedriveAsRun | undefined,
 ): Promise<number> {
   const byTarget = new Map<string, OutgoingMessage[]>();
+  const announced: Promise<void>[] = [];
   for (const m of got) {
-    const body = m.Body ?? '';
-    const read = readDeadLetterBody(body);
-    const step =
-      read.kind === 'rejected' ? read.record.step : read.kind === 'envelope' ? read.envelope.step : undefined;
+    const { step, out } = messagesOf(m, asRun);
     const url = typeof targetUrl === 'string' ? targetUrl : targetUrl(step === undefined ? {} : { step });
     const list = byTarget.get(url) ?? [];
     byTarget.set(url, list);
-    if (read.kind !== 'rejected') {
-      // A redriven batch starts its hop count again: the limit stopped it, the operator sent it on.
-      const again =
-        read.kind === 'envelope' && (read.envelope.hops ?? 0) > 0
-          ? encodeEnvelope({ ...envelopeToBatch(read.envelope), hops: 0 })
-          : body;
-      list.push({ id: m.MessageId ?? '', body: again });
-      continue;
-    }
-    const { record } = read;
-    const packed = packBatch(
-      {
-        flowId: record.flow,
-        step: record.step,
-        runId: record.run,
-        batchId: redriveBatchId(record.batch, m.MessageId ?? body),
-        rows: rejectedRows(record),
-        meta: record.meta ?? {},
-      },
-      SQS_MAX_MESSAGE_BYTES,
-    );
-    // A rejected row fitted a dead letter, so it fits an envelope: `oversize` stays empty.
-    for (const p of packed.messages) list.push({ id: p.id, body: p.body });
+    list.push(...out);
+    if (asRun !== undefined) announced.push(asRun.announce(describeDeadLetter(m), out.length));
   }
+  await Promise.all(announced);
   for (const [url, messages] of byTarget) await sendMessageBatches(sqs, url, messages);
   try {
     await deleteMessages(sqs, dlqUrl, got);
@@ -273,10 +327,10 @@ async function moveBack(
 }
 
 /**
- * Room kept for a dead letter's attributes when sizing its body: the five `kisflow.*` attributes
- * are cut to at most 256 + 1,024 + 256 + 256 characters (≤ 4 bytes each in UTF-8) plus their names.
+ * Room kept for a dead letter's attributes when sizing its body: the six `kisflow.*` attributes
+ * are cut to at most 256 + 1,024 + 256 + 256 + 256 characters (≤ 4 bytes each in UTF-8) plus their names.
  */
-export const DEAD_LETTER_ATTRIBUTE_ROOM = 8_192;
+export const DEAD_LETTER_ATTRIBUTE_ROOM = 9_216;
 
 /**
  * Sends `body` unchanged to a dead-letter queue with the reason as message attributes

@@ -32,6 +32,7 @@ export interface CompletionLedger {
     readonly counters?: Partial<Record<'in' | 'out' | 'rejected' | 'dropped' | 'deadLettered', number>>;
     readonly children?: number;
     readonly outcome?: 'processed' | 'dead_lettered';
+    readonly durationMs?: number;
   }): Promise<unknown>;
   status(runId: string): Promise<string | undefined>;
 }
@@ -160,6 +161,7 @@ export class Delivery {
           dropped: stats.dropped,
         },
         children,
+        durationMs: stats.ms,
       });
     const settled = await Promise.allSettled(sends.map((send) => send()));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');

@@ -7,6 +7,7 @@ import type { ProjectConfig } from '../config/model.ts';
 import { KisFlowError } from '../errors.ts';
 import { retryDelaySeconds } from '../lambda/backoff.ts';
 import type { Metrics } from '../ports.ts';
+import { parseEnvelope } from '../wire/envelope.ts';
 import type { FlowWorkerData, InvokeRequest, WorkerReply } from './flow-worker-thread.ts';
 import type { SqsEventHandler } from './poller.ts';
 
@@ -23,6 +24,15 @@ export interface FlowWorkerOptions {
   readonly timeoutSeconds: number;
   /** One line per failed batch. */
   readonly log: (line: string) => void;
+}
+
+/** The run a message body names, for its dead letter's attributes (none when it is no envelope). */
+function runOf(body: string): { run?: string } {
+  try {
+    return { run: parseEnvelope(body).run };
+  } catch {
+    return {};
+  }
 }
 
 interface Pending {
@@ -267,6 +277,7 @@ export class FlowWorker {
               flow: data.flowId,
               step,
               fid,
+              ...runOf(record.body),
             });
             return;
           }

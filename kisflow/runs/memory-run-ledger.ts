@@ -1,3 +1,4 @@
+import { durationBucket, roundMs, stepTimings } from './batch-durations.ts';
 import {
   addCounters,
   addUsage,
@@ -19,6 +20,7 @@ import type {
   RunStatus,
   StartResult,
   StepRecord,
+  StepTimings,
   StreamBatch,
   StreamBucket,
   StreamQuery,
@@ -28,6 +30,16 @@ import { listMatches, skippedRecord, startedRecord } from './run-records.ts';
 interface MemoryRun {
   record: RunRecord;
   done: Set<string>;
+  /** Per step: what its timings are computed from. */
+  durations?: Map<number, Durations>;
+}
+
+interface Durations {
+  firstAt: number;
+  lastAt: number;
+  batches: number;
+  totalMs: number;
+  histogram: Map<number, number>;
 }
 
 export interface MemoryRunLedgerOptions {
@@ -86,8 +98,17 @@ export class MemoryRunLedger implements RunLedger {
     const r = entry.record;
     const deadLettered = batch.outcome === 'dead_lettered' ? 1 : 0;
     const steps = new Map(r.steps.map((s) => [s.index, s]));
-    const step = steps.get(batch.step) ?? { index: batch.step, fid: batch.fid, ...NO_COUNTS };
-    steps.set(batch.step, { ...step, fid: step.fid ?? batch.fid, ...addCounters(step, batch.counters) });
+    // A completion with neither counters nor fid (a retry's announcement) is no step's work.
+    if (batch.counters !== undefined || batch.fid !== undefined || batch.durationMs !== undefined) {
+      const step = steps.get(batch.step) ?? { index: batch.step, fid: batch.fid, ...NO_COUNTS };
+      const timings = this.#time(entry, batch);
+      steps.set(batch.step, {
+        ...step,
+        fid: step.fid ?? batch.fid,
+        ...addCounters(step, batch.counters),
+        ...(timings === undefined ? {} : { timings }),
+      });
+    }
     entry.record = {
       ...r,
       lastProgress: this.#now(),
@@ -172,6 +193,23 @@ export class MemoryRunLedger implements RunLedger {
       .map((m) => m.bucket)
       .filter((b) => b.flowId === query.flowId && b.start >= query.since && b.start < query.until);
     return rollUp(minutes, query.granularity === 'hour' ? HOUR_MS : MINUTE_MS);
+  }
+
+  #time(entry: MemoryRun, batch: BatchCompletion): StepTimings | undefined {
+    entry.durations ??= new Map();
+    let d = entry.durations.get(batch.step);
+    if (batch.durationMs !== undefined) {
+      const end = this.#now();
+      d ??= { firstAt: Number.POSITIVE_INFINITY, lastAt: 0, batches: 0, totalMs: 0, histogram: new Map() };
+      d.firstAt = Math.min(d.firstAt, Math.round(end - batch.durationMs));
+      d.lastAt = Math.max(d.lastAt, end);
+      d.batches += 1;
+      d.totalMs += roundMs(batch.durationMs);
+      const k = durationBucket(batch.durationMs);
+      d.histogram.set(k, (d.histogram.get(k) ?? 0) + 1);
+      entry.durations.set(batch.step, d);
+    }
+    return d === undefined ? undefined : stepTimings(d);
   }
 
   #finish(entry: MemoryRun, status: RunStatus, reason?: string): void {
