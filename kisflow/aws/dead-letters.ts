@@ -23,6 +23,8 @@ import { type OutgoingMessage, sendMessageBatches } from './sqs-batch-send.ts';
 /** One dead letter as an operator reads it. */
 export interface DeadLetter {
   readonly messageId: string;
+  /** A rejected-rows record, an envelope kept verbatim, or a body KisFlow cannot read. */
+  readonly kind: 'rejected' | 'envelope' | 'unreadable';
   /** `kisflow.error.code`; `RETRIES_EXHAUSTED` for a message the queue's redrive policy moved. */
   readonly code: string;
   readonly message: string;
@@ -120,6 +122,7 @@ function describeDeadLetter(m: Message): DeadLetter {
   const sentAt = Number(m.Attributes?.SentTimestamp);
   return {
     messageId: m.MessageId ?? '',
+    kind: read.kind,
     code: code ?? RETRIES_EXHAUSTED,
     message:
       attribute(DEAD_LETTER_ATTRIBUTES.message) ??
@@ -324,6 +327,60 @@ async function moveBack(
     );
   }
   return got.length;
+}
+
+/** A flow's step queues and their DLQs, by step index. */
+export interface FlowDeadLetterQueues {
+  readonly stepQueues: readonly string[];
+  readonly stepDeadLetterQueues: readonly string[];
+}
+
+/** A run's dead letters KisFlow can send back: its rows are readable (unreadable bodies stay). */
+const movableOf = (runId: string) => (letter: DeadLetter) =>
+  letter.runId === runId && letter.kind !== 'unreadable';
+
+/** How many dead letters of `runId` wait in the flow's DLQs (a peek: they stay). */
+export async function countRunDeadLetters(
+  sqs: SQSClient,
+  queues: FlowDeadLetterQueues,
+  runId: string,
+): Promise<number> {
+  let n = 0;
+  for (const dlq of queues.stepDeadLetterQueues) {
+    n += (await listDeadLetters(sqs, dlq)).filter(movableOf(runId)).length;
+  }
+  return n;
+}
+
+/**
+ * Moves every dead letter of `runId` in the flow's DLQs back to the step it names (else its DLQ's
+ * step), re-addressed to `into.runId`, announcing each before its messages leave (`RedriveAsRun`).
+ * The other dead letters stay where they are. `kisflow runs retry` is this under `retryRun`.
+ *
+ * @returns how many dead letters were moved.
+ */
+export async function moveRunDeadLetters(
+  sqs: SQSClient,
+  queues: FlowDeadLetterQueues,
+  runId: string,
+  into: {
+    readonly runId: string;
+    readonly announce: (letterId: string, step: number, messages: number) => Promise<void>;
+  },
+): Promise<number> {
+  let moved = 0;
+  for (const [step, dlq] of queues.stepDeadLetterQueues.entries()) {
+    const target = (m: { step?: number }) =>
+      queues.stepQueues[m.step ?? step] ?? (queues.stepQueues[step] as string);
+    moved += await redrive(sqs, dlq, target, {
+      select: movableOf(runId),
+      asRun: {
+        runId: into.runId,
+        announce: (letter, messages) => into.announce(letter.messageId, letter.step ?? step, messages),
+      },
+    });
+  }
+  return moved;
 }
 
 /**
