@@ -319,6 +319,9 @@ async function moveBack(
   try {
     await deleteMessages(sqs, dlqUrl, got);
   } catch (error) {
+    // Visible again at once, so a second pass can move them now (to the same batch ids) instead of
+    // after the visibility timeout; should that fail too, they reappear then anyway.
+    await makeVisible(sqs, dlqUrl, got).catch(() => {});
     throw new InfrastructureError(
       'SQS_DELETE_FAILED',
       `Redrove ${got.length} dead letters but could not delete all of them from ${dlqUrl} (${errorText(error)}); they will be redriven again (a redriven batch is idempotent).`,

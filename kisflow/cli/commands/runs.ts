@@ -1,9 +1,13 @@
+import { existsSync } from 'node:fs';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { Command } from 'commander';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { countRunDeadLetters, moveRunDeadLetters } from '../../aws/dead-letters.ts';
 import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
+import { queryRunLogs, stepLogGroups } from '../../aws/run-log-query.ts';
 import { resourceNames } from '../../config/names.ts';
 import { KisFlowError, UsageError } from '../../errors.ts';
+import { followRunLog, readRunLog, runLogDir } from '../../local/run-log.ts';
 import {
   costPerMillionRows,
   DEFAULT_PRICE_REGION,
@@ -307,6 +311,25 @@ function positive(text: string, flag: string): number {
 
 const write = (text: string) => process.stdout.write(text);
 
+/** A log line for a terminal: time, level, step, message, then the other fields as JSON. */
+export function logLine(line: Record<string, unknown>): string {
+  const {
+    timestamp,
+    level,
+    step,
+    fid,
+    message,
+    runId: _run,
+    service: _s,
+    sampling_rate: _r,
+    flow: _f,
+    ...rest
+  } = line;
+  const where = step === undefined ? '' : `step ${String(step)}${fid === undefined ? '' : ` ${String(fid)}`}`;
+  const extra = Object.keys(rest).length === 0 ? '' : ` ${JSON.stringify(rest)}`;
+  return `${String(timestamp ?? '-')}  ${String(level ?? '-').padEnd(5)}  ${where}  ${String(message ?? '')}${extra}`;
+}
+
 /**
  * `kisflow runs list|show|stats|cancel|retry|logs`: tables on a terminal, JSON with --json; exit 1 (with a
  * message, no stack) for an unknown run, a run that is not running, or a bad option.
@@ -361,6 +384,62 @@ export function register(program: Command): void {
       });
       write(opts.json ? `${JSON.stringify(runJson(run))}\n` : runDetail(run, Date.now(), opts.region, links));
     });
+
+  ledgerOptions(runs.command('logs'))
+    .description(
+      "one run's log lines across all its steps: kept by kisflow dev in .kisflow/dev/logs, on AWS read with CloudWatch Logs Insights",
+    )
+    .argument('<run>', 'run id')
+    .option('-f, --follow', 'keep printing lines as they come (kisflow dev; Ctrl-C stops)')
+    .option('--cloudwatch', 'read CloudWatch Logs even when a kisflow dev run log is here')
+    .option(
+      '--log-group <name...>',
+      'the log groups to query (default: the step log groups of the run’s flow stack)',
+    )
+    .option('--json', 'one JSON object per line, as logged')
+    .action(
+      async (
+        runId: string,
+        opts: LedgerOptions & { follow?: boolean; cloudwatch?: boolean; logGroup?: string[]; json?: boolean },
+      ) => {
+        const print = (line: Record<string, unknown>) =>
+          write(opts.json ? `${JSON.stringify(line)}\n` : `${logLine(line)}\n`);
+        const dir = runLogDir(process.cwd());
+        if (!opts.cloudwatch && existsSync(dir)) {
+          if (!opts.follow) {
+            for (const line of readRunLog(dir, runId)) print(line);
+            return;
+          }
+          const stop = new AbortController();
+          process.once('SIGINT', () => stop.abort());
+          await followRunLog(dir, runId, print, stop.signal);
+          return;
+        }
+        if (opts.follow) {
+          throw new UsageError(
+            'BAD_OPTION',
+            '--follow reads the kisflow dev run log; on AWS run `kisflow runs logs` again for newer lines.',
+          );
+        }
+        const run = await withLedger(opts, (ledger) => getRun(ledger, runId));
+        const logs = new CloudWatchLogsClient(opts.region === undefined ? {} : { region: opts.region });
+        try {
+          const groups =
+            opts.logGroup ??
+            (await stepLogGroups(logs, resourceNames(opts.prefix).flowStackName(run.flowId)));
+          const minute = 60_000;
+          for (const line of await queryRunLogs(logs, {
+            logGroups: groups,
+            runId,
+            since: run.started - minute,
+            until: (run.finished ?? Date.now()) + minute,
+          }))
+            print(line);
+        } finally {
+          logs.destroy();
+        }
+      },
+    );
 
   ledgerOptions(runs.command('retry'))
     .description(
