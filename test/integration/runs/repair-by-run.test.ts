@@ -249,4 +249,20 @@ describe('repair by run under kisflow dev', () => {
     expect(await kisflow(['runs', 'show', R, ...table])).toMatch(new RegExp(`repaired  by retry-1-${R}`));
     expect(await kisflow(['runs', 'show', `retry-1-${R}`, ...table])).toMatch(new RegExp(`repairs   ${R}`));
   }, 60_000);
+
+  it('the CLI: runs retry prints the new run id last, and exits 1 when nothing is left to retry', async () => {
+    // The dev stack wrote .kisflow/dev.json: the CLI finds its queues and runs table by itself.
+    const printed = (await kisflow(['runs', 'retry', OTHER])).trim().split('\n');
+    expect(printed.at(-1)).toBe(`retry-1-${OTHER}`);
+    const retry = await ended(`retry-1-${OTHER}`);
+    expect(retry).toMatchObject({ status: 'succeeded', parentRunId: OTHER });
+    expect(retry.steps.map((s) => [s.index, s.in, s.out])).toEqual([[1, 1, 1]]);
+    const again = await kisflow(['runs', 'retry', R]).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('no dead letters waiting');
+    expect(again.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
 });
