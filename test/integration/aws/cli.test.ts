@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listDeadLetters } from '../../../kisflow/aws/dead-letters.ts';
 import { SqsTransport } from '../../../kisflow/aws/sqs-transport.ts';
 import type { FlowSpec, FuncSpec, ProjectConfig } from '../../../kisflow/config/model.ts';
 import { writeDevEndpoints } from '../../../kisflow/local/dev-endpoints.ts';
@@ -358,9 +359,11 @@ describe('kisflow dlq and redrive', () => {
       (await drain(ctx.clients.sqs, orders.stepQueues[step] as string))
         .flatMap((m) => decodeEnvelope(m.Body as string).rows.map((r) => r.id))
         .sort();
+    // Peeked with the library: the CLI under test here is redrive (each CLI call costs seconds).
     const left = async () =>
-      lines((await kisflow(['dlq', 'orders', '--json', ...at()])).stdout)
-        .map((l) => JSON.parse(l).runId as string)
+      (await Promise.all(orders.stepDeadLetterQueues.map((dlq) => listDeadLetters(ctx.clients.sqs, dlq))))
+        .flat()
+        .map((l) => l.runId as string)
         .sort();
 
     expect(lines((await kisflow(['redrive', 'orders', '--run', 'run-b', ...at()])).stdout).at(-1)).toBe(
@@ -377,8 +380,6 @@ describe('kisflow dlq and redrive', () => {
     expect(await ids(1)).toEqual(['a1']);
     expect(await left()).toEqual(['run-c']);
 
-    await kisflow(['redrive', 'orders', '--step', '0', '--since', between, ...at()]);
-    expect(await left()).toEqual(['run-c']);
     await kisflow(['redrive', 'orders', '--since', between, ...at()]);
     expect(await ids(1)).toEqual(['c1']);
     expect(await left()).toEqual([]);
@@ -386,5 +387,5 @@ describe('kisflow dlq and redrive', () => {
     const bad = await kisflow(['redrive', 'orders', '--until', 'yesterday', ...at()]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('--until must be a duration');
-  });
+  }, 120_000);
 });
