@@ -7,6 +7,7 @@
 import { type Message, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { isFifoQueue } from '../config/names.ts';
 import { InfrastructureError, OversizeError } from '../errors.ts';
+import type { Row } from '../ports.ts';
 import { redriveBatchId } from '../wire/batch-id.ts';
 import {
   DEAD_LETTER_ATTRIBUTES,
@@ -18,18 +19,24 @@ import {
 import { encodeEnvelope, envelopeToBatch } from '../wire/envelope.ts';
 import { messageSize, SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
 import { messageGroupId, messageGroupOf } from '../wire/message-group.ts';
-import { packBatch } from '../wire/pack.ts';
+import { type PackedMessage, packBatch } from '../wire/pack.ts';
 import { deleteMessages, receiveMessages, setVisibility } from './queue-messages.ts';
 import { fifoIds, type OutgoingMessage, sendMessageBatches } from './sqs-batch-send.ts';
 
 /** One dead letter as an operator reads it. */
 export interface DeadLetter {
   readonly messageId: string;
+  /** A rejected-rows record, an envelope kept verbatim, or a body KisFlow cannot read. */
+  readonly kind: 'rejected' | 'envelope' | 'unreadable';
   /** `kisflow.error.code`; `RETRIES_EXHAUSTED` for a message the queue's redrive policy moved. */
   readonly code: string;
   readonly message: string;
   readonly step?: number;
   readonly fid?: string;
+  /** The run the message belongs to: from its body (record or envelope), else its attribute. */
+  readonly runId?: string;
+  /** When it reached the DLQ (epoch ms, SQS's SentTimestamp). */
+  readonly sentAt?: number;
   /** Receives of this message before this read (SQS's ApproximateReceiveCount minus this peek). */
   readonly receivedCount: number;
   /** The body, verbatim. */
@@ -109,8 +116,16 @@ function describeDeadLetter(m: Message): DeadLetter {
   const fid =
     attribute(DEAD_LETTER_ATTRIBUTES.fid) ?? (read.kind === 'rejected' ? read.record.fid : undefined);
   const code = attribute(DEAD_LETTER_ATTRIBUTES.code);
+  const runId =
+    read.kind === 'rejected'
+      ? read.record.run
+      : read.kind === 'envelope'
+        ? read.envelope.run
+        : attribute(DEAD_LETTER_ATTRIBUTES.run);
+  const sentAt = Number(m.Attributes?.SentTimestamp);
   return {
     messageId: m.MessageId ?? '',
+    kind: read.kind,
     code: code ?? RETRIES_EXHAUSTED,
     message:
       attribute(DEAD_LETTER_ATTRIBUTES.message) ??
@@ -119,6 +134,8 @@ function describeDeadLetter(m: Message): DeadLetter {
         : "moved by the queue's redrive policy after its last receive (the step failed or timed out each time)"),
     ...(step === undefined || Number.isNaN(step) ? {} : { step }),
     ...(fid === undefined ? {} : { fid }),
+    ...(runId === undefined ? {} : { runId }),
+    ...(Number.isFinite(sentAt) && sentAt > 0 ? { sentAt } : {}),
     receivedCount: Math.max(0, Number(m.Attributes?.ApproximateReceiveCount ?? 1) - 1),
     body,
     rows,
@@ -160,6 +177,18 @@ export async function listDeadLetters(
 /** Where a redrive sends a message: one queue, or a queue per step the message was for. */
 export type RedriveTarget = string | ((message: { readonly step?: number }) => string);
 
+/**
+ * A redrive into another run (`kisflow runs retry`): every moved batch is re-addressed to `runId`,
+ * and `announce` is awaited before a dead letter's messages are sent, with how many they are, so
+ * that the run counts them before they can complete (the ledger's rule: announce, then send).
+ * `announce` must be idempotent per dead letter: a crash between the send and the delete moves the
+ * same letter again, to the same batch ids.
+ */
+export interface RedriveAsRun {
+  readonly runId: string;
+  readonly announce: (letter: DeadLetter, messages: number) => Promise<void>;
+}
+
 /** Options of `redrive`. */
 export interface RedriveOptions extends DeadLetterReadOptions {
   /**
@@ -174,6 +203,10 @@ export interface RedriveOptions extends DeadLetterReadOptions {
    * @default - unordered
    */
   readonly ordering?: readonly string[];
+  /** Only the dead letters this accepts move; the others stay in the DLQ as they were. */
+  readonly select?: (letter: DeadLetter) => boolean;
+  /** Moves the batches into a new run instead of the one they failed in. */
+  readonly asRun?: RedriveAsRun;
 }
 
 /**
@@ -182,7 +215,8 @@ export interface RedriveOptions extends DeadLetterReadOptions {
  * crash can duplicate a message but never lose one. A message kept verbatim (exhausted retries,
  * undecodable) goes back byte for byte; a rejected-rows record becomes an envelope of its
  * original rows for the step that rejected them, under a new batch id derived from the record
- * and its dead-letter message (`redriveBatchId`).
+ * and its dead-letter message (`redriveBatchId`). Dead letters `select` refuses, or that arrived
+ * after `sentBefore`, are hidden until the end (so one pass sees each once) and left in the DLQ.
  *
  * @returns how many dead letters were moved.
  * @example const moved = await redrive(sqs, dlqUrl, (m) => resources.flows.orders.stepQueues[m.step ?? 0]);
@@ -197,9 +231,12 @@ export async function redrive(
   // +1: a dead letter sent in the very millisecond the redrive starts still counts as before it.
   const sentBefore = options.sentBefore ?? Date.now() + 1;
   const visibility = options.visibilitySeconds ?? 60;
-  // Dead letters that arrived after the start stay hidden until the end, so that the loop (which
-  // ends at the first empty receive) does not see them again.
-  const later: Message[] = [];
+  // Dead letters left in place stay hidden until the end, so that the loop (which ends at the
+  // first empty receive) does not see them again.
+  const left: Message[] = [];
+  // A letter left in place that shows up again had its visibility run out during a long pass: once
+  // a receive brings nothing new, everything has been seen.
+  const seen = new Set<string>();
   let moved = 0;
   try {
     while (moved < max) {
@@ -211,19 +248,88 @@ export async function redrive(
         options.waitTimeSeconds ?? 1,
       );
       if (received.length === 0) break;
-      const got = received.filter((m) => {
-        const sent = Number(m.Attributes?.SentTimestamp ?? 0);
-        if (sent < sentBefore) return true;
-        later.push(m);
-        return false;
-      });
+      if (received.every((m) => seen.has(m.MessageId ?? ''))) {
+        left.push(...received);
+        break;
+      }
+      const got: Message[] = [];
+      for (const m of received) {
+        seen.add(m.MessageId ?? '');
+        const letter = describeDeadLetter(m);
+        const take =
+          Number(m.Attributes?.SentTimestamp ?? 0) < sentBefore && (options.select?.(letter) ?? true);
+        (take ? got : left).push(m);
+      }
       if (got.length === 0) continue;
-      moved += await moveBack(sqs, dlqUrl, targetUrl, got, options.ordering);
+      moved += await moveBack(sqs, dlqUrl, targetUrl, got, options.asRun, options.ordering);
     }
   } finally {
-    await makeVisible(sqs, dlqUrl, later);
+    await makeVisible(sqs, dlqUrl, left);
   }
   return moved;
+}
+
+/**
+ * The messages one dead letter goes back as (`asRun`: re-addressed to that run). On a FIFO step
+ * queue (`ordering`) each goes to its key's message group, and is deduplicated per dead letter (a
+ * crash between send and delete resends it), never against the original send of the same body
+ * within SQS's five minutes.
+ */
+function messagesOf(
+  m: Message,
+  asRun: RedriveAsRun | undefined,
+  ordering: readonly string[] | undefined,
+): { step?: number; out: OutgoingMessage[] } {
+  const body = m.Body ?? '';
+  const id = m.MessageId ?? '';
+  const one = (text: string, first: Row | undefined): OutgoingMessage => ({
+    id,
+    body: text,
+    deduplicationId: `redrive-${id}`,
+    ...(ordering === undefined || first === undefined
+      ? {}
+      : { groupId: messageGroupId(messageGroupOf(first, ordering)) }),
+  });
+  const packedOut = (packed: ReturnType<typeof packBatch>, dedup: (p: PackedMessage, i: number) => string) =>
+    packed.messages.map((p, i) => ({
+      id: p.id,
+      body: p.body,
+      deduplicationId: dedup(p, i),
+      ...(p.groupId === undefined ? {} : { groupId: p.groupId }),
+    }));
+  const read = readDeadLetterBody(body);
+  if (read.kind === 'unreadable') return { out: [one(body, undefined)] };
+  if (read.kind === 'envelope') {
+    const { envelope } = read;
+    const first = envelope.rows[0];
+    // A redriven batch starts its hop count again: the limit stopped it, the operator sent it on.
+    if (asRun === undefined && (envelope.hops ?? 0) === 0) {
+      return { step: envelope.step, out: [one(body, first)] };
+    }
+    // The batch keeps its id (it was never applied; its state writes, if any, are recognised).
+    const batch = { ...envelopeToBatch(envelope), hops: 0, ...(asRun ? { runId: asRun.runId } : {}) };
+    const again = encodeEnvelope(batch);
+    if (messageSize(again) <= SQS_MAX_MESSAGE_BYTES && ordering === undefined) {
+      return { step: envelope.step, out: [one(again, first)] };
+    }
+    const packed = packBatch(batch, SQS_MAX_MESSAGE_BYTES, ordering);
+    return { step: envelope.step, out: packedOut(packed, (_, i) => `redrive-${id}-${i}`) };
+  }
+  const { record } = read;
+  const packed = packBatch(
+    {
+      flowId: record.flow,
+      step: record.step,
+      runId: asRun?.runId ?? record.run,
+      batchId: redriveBatchId(record.batch, m.MessageId ?? body),
+      rows: rejectedRows(record),
+      meta: record.meta ?? {},
+    },
+    SQS_MAX_MESSAGE_BYTES,
+    ordering,
+  );
+  // A rejected row fitted a dead letter, so it fits an envelope: `oversize` stays empty.
+  return { step: record.step, out: packedOut(packed, (p) => p.id) };
 }
 
 /** Sends received dead letters to their targets, then deletes them from the DLQ. */
@@ -232,63 +338,27 @@ async function moveBack(
   dlqUrl: string,
   targetUrl: RedriveTarget,
   got: readonly Message[],
-  ordering?: readonly string[],
+  asRun: RedriveAsRun | undefined,
+  ordering: readonly string[] | undefined,
 ): Promise<number> {
   const byTarget = new Map<string, OutgoingMessage[]>();
+  const announced: Promise<void>[] = [];
   for (const m of got) {
-    const body = m.Body ?? '';
-    const read = readDeadLetterBody(body);
-    const step =
-      read.kind === 'rejected' ? read.record.step : read.kind === 'envelope' ? read.envelope.step : undefined;
+    const { step, out } = messagesOf(m, asRun, ordering);
     const url = typeof targetUrl === 'string' ? targetUrl : targetUrl(step === undefined ? {} : { step });
     const list = byTarget.get(url) ?? [];
     byTarget.set(url, list);
-    if (read.kind !== 'rejected') {
-      // A redriven batch starts its hop count again: the limit stopped it, the operator sent it on.
-      const again =
-        read.kind === 'envelope' && (read.envelope.hops ?? 0) > 0
-          ? encodeEnvelope({ ...envelopeToBatch(read.envelope), hops: 0 })
-          : body;
-      const first = read.kind === 'envelope' ? read.envelope.rows[0] : undefined;
-      list.push({
-        id: m.MessageId ?? '',
-        body: again,
-        // On a FIFO queue: deduplicated per dead letter (a crash between send and delete resends
-        // it), never against the original send of the same body within SQS's five minutes.
-        deduplicationId: `redrive-${m.MessageId ?? ''}`,
-        ...(ordering === undefined || first === undefined
-          ? {}
-          : { groupId: messageGroupId(messageGroupOf(first, ordering)) }),
-      });
-      continue;
-    }
-    const { record } = read;
-    const packed = packBatch(
-      {
-        flowId: record.flow,
-        step: record.step,
-        runId: record.run,
-        batchId: redriveBatchId(record.batch, m.MessageId ?? body),
-        rows: rejectedRows(record),
-        meta: record.meta ?? {},
-      },
-      SQS_MAX_MESSAGE_BYTES,
-      ordering,
-    );
-    // A rejected row fitted a dead letter, so it fits an envelope: `oversize` stays empty.
-    for (const p of packed.messages) {
-      list.push({
-        id: p.id,
-        body: p.body,
-        deduplicationId: p.id,
-        ...(p.groupId === undefined ? {} : { groupId: p.groupId }),
-      });
-    }
+    list.push(...out);
+    if (asRun !== undefined) announced.push(asRun.announce(describeDeadLetter(m), out.length));
   }
+  await Promise.all(announced);
   for (const [url, messages] of byTarget) await sendMessageBatches(sqs, url, messages);
   try {
     await deleteMessages(sqs, dlqUrl, got);
   } catch (error) {
+    // Visible again at once, so a second pass can move them now (to the same batch ids) instead of
+    // after the visibility timeout; should that fail too, they reappear then anyway.
+    await makeVisible(sqs, dlqUrl, got).catch(() => {});
     throw new InfrastructureError(
       'SQS_DELETE_FAILED',
       `Redrove ${got.length} dead letters but could not delete all of them from ${dlqUrl} (${errorText(error)}); they will be redriven again (a redriven batch is idempotent).`,
@@ -299,11 +369,65 @@ async function moveBack(
   return got.length;
 }
 
+/** A flow's step queues and their DLQs, by step index. */
+export interface FlowDeadLetterQueues {
+  readonly stepQueues: readonly string[];
+  readonly stepDeadLetterQueues: readonly string[];
+}
+
+/** A run's dead letters KisFlow can send back: its rows are readable (unreadable bodies stay). */
+const movableOf = (runId: string) => (letter: DeadLetter) =>
+  letter.runId === runId && letter.kind !== 'unreadable';
+
+/** How many dead letters of `runId` wait in the flow's DLQs (a peek: they stay). */
+export async function countRunDeadLetters(
+  sqs: SQSClient,
+  queues: FlowDeadLetterQueues,
+  runId: string,
+): Promise<number> {
+  let n = 0;
+  for (const dlq of queues.stepDeadLetterQueues) {
+    n += (await listDeadLetters(sqs, dlq)).filter(movableOf(runId)).length;
+  }
+  return n;
+}
+
 /**
- * Room kept for a dead letter's attributes when sizing its body: the five `kisflow.*` attributes
- * are cut to at most 256 + 1,024 + 256 + 256 characters (≤ 4 bytes each in UTF-8) plus their names.
+ * Moves every dead letter of `runId` in the flow's DLQs back to the step it names (else its DLQ's
+ * step), re-addressed to `into.runId`, announcing each before its messages leave (`RedriveAsRun`).
+ * The other dead letters stay where they are. `kisflow runs retry` is this under `retryRun`.
+ *
+ * @returns how many dead letters were moved.
  */
-export const DEAD_LETTER_ATTRIBUTE_ROOM = 8_192;
+export async function moveRunDeadLetters(
+  sqs: SQSClient,
+  queues: FlowDeadLetterQueues,
+  runId: string,
+  into: {
+    readonly runId: string;
+    readonly announce: (letterId: string, step: number, messages: number) => Promise<void>;
+  },
+): Promise<number> {
+  let moved = 0;
+  for (const [step, dlq] of queues.stepDeadLetterQueues.entries()) {
+    const target = (m: { step?: number }) =>
+      queues.stepQueues[m.step ?? step] ?? (queues.stepQueues[step] as string);
+    moved += await redrive(sqs, dlq, target, {
+      select: movableOf(runId),
+      asRun: {
+        runId: into.runId,
+        announce: (letter, messages) => into.announce(letter.messageId, letter.step ?? step, messages),
+      },
+    });
+  }
+  return moved;
+}
+
+/**
+ * Room kept for a dead letter's attributes when sizing its body: the six `kisflow.*` attributes
+ * are cut to at most 256 + 1,024 + 256 + 256 + 256 characters (≤ 4 bytes each in UTF-8) plus their names.
+ */
+export const DEAD_LETTER_ATTRIBUTE_ROOM = 9_216;
 
 /**
  * Sends `body` unchanged to a dead-letter queue with the reason as message attributes

@@ -14,6 +14,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { InfrastructureError } from '../errors.ts';
+import { durationBucket, roundMs, stepTimings } from '../runs/batch-durations.ts';
 import {
   bucketStart,
   finalStatus,
@@ -176,7 +177,11 @@ function decodeRun(items: readonly Item[]): RunRecord | undefined {
   const run = items.find((i) => str(i, 'sk') === 'run');
   if (!run) return undefined;
   const shards = items.filter((i) => str(i, 'sk')?.startsWith('shard#'));
-  const steps = new Map<number, Record<string, number | string>>();
+  const steps = new Map<number, Record<string, unknown>>();
+  const durations = new Map<
+    number,
+    { firstAt: number; lastAt: number; batches: number; totalMs: number; histogram: Map<number, number> }
+  >();
   let spawned = 0;
   let done = 0;
   let deadLettered = 0;
@@ -189,6 +194,25 @@ function decodeRun(items: readonly Item[]): RunRecord | undefined {
     lastProgress = Math.max(lastProgress, num(shard, 'lastAt'));
     for (const f of USAGE_FIELDS) usage[f] += num(shard, `u_${f}`);
     for (const [name, value] of Object.entries(shard)) {
+      const t = /^(d|h)(\d+)_(\w+)$/.exec(name);
+      if (t) {
+        const index = Number(t[2]);
+        const d = durations.get(index) ?? {
+          firstAt: Number.POSITIVE_INFINITY,
+          lastAt: 0,
+          batches: 0,
+          totalMs: 0,
+          histogram: new Map<number, number>(),
+        };
+        const n = Number(value.N ?? 0);
+        if (t[1] === 'h') d.histogram.set(Number(t[3]), (d.histogram.get(Number(t[3])) ?? 0) + n);
+        else if (t[3] === 'n') d.batches += n;
+        else if (t[3] === 'ms') d.totalMs += n;
+        else if (t[3] === 'first') d.firstAt = Math.min(d.firstAt, n);
+        else if (t[3] === 'last') d.lastAt = Math.max(d.lastAt, n);
+        durations.set(index, d);
+        continue;
+      }
       const m = /^(c|f)(\d+)(?:_(\w+))?$/.exec(name);
       if (!m) continue;
       const index = Number(m[2]);
@@ -197,6 +221,11 @@ function decodeRun(items: readonly Item[]): RunRecord | undefined {
       else if (m[3] !== undefined) step[m[3]] = ((step[m[3]] as number) ?? 0) + Number(value.N ?? 0);
       steps.set(index, step);
     }
+  }
+  for (const [index, d] of durations) {
+    const step = steps.get(index) ?? { index, ...NO_COUNTS };
+    step.timings = stepTimings(d);
+    steps.set(index, step);
   }
   const optional = (name: string) => (str(run, name) === undefined ? {} : { [name]: str(run, name) });
   return {
@@ -396,9 +425,22 @@ export class DynamoRunLedger implements RunLedger {
     add('dl', batch.outcome === 'dead_lettered' ? 1 : 0);
     for (const c of STEP_COUNTERS) add(counterName(batch.step, c), batch.counters?.[c] ?? 0);
     for (const u of USAGE_FIELDS) add(`u_${u}`, batch.usage?.[u] ?? 0);
+    const now = this.#now();
     const sets = ['lastAt = :now', '#ttl = if_not_exists(#ttl, :ttl)'];
+    if (batch.durationMs !== undefined) {
+      // The step's timings, in the same update: batches, total, a histogram bucket (for the p95),
+      // the first start and the last end seen by this shard (decodeRun takes min/max over shards).
+      const ms = roundMs(batch.durationMs);
+      add(`d${batch.step}_n`, 1);
+      add(`d${batch.step}_ms`, ms);
+      add(`h${batch.step}_${durationBucket(batch.durationMs)}`, 1);
+      names['#dfirst'] = `d${batch.step}_first`;
+      names['#dlast'] = `d${batch.step}_last`;
+      values[':dstart'] = { N: String(Math.round(now - ms)) };
+      sets.push('#dfirst = if_not_exists(#dfirst, :dstart)', '#dlast = :now');
+    }
     names['#ttl'] = RUN_TABLE.ttlAttribute;
-    values[':now'] = { N: String(this.#now()) };
+    values[':now'] = { N: String(now) };
     values[':ttl'] = { N: String(this.#ttl()) };
     if (batch.fid !== undefined) {
       names['#fid'] = `f${batch.step}`;

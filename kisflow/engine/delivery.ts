@@ -32,6 +32,7 @@ export interface CompletionLedger {
     readonly counters?: Partial<Record<'in' | 'out' | 'rejected' | 'dropped' | 'deadLettered', number>>;
     readonly children?: number;
     readonly outcome?: 'processed' | 'dead_lettered';
+    readonly durationMs?: number;
   }): Promise<{ readonly finished?: string }>;
   status(runId: string): Promise<string | undefined>;
 }
@@ -176,6 +177,7 @@ export class Delivery {
               dropped: stats.dropped,
             },
             children,
+            durationMs: stats.ms,
           })
         : undefined;
     const sending = to === undefined ? undefined : this.#transport.send(to, sent as StepBatch);

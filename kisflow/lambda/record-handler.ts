@@ -105,7 +105,14 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
         // A throw here leaves the message for SQS to redeliver. The ledger first: a redelivered
         // dead letter is then a no-op there, where a second DLQ entry could not be taken back.
         if (batch !== undefined) await delivery.deadLettered(batch);
-        await options.deadLetter(record, { code, message, flow: flowId, step, fid });
+        await options.deadLetter(record, {
+          code,
+          message,
+          flow: flowId,
+          step,
+          fid,
+          ...(batch === undefined ? {} : { run: batch.runId }),
+        });
         metrics.count(MESSAGE_METRICS.deadLettered, 1, dims);
         log.warn('message dead-lettered', {
           messageId: record.messageId,

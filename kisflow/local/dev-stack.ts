@@ -32,6 +32,7 @@ import { type Poller, type SqsEventHandler, startPoller } from './poller.ts';
 import { joinPrometheusSources, type PrometheusServer, startPrometheusServer } from './prometheus.ts';
 import { type ProvisionedResources, provisionProject } from './provision.ts';
 import { type QueueDepth, queueDepths } from './queue-depths.ts';
+import { captureLevel, devOutput, RunLogFile, runLogDir } from './run-log.ts';
 import { type Scheduler, startScheduler } from './scheduler.ts';
 import { type ProjectWatcher, watchProject } from './watch.ts';
 
@@ -98,6 +99,11 @@ export interface DevStackOptions {
   readonly kinesisHandler?: (flow: FlowSpec) => KinesisEventHandler;
   /** Milliseconds between reads of a Kinesis shard that had nothing new. @default 1000 */
   readonly kinesisIdlePollMs?: number;
+  /**
+   * Where the steps' log lines are kept for `kisflow runs logs` (`worker` only; see run-log.ts).
+   * @default - `<root>/.kisflow/dev/logs`
+   */
+  readonly runLogDir?: string | false;
 }
 
 export interface DevStack {
@@ -278,6 +284,11 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         ? undefined
         : (options.stateDir ?? join(root, '.kisflow', 'dev'));
     if (stateDir !== undefined && options.fresh) rmSync(stateDir, { recursive: true, force: true });
+    const runLog =
+      isolation === 'worker' && options.runLogDir !== false
+        ? new RunLogFile(options.runLogDir ?? runLogDir(root))
+        : undefined;
+    if (runLog !== undefined) cleanups.push(() => runLog.close());
 
     let emulators: Emulators;
     if (options.endpoints) {
@@ -368,13 +379,14 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
               flowId: flow.flowId,
               wirings: flow.steps.map((_, step) => devWiring(project, flow, step, resources)),
               endpoints,
-              logLevel,
+              logLevel: runLog === undefined ? logLevel : captureLevel(logLevel),
             },
             project,
             sqs: clients.sqs,
             metrics,
             timeoutSeconds: flow.tuning.timeoutSeconds,
             log,
+            ...(runLog === undefined ? {} : { output: devOutput(runLog, logLevel) }),
           }),
       );
       const started = await Promise.allSettled(workers.map((w) => w.start()));

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -7,6 +8,7 @@ import type { ProjectConfig } from '../config/model.ts';
 import { KisFlowError } from '../errors.ts';
 import { retryDelaySeconds } from '../lambda/backoff.ts';
 import type { Metrics } from '../ports.ts';
+import { parseEnvelope } from '../wire/envelope.ts';
 import type { FlowWorkerData, InvokeRequest, WorkerReply } from './flow-worker-thread.ts';
 import type { SqsEventHandler } from './poller.ts';
 
@@ -23,6 +25,20 @@ export interface FlowWorkerOptions {
   readonly timeoutSeconds: number;
   /** One line per failed batch. */
   readonly log: (line: string) => void;
+  /**
+   * Each line the thread writes (its functions' Powertools logs, console output).
+   * @default - the thread writes to this process's stdout and stderr directly
+   */
+  readonly output?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/** The run a message body names, for its dead letter's attributes (none when it is no envelope). */
+function runOf(body: string): { run?: string } {
+  try {
+    return { run: parseEnvelope(body).run };
+  } catch {
+    return {};
+  }
 }
 
 interface Pending {
@@ -109,7 +125,20 @@ export class FlowWorker {
     this.#ready = false;
     this.#lastError = undefined;
     this.#ending = undefined;
-    const thread = new Worker(BOOTSTRAP, { eval: true, workerData: this.#options.data });
+    const { output } = this.#options;
+    const thread = new Worker(BOOTSTRAP, {
+      eval: true,
+      workerData: this.#options.data,
+      ...(output === undefined ? {} : { stdout: true, stderr: true }),
+    });
+    if (output !== undefined) {
+      createInterface({ input: thread.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) =>
+        output(line, 'stdout'),
+      );
+      createInterface({ input: thread.stderr, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) =>
+        output(line, 'stderr'),
+      );
+    }
     this.#thread = thread;
     thread.on('message', (reply: WorkerReply) => this.#onReply(reply));
     thread.on('error', (err) => {
@@ -267,6 +296,7 @@ export class FlowWorker {
               flow: data.flowId,
               step,
               fid,
+              ...runOf(record.body),
             });
             return;
           }

@@ -1,3 +1,4 @@
+import { durationBucket, roundMs, stepTimings } from './batch-durations.ts';
 import {
   addCounters,
   addUsage,
@@ -22,6 +23,7 @@ import type {
   RunStatus,
   StartResult,
   StepRecord,
+  StepTimings,
   StreamBatch,
   StreamBucket,
   StreamQuery,
@@ -33,6 +35,16 @@ interface MemoryRun {
   done: Set<string>;
   /** Who handles the run's end: absent until claimed. */
   end?: { handled: boolean; until: number };
+  /** Per step: what its timings are computed from. */
+  durations?: Map<number, Durations>;
+}
+
+interface Durations {
+  firstAt: number;
+  lastAt: number;
+  batches: number;
+  totalMs: number;
+  histogram: Map<number, number>;
 }
 
 export interface MemoryRunLedgerOptions {
@@ -92,8 +104,17 @@ export class MemoryRunLedger implements RunLedger {
     const r = entry.record;
     const deadLettered = batch.outcome === 'dead_lettered' ? 1 : 0;
     const steps = new Map(r.steps.map((s) => [s.index, s]));
-    const step = steps.get(batch.step) ?? { index: batch.step, fid: batch.fid, ...NO_COUNTS };
-    steps.set(batch.step, { ...step, fid: step.fid ?? batch.fid, ...addCounters(step, batch.counters) });
+    // A completion with neither counters nor fid (a retry's announcement) is no step's work.
+    if (batch.counters !== undefined || batch.fid !== undefined || batch.durationMs !== undefined) {
+      const step = steps.get(batch.step) ?? { index: batch.step, fid: batch.fid, ...NO_COUNTS };
+      const timings = this.#time(entry, batch);
+      steps.set(batch.step, {
+        ...step,
+        fid: step.fid ?? batch.fid,
+        ...addCounters(step, batch.counters),
+        ...(timings === undefined ? {} : { timings }),
+      });
+    }
     entry.record = {
       ...r,
       lastProgress: this.#now(),
@@ -221,6 +242,23 @@ export class MemoryRunLedger implements RunLedger {
   async noteFire(jobId: string, scheduledAt: number): Promise<void> {
     const current = this.#job(jobId);
     if ((current.lastFire ?? -1) < scheduledAt) this.#jobs.set(jobId, { ...current, lastFire: scheduledAt });
+  }
+
+  #time(entry: MemoryRun, batch: BatchCompletion): StepTimings | undefined {
+    entry.durations ??= new Map();
+    let d = entry.durations.get(batch.step);
+    if (batch.durationMs !== undefined) {
+      const end = this.#now();
+      d ??= { firstAt: Number.POSITIVE_INFINITY, lastAt: 0, batches: 0, totalMs: 0, histogram: new Map() };
+      d.firstAt = Math.min(d.firstAt, Math.round(end - batch.durationMs));
+      d.lastAt = Math.max(d.lastAt, end);
+      d.batches += 1;
+      d.totalMs += roundMs(batch.durationMs);
+      const k = durationBucket(batch.durationMs);
+      d.histogram.set(k, (d.histogram.get(k) ?? 0) + 1);
+      entry.durations.set(batch.step, d);
+    }
+    return d === undefined ? undefined : stepTimings(d);
   }
 
   #finish(entry: MemoryRun, status: RunStatus, reason?: string): void {

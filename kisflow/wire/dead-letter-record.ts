@@ -16,6 +16,8 @@ export const DEAD_LETTER_ATTRIBUTES = {
   flow: 'kisflow.flow',
   step: 'kisflow.step',
   fid: 'kisflow.fid',
+  /** The run the message belongs to: `kisflow redrive --run` and `kisflow runs retry` select by it. */
+  run: 'kisflow.run',
 } as const;
 
 /** Why a message is dead: a stable code, a readable message, and where it happened. */
@@ -25,6 +27,7 @@ export interface DeadLetterReason {
   readonly flow?: string;
   readonly step?: number;
   readonly fid?: string;
+  readonly run?: string;
 }
 
 /** The attributes of a dead letter (empty values are left out: SQS refuses them). */
@@ -37,6 +40,7 @@ export function deadLetterAttributes(reason: DeadLetterReason): Record<string, S
   if (reason.step !== undefined)
     attributes[DEAD_LETTER_ATTRIBUTES.step] = stringAttribute(String(reason.step));
   if (reason.fid) attributes[DEAD_LETTER_ATTRIBUTES.fid] = stringAttribute(reason.fid, 256);
+  if (reason.run) attributes[DEAD_LETTER_ATTRIBUTES.run] = stringAttribute(reason.run, 256);
   return attributes;
 }
 
@@ -99,7 +103,7 @@ export function rejectionReason(record: RejectedRecord): DeadLetterReason {
       : n === 1
         ? first.reason
         : `${n} rows rejected (${[...codes].join(', ')}); first: ${first.reason}`;
-  return { code, message, flow: record.flow, step: record.step, fid: record.fid };
+  return { code, message, flow: record.flow, step: record.step, fid: record.fid, run: record.run };
 }
 
 /** One dead-letter message of a rejected-rows record: its body and the part of the record it holds. */

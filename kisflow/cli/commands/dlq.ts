@@ -11,6 +11,7 @@ import {
 
 interface DlqOptions extends DeploymentOptions {
   step?: string;
+  run?: string;
   max: string;
   json?: boolean;
 }
@@ -51,6 +52,7 @@ export function register(program: Command): void {
     .description("list a flow's dead letters with the reason each one is there (they stay in the DLQ)")
     .argument('<flow_id>', 'the flow')
     .option('--step <fid>', 'only the step(s) running this fid (or a step index)')
+    .option('--run <run>', 'only dead letters of this run')
     .option('--max <n>', 'at most this many per step', '1000')
     .option('--json', 'one JSON object per dead letter instead of a table')
     .action(async (flowId: string, opts: DlqOptions) => {
@@ -62,7 +64,7 @@ export function register(program: Command): void {
         for (const step of selectSteps(flow, opts.step)) {
           const url = queues.stepDeadLetterQueues[step] as string;
           for (const letter of await listDeadLetters(deployment.clients.sqs, url, { max })) {
-            found.push({ step, letter });
+            if (opts.run === undefined || letter.runId === opts.run) found.push({ step, letter });
           }
         }
         if (opts.json) {
@@ -77,9 +79,10 @@ export function register(program: Command): void {
         }
         process.stdout.write(
           formatTable(
-            ['STEP', 'CODE', 'ROWS', 'RECEIVED', 'MESSAGE'],
+            ['STEP', 'RUN', 'CODE', 'ROWS', 'RECEIVED', 'MESSAGE'],
             found.map(({ step, letter }) => [
               `${step} ${flow.steps[step]?.fid ?? ''}`,
+              letter.runId ?? '-',
               letter.code,
               String(letter.rows),
               String(letter.receivedCount),
@@ -88,7 +91,7 @@ export function register(program: Command): void {
           ),
         );
         process.stdout.write(
-          `${found.length} dead letter(s), ${found.reduce((n, f) => n + f.letter.rows, 0)} row(s); \`kisflow redrive ${flowId}\` sends them back\n`,
+          `${found.length} dead letter(s), ${found.reduce((n, f) => n + f.letter.rows, 0)} row(s); \`kisflow redrive ${flowId}\` sends them back, \`kisflow runs retry <run>\` as a new run\n`,
         );
       } finally {
         deployment.close();

@@ -1,8 +1,13 @@
+import { existsSync } from 'node:fs';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { Command } from 'commander';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
+import { countRunDeadLetters, moveRunDeadLetters } from '../../aws/dead-letters.ts';
 import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
+import { queryRunLogs, stepLogGroups } from '../../aws/run-log-query.ts';
 import { resourceNames } from '../../config/names.ts';
 import { KisFlowError, UsageError } from '../../errors.ts';
+import { followRunLog, readRunLog, runLogDir } from '../../local/run-log.ts';
 import {
   costPerMillionRows,
   DEFAULT_PRICE_REGION,
@@ -10,8 +15,10 @@ import {
   type FlowCost,
   rowsIn,
 } from '../../runs/cost.ts';
+import { repairsOf, retryRun } from '../../runs/retry-run.ts';
 import { RUN_STATUSES, type RunLedger, type RunRecord, type RunStatus } from '../../runs/run-ledger.ts';
 import { type DayStats, runStats } from '../../runs/run-stats.ts';
+import { openDeployment } from '../deployment-options.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { formatTable } from './dlq.ts';
 
@@ -68,14 +75,14 @@ export async function withLedger<T>(opts: LedgerOptions, use: (ledger: RunLedger
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `24h`, `30m`, `7d`, or an ISO date/time, as epoch ms. */
-export function parseSince(text: string, now: number): number {
+export function parseSince(text: string, now: number, flag = '--since'): number {
   const rel = /^(\d+)([mhd])$/.exec(text);
   if (rel) return now - Number(rel[1]) * (UNITS[rel[2] as string] as number);
   const at = Date.parse(text);
   if (Number.isNaN(at)) {
     throw new UsageError(
       'BAD_OPTION',
-      `--since must be a duration such as 30m, 24h, 7d or an ISO date, received "${text}"`,
+      `${flag} must be a duration such as 30m, 24h, 7d or an ISO date, received "${text}"`,
     );
   }
   return at;
@@ -92,7 +99,15 @@ function parseStatus(text: string | undefined): RunStatus | undefined {
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
-/** The shape scripts rely on (`runs show --json`): keep it stable. */
+/** How `runs show` links a run to its repairs: the run it repairs, the runs that repaired it. */
+export interface RunLinks {
+  readonly repairedBy: readonly string[];
+}
+
+/**
+ * The shape scripts rely on (`runs show --json`): exactly issue 9's keys, so a repair's link is
+ * in its id (`retry-<n>-<parent>`, trigger `retry`); steps add `timings` (null before a timed batch).
+ */
 export function runJson(run: RunRecord) {
   return {
     id: run.id,
@@ -112,9 +127,21 @@ export function runJson(run: RunRecord) {
       dropped: s.dropped,
       dead_lettered: s.deadLettered,
       errors: s.errors,
+      timings:
+        s.timings === undefined
+          ? null
+          : {
+              first_batch_at: iso(s.timings.firstAt),
+              last_batch_at: iso(s.timings.lastAt),
+              batches: s.timings.batches,
+              total_ms: s.timings.totalMs,
+              p95_ms: s.timings.p95Ms,
+            },
     })),
   };
 }
+
+const ms = (n: number) => (n < 1000 ? `${Math.round(n * 10) / 10}ms` : `${(n / 1000).toFixed(2)}s`);
 
 function duration(run: RunRecord, now: number): string {
   const ms = (run.finished ?? now) - run.started;
@@ -145,7 +172,12 @@ export function runsTable(runs: readonly RunRecord[], now: number, region = DEFA
   );
 }
 
-export function runDetail(run: RunRecord, now: number, region = DEFAULT_PRICE_REGION): string {
+export function runDetail(
+  run: RunRecord,
+  now: number,
+  region = DEFAULT_PRICE_REGION,
+  links: RunLinks = { repairedBy: [] },
+): string {
   const cost = estimateCost(run.usage, region);
   const lines = [
     `run       ${run.id}`,
@@ -155,16 +187,44 @@ export function runDetail(run: RunRecord, now: number, region = DEFAULT_PRICE_RE
     `batches   ${run.batches.done} of ${run.batches.roots + run.batches.spawned} done, ${run.batches.deadLettered} dead-lettered`,
     `params    ${JSON.stringify(run.params)}`,
     `cost      ${usd(cost.usd)} (${cost.region} list prices of ${cost.pricesAsOf}${cost.approximate ? ', region unknown: us-east-1 prices' : ''})`,
-    ...(run.parentRunId === undefined ? [] : [`parent    ${run.parentRunId}`]),
+    ...(run.parentRunId === undefined
+      ? []
+      : [`${run.trigger === 'retry' ? 'repairs ' : 'parent  '}  ${run.parentRunId}`]),
+    ...(links.repairedBy.length === 0 ? [] : [`repaired  by ${links.repairedBy.join(', ')}`]),
   ];
   const steps =
     run.steps.length === 0
       ? 'no batch done yet\n'
       : formatTable(
-          ['STEP', 'FID', 'IN', 'OUT', 'REJECTED', 'DROPPED', 'DEAD_LETTERED', 'ERRORS'],
-          run.steps.map((s) =>
-            [s.index, s.fid ?? '-', s.in, s.out, s.rejected, s.dropped, s.deadLettered, s.errors].map(String),
-          ),
+          [
+            'STEP',
+            'FID',
+            'IN',
+            'OUT',
+            'REJECTED',
+            'DROPPED',
+            'DEAD_LETTERED',
+            'ERRORS',
+            'BATCHES',
+            'FIRST',
+            'LAST',
+            'TOTAL',
+            'P95',
+          ],
+          run.steps.map((s) => [
+            ...[s.index, s.fid ?? '-', s.in, s.out, s.rejected, s.dropped, s.deadLettered, s.errors].map(
+              String,
+            ),
+            ...(s.timings === undefined
+              ? ['-', '-', '-', '-', '-']
+              : [
+                  String(s.timings.batches),
+                  new Date(s.timings.firstAt).toISOString().slice(11, 23),
+                  new Date(s.timings.lastAt).toISOString().slice(11, 23),
+                  ms(s.timings.totalMs),
+                  ms(s.timings.p95Ms),
+                ]),
+          ]),
         );
   return `${lines.join('\n')}\n\n${steps}`;
 }
@@ -251,8 +311,27 @@ function positive(text: string, flag: string): number {
 
 const write = (text: string) => process.stdout.write(text);
 
+/** A log line for a terminal: time, level, step, message, then the other fields as JSON. */
+export function logLine(line: Record<string, unknown>): string {
+  const {
+    timestamp,
+    level,
+    step,
+    fid,
+    message,
+    runId: _run,
+    service: _s,
+    sampling_rate: _r,
+    flow: _f,
+    ...rest
+  } = line;
+  const where = step === undefined ? '' : `step ${String(step)}${fid === undefined ? '' : ` ${String(fid)}`}`;
+  const extra = Object.keys(rest).length === 0 ? '' : ` ${JSON.stringify(rest)}`;
+  return `${String(timestamp ?? '-')}  ${String(level ?? '-').padEnd(5)}  ${where}  ${String(message ?? '')}${extra}`;
+}
+
 /**
- * `kisflow runs list|show|stats|cancel`: tables on a terminal, JSON with --json; exit 1 (with a
+ * `kisflow runs list|show|stats|cancel|retry|logs`: tables on a terminal, JSON with --json; exit 1 (with a
  * message, no stack) for an unknown run, a run that is not running, or a bad option.
  */
 export function register(program: Command): void {
@@ -299,8 +378,105 @@ export function register(program: Command): void {
     .argument('<run>', 'run id')
     .option('--json', 'as one JSON object')
     .action(async (runId: string, opts: LedgerOptions & { json?: boolean }) => {
-      const run = await withLedger(opts, (ledger) => getRun(ledger, runId));
-      write(opts.json ? `${JSON.stringify(runJson(run))}\n` : runDetail(run, Date.now(), opts.region));
+      const { run, links } = await withLedger(opts, async (ledger) => {
+        const found = await getRun(ledger, runId);
+        return { run: found, links: { repairedBy: (await repairsOf(ledger, runId)).map((r) => r.id) } };
+      });
+      write(opts.json ? `${JSON.stringify(runJson(run))}\n` : runDetail(run, Date.now(), opts.region, links));
+    });
+
+  ledgerOptions(runs.command('logs'))
+    .description(
+      "one run's log lines across all its steps: kept by kisflow dev in .kisflow/dev/logs, on AWS read with CloudWatch Logs Insights",
+    )
+    .argument('<run>', 'run id')
+    .option('-f, --follow', 'keep printing lines as they come (kisflow dev; Ctrl-C stops)')
+    .option('--cloudwatch', 'read CloudWatch Logs even when a kisflow dev run log is here')
+    .option(
+      '--log-group <name...>',
+      'the log groups to query (default: the step log groups of the run’s flow stack)',
+    )
+    .option('--json', 'one JSON object per line, as logged')
+    .action(
+      async (
+        runId: string,
+        opts: LedgerOptions & { follow?: boolean; cloudwatch?: boolean; logGroup?: string[]; json?: boolean },
+      ) => {
+        const print = (line: Record<string, unknown>) =>
+          write(opts.json ? `${JSON.stringify(line)}\n` : `${logLine(line)}\n`);
+        const dir = runLogDir(process.cwd());
+        if (!opts.cloudwatch && existsSync(dir)) {
+          if (!opts.follow) {
+            for (const line of readRunLog(dir, runId)) print(line);
+            return;
+          }
+          const stop = new AbortController();
+          process.once('SIGINT', () => stop.abort());
+          await followRunLog(dir, runId, print, stop.signal);
+          return;
+        }
+        if (opts.follow) {
+          throw new UsageError(
+            'BAD_OPTION',
+            '--follow reads the kisflow dev run log; on AWS run `kisflow runs logs` again for newer lines.',
+          );
+        }
+        const run = await withLedger(opts, (ledger) => getRun(ledger, runId));
+        const logs = new CloudWatchLogsClient(opts.region === undefined ? {} : { region: opts.region });
+        try {
+          const groups =
+            opts.logGroup ??
+            (await stepLogGroups(logs, resourceNames(opts.prefix).flowStackName(run.flowId)));
+          const minute = 60_000;
+          for (const line of await queryRunLogs(logs, {
+            logGroups: groups,
+            runId,
+            since: run.started - minute,
+            until: (run.finished ?? Date.now()) + minute,
+          }))
+            print(line);
+        } finally {
+          logs.destroy();
+        }
+      },
+    );
+
+  ledgerOptions(runs.command('retry'))
+    .description(
+      "re-run only what failed: the run's dead letters, from every step's DLQ, as a new run (trigger retry) linked to it",
+    )
+    .argument('<run>', 'run id')
+    .option('-d, --dir <dir>', 'flows directory', 'flows')
+    .option('--json', 'print the retry run as JSON')
+    .action(async (runId: string, opts: LedgerOptions & { dir: string; json?: boolean }) => {
+      const result = await withLedger(opts, async (ledger) => {
+        const parent = await getRun(ledger, runId);
+        const deployment = await openDeployment(parent.flowId, {
+          dir: opts.dir,
+          ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+          ...(opts.prefix === undefined || opts.prefix === 'kisflow' ? {} : { prefix: opts.prefix }),
+        });
+        try {
+          const { sqs } = deployment.clients;
+          return await retryRun({
+            ledger,
+            parentRunId: runId,
+            waiting: () => countRunDeadLetters(sqs, deployment.queues, runId),
+            move: (into) => moveRunDeadLetters(sqs, deployment.queues, runId, into),
+          });
+        } finally {
+          deployment.close();
+        }
+      });
+      if (opts.json) {
+        write(`${JSON.stringify(runJson(result.run))}\n`);
+        return;
+      }
+      process.stderr.write(
+        `${result.resumed ? 'resumed' : 'started'} ${result.run.id} (repairs ${runId}): ${result.moved} dead letter(s) sent back\n`,
+      );
+      // The new run id is the last line of stdout, as `jobs trigger` prints it.
+      write(`${result.run.id}\n`);
     });
 
   ledgerOptions(runs.command('stats'))

@@ -155,7 +155,19 @@ describe('kisflow runs', () => {
       started: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
       finished: expect.stringMatching(/Z$/),
       params: { day: '2026-12-01' },
-      steps: [{ index: 0, fid: 'A', in: 5, out: 4, rejected: 1, dropped: 0, dead_lettered: 0, errors: 0 }],
+      steps: [
+        {
+          index: 0,
+          fid: 'A',
+          in: 5,
+          out: 4,
+          rejected: 1,
+          dropped: 0,
+          dead_lettered: 0,
+          errors: 0,
+          timings: null,
+        },
+      ],
     });
   });
 

@@ -57,7 +57,15 @@ describe('rejected-rows records', () => {
 
   it('summarise their reason: one code, or ROWS_REJECTED when mixed', () => {
     const same = rejectionReason(rejectedRecord([reject(1), reject(2)], batch, 1, '校验'));
-    expect(same).toMatchObject({ code: 'MISSING_FIELD', flow: 'orders', step: 1, fid: '校验' });
+    expect(same).toMatchObject({
+      code: 'MISSING_FIELD',
+      flow: 'orders',
+      step: 1,
+      fid: '校验',
+      run: batch.runId,
+    });
+    // The run id travels as an attribute too, so `redrive --run` and `runs retry` can select by it.
+    expect(deadLetterAttributes(same)[DEAD_LETTER_ATTRIBUTES.run]?.StringValue).toBe(batch.runId);
     const mixed = rejectionReason(rejectedRecord([reject(1), reject(2, 'FUNCTION_ERROR')], batch, 1, 'f'));
     expect(mixed.code).toBe('ROWS_REJECTED');
     expect(mixed.message).toContain('2 rows rejected (MISSING_FIELD, FUNCTION_ERROR)');
