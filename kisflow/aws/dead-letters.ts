@@ -166,6 +166,8 @@ export interface RedriveOptions extends DeadLetterReadOptions {
    * are left there, instead of cycling between the step and its DLQ for ever.
    */
   readonly sentBefore?: number;
+  /** Only these dead letters (SQS message ids) move; the others stay in the DLQ untouched. */
+  readonly only?: ReadonlySet<string>;
 }
 
 /**
@@ -205,7 +207,7 @@ export async function redrive(
       if (received.length === 0) break;
       const got = received.filter((m) => {
         const sent = Number(m.Attributes?.SentTimestamp ?? 0);
-        if (sent < sentBefore) return true;
+        if (sent < sentBefore && (options.only?.has(m.MessageId ?? '') ?? true)) return true;
         later.push(m);
         return false;
       });

@@ -1,17 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
-import { SqsTransport } from '../../aws/sqs-transport.ts';
 import { loadProject } from '../../config/index.ts';
 import type { JobSpec, Params, ProjectConfig } from '../../config/model.ts';
-import { resourceNames } from '../../config/names.ts';
 import { UsageError } from '../../errors.ts';
 import { nextRuns, parseSchedule } from '../../local/scheduler.ts';
-import { fireBatches, fireJob } from '../../runs/fire-job.ts';
 import { jobPolicy } from '../../runs/job-policy.ts';
 import type { RunLedger, RunRecord } from '../../runs/run-ledger.ts';
-import { openFlowDeployment } from '../deployment.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { triggerJob } from '../trigger-job.ts';
 import { formatTable } from './dlq.ts';
 import { type LedgerOptions, ledgerOptions, withLedger } from './runs.ts';
 
@@ -195,54 +190,10 @@ export function register(program: Command): void {
         const project = await loadProject(opts.dir);
         const job = findJob(project, jobId);
         const params = parseParams(opts.param);
-        const deployment = await openFlowDeployment(project, {
-          flowId: job.flowId,
-          root: process.cwd(),
-          ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-          ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
-        });
-        try {
-          const ledger = new DynamoRunLedger({
-            dynamodb: deployment.clients.dynamodb,
-            tableName: resourceNames(deployment.prefix).runsTable(),
-          });
-          const outcome = await fireJob(ledger, {
-            job,
-            scheduledAt: new Date(),
-            trigger: 'manual',
-            params,
-            runId: `manual-${randomUUID()}`,
-          });
-          if (outcome.kind === 'started') {
-            const transport = new SqsTransport({
-              sqs: deployment.clients.sqs,
-              queueUrl: () => deployment.queues.stepQueues[0] as string,
-              maxMessageBytes: deployment.flow.tuning.maxMessageBytes,
-            });
-            for (const batch of fireBatches(job, outcome)) {
-              await transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, batch);
-            }
-            const covered =
-              outcome.covered === undefined
-                ? ''
-                : `; run ${outcome.covered} cancelled (overlap: cover_early)`;
-            process.stderr.write(
-              `job ${jobId}: run started in flow ${job.flowId} with ${outcome.ticks.length} batch(es)${covered}\n`,
-            );
-            process.stdout.write(`${outcome.run.id}\n`);
-            return;
-          }
-          if (outcome.kind === 'queued') {
-            process.stderr.write(`job ${jobId}: queued behind run ${outcome.behind} (overlap: serial)\n`);
-            process.stdout.write(`${outcome.runId}\n`);
-            return;
-          }
-          process.stderr.write(`job ${jobId}: not started: ${outcome.run.reason ?? outcome.kind}\n`);
-          process.stdout.write(`${outcome.run.id}\n`);
-          process.exitCode = 1;
-        } finally {
-          deployment.close();
-        }
+        const result = await triggerJob(project, job, params, { root: process.cwd(), ...opts });
+        process.stderr.write(`${result.message}\n`);
+        process.stdout.write(`${result.runId}\n`);
+        if (result.kind === 'not_started') process.exitCode = 1;
       },
     );
 }

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { redrive } from '../../aws/dead-letters.ts';
 import {
   type DeploymentOptions,
   deploymentOptions,
   openDeployment,
   positiveInteger,
 } from '../deployment-options.ts';
+import { redriveSteps } from '../redrive-flow.ts';
 import { selectSteps } from './dlq.ts';
 
 interface RedriveOptions extends DeploymentOptions {
@@ -26,23 +26,14 @@ export function register(program: Command): void {
       const max = positiveInteger(opts.max, '--max');
       const deployment = await openDeployment(flowId, opts);
       try {
-        const { flow, queues } = deployment;
         let total = 0;
-        for (const step of selectSteps(flow, opts.step)) {
-          // A dead letter goes back to the step it names (an oversize row may sit in the sender's
-          // DLQ but belong to the next step); one that names none, to this DLQ's step.
-          const target = (message: { step?: number }) =>
-            queues.stepQueues[message.step ?? step] ?? (queues.stepQueues[step] as string);
-          const moved = await redrive(
-            deployment.clients.sqs,
-            queues.stepDeadLetterQueues[step] as string,
-            target,
-            max === undefined ? {} : { max },
-          );
+        for (const { step, fid, moved } of await redriveSteps(
+          deployment,
+          selectSteps(deployment.flow, opts.step),
+          max === undefined ? {} : { max },
+        )) {
           total += moved;
-          process.stdout.write(
-            `step ${step} (${flow.steps[step]?.fid}): ${moved} dead letter(s) sent back\n`,
-          );
+          process.stdout.write(`step ${step} (${fid}): ${moved} dead letter(s) sent back\n`);
         }
         process.stdout.write(`${flowId}: ${total} dead letter(s) redriven\n`);
       } finally {

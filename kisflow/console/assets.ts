@@ -1,0 +1,82 @@
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KisFlowError } from '../errors.ts';
+
+/** Where the UI's sources are, and where their bundle goes (shipped in the package: no CDN). */
+export const UI_DIR = join(import.meta.dirname, 'ui');
+export const DIST_DIR = join(import.meta.dirname, 'dist');
+
+export interface ConsoleAssets {
+  readonly js: string;
+  readonly css: string;
+}
+
+async function newest(dir: string): Promise<number> {
+  let latest = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? await newest(path) : (await stat(path)).mtimeMs);
+  }
+  return latest;
+}
+
+async function builtAt(): Promise<number | undefined> {
+  try {
+    return (await stat(join(DIST_DIR, 'console.js'))).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Bundles the UI (Preact, uPlot and the pages) into `dist/console.js` and `dist/console.css` with
+ * esbuild. `npm pack` runs it (prepack), so an installed kisflow ships the bundle; in a clone it
+ * runs on the first `kisflow console` (or test) after a UI source changed. Written to a temporary
+ * folder and renamed, so two processes building at once never serve half a file.
+ */
+export async function buildConsoleAssets(): Promise<void> {
+  let esbuild: typeof import('esbuild');
+  try {
+    esbuild = await import('esbuild');
+  } catch (error) {
+    throw new KisFlowError(
+      'CONSOLE_ASSETS_MISSING',
+      `The console's UI bundle (${DIST_DIR}) is missing and esbuild is not installed to build it. Reinstall kisflow, or run \`npm install\` in its folder.`,
+      { dist: DIST_DIR },
+      { cause: error },
+    );
+  }
+  const temporary = `${DIST_DIR}.${process.pid}.${Date.now()}`;
+  await mkdir(temporary, { recursive: true });
+  try {
+    await esbuild.build({
+      entryPoints: { console: join(UI_DIR, 'main.ts') },
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      target: 'es2020',
+      outdir: temporary,
+      logLevel: 'silent',
+      legalComments: 'none',
+    });
+    await rm(DIST_DIR, { recursive: true, force: true });
+    await rename(temporary, DIST_DIR);
+  } catch (error) {
+    await rm(temporary, { recursive: true, force: true });
+    // Another process renamed its build in first: that one is as good.
+    if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' && (await builtAt()) !== undefined) return;
+    throw error;
+  }
+}
+
+/** The bundle, built first when it is missing or older than a UI source. */
+export async function consoleAssets(): Promise<ConsoleAssets> {
+  const at = await builtAt();
+  const sources = await newest(UI_DIR).catch(() => 0);
+  if (at === undefined || (sources > 0 && sources > at)) await buildConsoleAssets();
+  const [js, css] = await Promise.all([
+    readFile(join(DIST_DIR, 'console.js'), 'utf8'),
+    readFile(join(DIST_DIR, 'console.css'), 'utf8').catch(() => ''),
+  ]);
+  return { js, css };
+}
