@@ -35,10 +35,16 @@ function hostnameOf(header: string | undefined): string {
  * a request naming another Host is refused (DNS rebinding); on any other bind every API request
  * needs the token too (in the header, or `?token=` for the event stream, which cannot set one).
  */
-export function accessGuard(options: { readonly token: string; readonly loopback: boolean }): MiddlewareHandler {
+export function accessGuard(options: {
+  readonly token: string;
+  readonly loopback: boolean;
+}): MiddlewareHandler {
   return async (c, next) => {
     if (options.loopback && !isLoopbackHost(hostnameOf(c.req.header('host')))) {
-      return c.json({ error: { code: 'FORBIDDEN_HOST', message: 'This console answers on loopback names only.' } }, 403);
+      return c.json(
+        { error: { code: 'FORBIDDEN_HOST', message: 'This console answers on loopback names only.' } },
+        403,
+      );
     }
     const path = c.req.path;
     if (!path.startsWith('/api/')) return next();
@@ -47,7 +53,12 @@ export function accessGuard(options: { readonly token: string; readonly loopback
     if (method !== 'GET' && method !== 'HEAD') {
       if (!same(header, options.token)) {
         return c.json(
-          { error: { code: 'TOKEN_REQUIRED', message: `An action needs the console token in the ${TOKEN_HEADER} header.` } },
+          {
+            error: {
+              code: 'TOKEN_REQUIRED',
+              message: `An action needs the console token in the ${TOKEN_HEADER} header.`,
+            },
+          },
           401,
         );
       }
@@ -55,7 +66,12 @@ export function accessGuard(options: { readonly token: string; readonly loopback
     }
     if (!options.loopback && !same(header ?? c.req.query('token'), options.token)) {
       return c.json(
-        { error: { code: 'TOKEN_REQUIRED', message: 'This console is bound beyond loopback: every request needs its token.' } },
+        {
+          error: {
+            code: 'TOKEN_REQUIRED',
+            message: 'This console is bound beyond loopback: every request needs its token.',
+          },
+        },
         401,
       );
     }

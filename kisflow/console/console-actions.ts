@@ -1,6 +1,6 @@
 import { cancelRun } from '../cli/commands/runs.ts';
 import { openFlowDeployment } from '../cli/deployment.ts';
-import { type StepRedrive, redriveSteps } from '../cli/redrive-flow.ts';
+import { redriveSteps, type StepRedrive } from '../cli/redrive-flow.ts';
 import { type JobTriggerResult, triggerJob } from '../cli/trigger-job.ts';
 import type { Params } from '../config/model.ts';
 import { UsageError } from '../errors.ts';

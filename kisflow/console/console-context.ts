@@ -1,13 +1,13 @@
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
 import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
+import { type EndpointSource, resolveEndpoints } from '../cli/endpoints.ts';
+import type { TriggerTarget } from '../cli/trigger-job.ts';
 import { type ConfigIssue, validateProject } from '../config/index.ts';
 import type { ProjectConfig } from '../config/model.ts';
 import { resourceNames } from '../config/names.ts';
-import { type EndpointSource, resolveEndpoints } from '../cli/endpoints.ts';
-import type { TriggerTarget } from '../cli/trigger-job.ts';
+import { UsageError } from '../errors.ts';
 import { locateResources, type ProvisionedResources } from '../local/provision.ts';
 import type { RunLedger } from '../runs/run-ledger.ts';
-import { UsageError } from '../errors.ts';
 
 /** Where the console reads from: the same deployment lookup as `kisflow tail`, `runs`, `jobs`. */
 export interface ConsoleTarget {

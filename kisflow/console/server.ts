@@ -29,13 +29,13 @@ export function pickLanguage(acceptLanguage: string | undefined): 'zh' | 'en' {
   return 'en';
 }
 
-const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 function shell(lang: 'zh' | 'en', token: string | undefined): string {
   return `<!doctype html>
 <html lang="${lang === 'zh' ? 'zh-CN' : 'en'}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="kisflow-lang" content="${lang}">${token === undefined ? '' : `\n<meta name="kisflow-token" content="${escape(token)}">`}
+<meta name="kisflow-lang" content="${lang}">${token === undefined ? '' : `\n<meta name="kisflow-token" content="${escapeHtml(token)}">`}
 <title>KisFlow console</title><link rel="stylesheet" href="/assets/console.css">
 </head><body><div id="app"></div><script type="module" src="/assets/console.js"></script></body></html>`;
 }
@@ -43,7 +43,8 @@ function shell(lang: 'zh' | 'en', token: string | undefined): string {
 async function body(c: Context): Promise<Record<string, unknown>> {
   try {
     const value: unknown = await c.req.json();
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value))
+      return value as Record<string, unknown>;
   } catch {
     // An empty or non-JSON body reads as no fields.
   }
@@ -92,7 +93,11 @@ export interface ConsoleAppOptions {
 }
 
 /** The console's routes: the UI's shell and bundle, JSON reads under /api, actions as POSTs. */
-export function createConsoleApp(context: ConsoleContext, actions: ConsoleActions, options: ConsoleAppOptions): Hono {
+export function createConsoleApp(
+  context: ConsoleContext,
+  actions: ConsoleActions,
+  options: ConsoleAppOptions,
+): Hono {
   const app = new Hono();
   app.use('*', accessGuard(options));
   app.onError((error, c) => {
@@ -106,14 +111,22 @@ export function createConsoleApp(context: ConsoleContext, actions: ConsoleAction
 
   app.get('/', (c) => {
     // Off loopback the page is opened with ?token=, and keeps it for its requests.
-    const token = options.loopback ? options.token : c.req.query('token') === options.token ? options.token : undefined;
+    const token = options.loopback
+      ? options.token
+      : c.req.query('token') === options.token
+        ? options.token
+        : undefined;
     if (!options.loopback && token === undefined) {
       return c.text('This console needs its token: open the URL kisflow console printed (…/?token=…).', 401);
     }
     return c.html(shell(pickLanguage(c.req.header('accept-language')), token));
   });
-  app.get('/assets/console.js', (c) => c.body(options.assets.js, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
-  app.get('/assets/console.css', (c) => c.body(options.assets.css, 200, { 'content-type': 'text/css; charset=utf-8' }));
+  app.get('/assets/console.js', (c) =>
+    c.body(options.assets.js, 200, { 'content-type': 'text/javascript; charset=utf-8' }),
+  );
+  app.get('/assets/console.css', (c) =>
+    c.body(options.assets.css, 200, { 'content-type': 'text/css; charset=utf-8' }),
+  );
 
   app.get('/api/meta', async (c) => {
     const loaded = await context.loaded();
@@ -266,7 +279,8 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     close: () =>
       new Promise<void>((resolve) => {
         context.close();
-        if ('closeAllConnections' in server) (server as { closeAllConnections(): void }).closeAllConnections();
+        if ('closeAllConnections' in server)
+          (server as { closeAllConnections(): void }).closeAllConnections();
         server.close(() => resolve());
       }),
   };

@@ -18,9 +18,15 @@ export function register(program: Command): void {
     .description('serve the web console (overview, flows, runs, jobs, dead letters, connectors, config)')
     .option('--port <n>', 'port to listen on (0: any free port)', '8290')
     .option('--host <host>', 'address to bind; anything but loopback requires the token', '127.0.0.1')
-    .option('--token <token>', 'the token actions (and, off loopback, reads) need (default: KISFLOW_CONSOLE_TOKEN, else generated)')
+    .option(
+      '--token <token>',
+      'the token actions (and, off loopback, reads) need (default: KISFLOW_CONSOLE_TOKEN, else generated)',
+    )
     .option('-d, --dir <dir>', 'flows directory', 'flows')
-    .option('--endpoint <url>', 'AWS-compatible endpoint (default: AWS_ENDPOINT_URL, a running kisflow dev, else AWS)')
+    .option(
+      '--endpoint <url>',
+      'AWS-compatible endpoint (default: AWS_ENDPOINT_URL, a running kisflow dev, else AWS)',
+    )
     .option('--prefix <prefix>', 'resource name prefix (default: the running kisflow dev one, else kisflow)')
     .option('--region <region>', 'AWS region; also the price list used for cost')
     .action(async (opts: ConsoleCommandOptions) => {

@@ -33,13 +33,29 @@ export async function configView(context: ConsoleContext) {
   return {
     dir: context.target.dir,
     files,
-    issues: all.map((i) => ({ file: rel(i.file), line: i.line ?? null, col: i.col ?? null, message: i.message })),
+    issues: all.map((i) => ({
+      file: rel(i.file),
+      line: i.line ?? null,
+      col: i.col ?? null,
+      message: i.message,
+    })),
     flows: project ? flowSummaries(project) : [],
     funcs: project
-      ? [...project.funcs.values()].map((f) => ({ fid: f.fid, fname: f.fname, fmode: f.fmode, handler: f.handler, cid: f.cid ?? null }))
+      ? [...project.funcs.values()].map((f) => ({
+          fid: f.fid,
+          fname: f.fname,
+          fmode: f.fmode,
+          handler: f.handler,
+          cid: f.cid ?? null,
+        }))
       : [],
     jobs: project
-      ? [...project.jobs.values()].map((j) => ({ jobId: j.jobId, flowId: j.flowId, schedule: j.schedule, timezone: j.timezone }))
+      ? [...project.jobs.values()].map((j) => ({
+          jobId: j.jobId,
+          flowId: j.flowId,
+          schedule: j.schedule,
+          timezone: j.timezone,
+        }))
       : [],
   };
 }

@@ -36,6 +36,7 @@ export async function connectorItems(
       { cid, type: conn.type },
     );
   }
-  const table = (await context.resources()).connectorTables[cid] ?? resourceNames(context.prefix).connectorTable(cid);
+  const table =
+    (await context.resources()).connectorTables[cid] ?? resourceNames(context.prefix).connectorTable(cid);
   return scanConnectorItems(context.clients.dynamodb, table, options);
 }

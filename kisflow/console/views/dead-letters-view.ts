@@ -1,5 +1,5 @@
-import { enabledFlow } from '../../cli/deployment.ts';
 import { listDeadLetters } from '../../aws/dead-letters.ts';
+import { enabledFlow } from '../../cli/deployment.ts';
 import { readDeadLetterBody } from '../../wire/dead-letter-record.ts';
 import type { ConsoleContext } from '../console-context.ts';
 
@@ -25,7 +25,11 @@ export interface DeadLetterView {
  * The dead letters of `flowId` (every step's DLQ), left in place: `listDeadLetters` makes each
  * visible again at once, so a listing never holds up a redrive for long.
  */
-export async function deadLetters(context: ConsoleContext, flowId: string, max = 100): Promise<DeadLetterView[]> {
+export async function deadLetters(
+  context: ConsoleContext,
+  flowId: string,
+  max = 100,
+): Promise<DeadLetterView[]> {
   const project = await context.project();
   const flow = enabledFlow(project, flowId);
   const queues = (await context.resources()).flows[flowId];
@@ -45,10 +49,16 @@ export async function deadLetters(context: ConsoleContext, flowId: string, max =
             rows: letter.rows,
             receivedCount: letter.receivedCount,
             runId:
-              read.kind === 'rejected' ? read.record.run : read.kind === 'envelope' ? read.envelope.run : null,
+              read.kind === 'rejected'
+                ? read.record.run
+                : read.kind === 'envelope'
+                  ? read.envelope.run
+                  : null,
             samples:
               read.kind === 'rejected'
-                ? read.record.rows.slice(0, SAMPLE_ROWS).map((r) => ({ row: r.row, code: r.code, reason: r.reason }))
+                ? read.record.rows
+                    .slice(0, SAMPLE_ROWS)
+                    .map((r) => ({ row: r.row, code: r.code, reason: r.reason }))
                 : read.kind === 'envelope'
                   ? read.envelope.rows.slice(0, SAMPLE_ROWS).map((row) => ({ row }))
                   : [],

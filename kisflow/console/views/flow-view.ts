@@ -65,7 +65,11 @@ export interface FlowConnectorView {
   /** Steps of this flow on it. */
   readonly steps: readonly { readonly index: number; readonly mode: 'save' | 'load' | 'other' }[];
   /** Other flows' steps on it: the composition across flows. */
-  readonly others: readonly { readonly flowId: string; readonly fid: string; readonly mode: 'save' | 'load' | 'other' }[];
+  readonly others: readonly {
+    readonly flowId: string;
+    readonly fid: string;
+    readonly mode: 'save' | 'load' | 'other';
+  }[];
 }
 
 export interface FlowView {
@@ -89,7 +93,8 @@ export async function flowView(context: ConsoleContext, flowId: string): Promise
     context.resources().then((r) => queueDepths(context.clients.sqs, [flow], r)),
   ]);
   const totals = sumSteps(runs);
-  const depth = (kind: 'input' | 'dlq', step: number) => depths.find((d) => d.kind === kind && d.step === step);
+  const depth = (kind: 'input' | 'dlq', step: number) =>
+    depths.find((d) => d.kind === kind && d.step === step);
   const steps = flow.steps.map((s, index): FlowStepView => {
     const func = project.funcs.get(s.fid);
     const t = totals.get(`${flowId}#${index}`);

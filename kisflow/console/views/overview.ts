@@ -33,7 +33,11 @@ export async function overview(context: ConsoleContext, days: number): Promise<O
   const now = context.now();
   const flows = [...project.flows.values()].filter((f) => f.enabled);
   const [stats, recent, depths] = await Promise.all([
-    runsStats(context.ledger, { days, now, ...(context.region === undefined ? {} : { region: context.region }) }),
+    runsStats(context.ledger, {
+      days,
+      now,
+      ...(context.region === undefined ? {} : { region: context.region }),
+    }),
     context.ledger.list({ since: now - DAY, limit: 100_000 }),
     context.resources().then((r) => queueDepths(context.clients.sqs, flows, r)),
   ]);
@@ -48,13 +52,19 @@ export async function overview(context: ConsoleContext, days: number): Promise<O
     runs24h: { total: recent.length, byStatus },
     successRatio24h:
       ended.length === 0 ? null : ended.filter((r) => r.status === 'succeeded').length / ended.length,
-    successRatio:
-      chartEnded === 0 ? null : stats.days.reduce((n, d) => n + d.succeeded, 0) / chartEnded,
+    successRatio: chartEnded === 0 ? null : stats.days.reduce((n, d) => n + d.succeeded, 0) / chartEnded,
     days: stats.days,
     rowsPerStep: flows.flatMap((f) =>
       f.steps.map((s, step) => {
         const t = totals.get(`${f.flowId}#${step}`);
-        return { flow: f.flowId, step, fid: s.fid, in: t?.in ?? 0, out: t?.out ?? 0, rejected: t?.rejected ?? 0 };
+        return {
+          flow: f.flowId,
+          step,
+          fid: s.fid,
+          in: t?.in ?? 0,
+          out: t?.out ?? 0,
+          rejected: t?.rejected ?? 0,
+        };
       }),
     ),
     deadLetters: depths.filter((d) => d.kind === 'dlq').reduce((n, d) => n + d.waiting + d.inFlight, 0),

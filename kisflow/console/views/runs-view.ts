@@ -36,7 +36,11 @@ export interface RunFilters {
   readonly limit?: string;
 }
 
-function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], name: string): T | undefined {
+function oneOf<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  name: string,
+): T | undefined {
   if (value === undefined || value === '') return undefined;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new UsageError('BAD_FILTER', `${name} must be one of ${allowed.join(', ')}, received "${value}"`, {
