@@ -77,7 +77,9 @@ describe('kisflow console in a browser', () => {
     await page.waitForSelector('[data-testid="runs-table"]');
     expect(await page.locator('[data-testid="runs-table"] tbody tr').count()).toBe(3);
     await page.selectOption('[data-testid="filter-flow"]', 'order_intake');
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="runs-table"] tbody tr').length === 1);
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid="runs-table"] tbody tr').length === 1,
+    );
     await page.click('[data-testid="runs-table"] tbody tr a');
     await page.waitForSelector('[data-testid="run-steps"]');
     expect(await text('[data-testid="run-status"]')).toBe('partial');
@@ -171,7 +173,10 @@ describe('kisflow console in a browser', () => {
     expect(await page.evaluate(() => document.documentElement.lang)).toBe('zh-CN');
     await page.click('[data-testid="lang-switch"]');
     expect(await text('[data-testid="nav-overview"]')).toBe('Overview');
-    const zh = await browser.newPage({ locale: 'zh-CN', extraHTTPHeaders: { 'accept-language': 'zh-CN,zh;q=0.9' } });
+    const zh = await browser.newPage({
+      locale: 'zh-CN',
+      extraHTTPHeaders: { 'accept-language': 'zh-CN,zh;q=0.9' },
+    });
     await zh.goto(stack.console.url);
     expect(await zh.locator('[data-testid="nav-runs"]').innerText()).toBe('运行');
     await zh.close();
@@ -182,7 +187,10 @@ describe('kisflow console in a browser', () => {
     const bare = await fetch(`${base}/api/runs/nope/cancel`, { method: 'POST' });
     expect(bare.status).toBe(401);
     expect(((await bare.json()) as { error: { code: string } }).error.code).toBe('TOKEN_REQUIRED');
-    const wrong = await fetch(`${base}/api/runs/nope/cancel`, { method: 'POST', headers: { 'x-kisflow-token': 'x' } });
+    const wrong = await fetch(`${base}/api/runs/nope/cancel`, {
+      method: 'POST',
+      headers: { 'x-kisflow-token': 'x' },
+    });
     expect(wrong.status).toBe(401);
     const right = await fetch(`${base}/api/runs/nope/cancel`, {
       method: 'POST',
@@ -190,6 +198,8 @@ describe('kisflow console in a browser', () => {
     });
     expect(right.status).toBe(404);
     expect(await getWithHost(stack.console.port, '/api/overview', 'attacker.example:8290')).toBe(403);
-    expect(await getWithHost(stack.console.port, '/api/overview', `localhost:${stack.console.port}`)).toBe(200);
+    expect(await getWithHost(stack.console.port, '/api/overview', `localhost:${stack.console.port}`)).toBe(
+      200,
+    );
   });
 });
