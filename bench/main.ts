@@ -23,6 +23,10 @@ const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }
     title: 'Run ledger on DynamoDB: exact completion vs one ADD per batch',
     load: () => import('./run-ledger.ts'),
   },
+  console: {
+    title: 'kisflow console: Overview page load with 1,000 runs recorded',
+    load: () => import('./console.ts'),
+  },
 };
 
 const wanted = process.argv.slice(2);

@@ -7,7 +7,9 @@ import type { ProjectConfig } from '../config/model.ts';
 import { resourceNames } from '../config/names.ts';
 import { UsageError } from '../errors.ts';
 import { locateResources, type ProvisionedResources } from '../local/provision.ts';
+import { type QueueDepth, queueDepths } from '../local/queue-depths.ts';
 import type { RunLedger } from '../runs/run-ledger.ts';
+import { runWindow } from './run-window.ts';
 
 /** Where the console reads from: the same deployment lookup as `kisflow tail`, `runs`, `jobs`. */
 export interface ConsoleTarget {
@@ -41,11 +43,14 @@ export interface ConsoleContext {
   project(): Promise<ProjectConfig>;
   /** The queues and tables of the enabled flows, located once per project load. */
   resources(): Promise<ProvisionedResources>;
+  /** What every queue of the enabled flows holds now (a short cache: the event stream asks too). */
+  depths(): Promise<QueueDepth[]>;
   now(): number;
   close(): void;
 }
 
 const PROJECT_TTL_MS = 2_000;
+const DEPTHS_TTL_MS = 1_000;
 
 /**
  * Opens the console's view of a deployment: a running `kisflow dev` (found through
@@ -64,17 +69,32 @@ export function openConsoleContext(target: ConsoleTarget): ConsoleContext {
     ...(found.dynamodbEndpoint === undefined ? {} : { dynamodbEndpoint: found.dynamodbEndpoint }),
     ...(target.region === undefined ? {} : { region: target.region }),
   });
-  const ledger = new DynamoRunLedger({
-    dynamodb: clients.dynamodb,
-    tableName: found.runsTable ?? resourceNames(prefix).runsTable(),
-  });
+  const ledger = runWindow(
+    new DynamoRunLedger({
+      dynamodb: clients.dynamodb,
+      tableName: found.runsTable ?? resourceNames(prefix).runsTable(),
+    }),
+  );
   let cached: { at: number; value: Promise<LoadedProject> } | undefined;
   let located: { for: ProjectConfig; value: Promise<ProvisionedResources> } | undefined;
+  let measured: { at: number; value: Promise<QueueDepth[]> } | undefined;
+  let lastDepths: QueueDepth[] | undefined;
+  let lastLoaded: LoadedProject | undefined;
   const loaded = (): Promise<LoadedProject> => {
     if (cached === undefined || Date.now() - cached.at > PROJECT_TTL_MS) {
-      cached = { at: Date.now(), value: validateProject(target.dir, { root: target.root }) };
+      const value = validateProject(target.dir, { root: target.root });
+      cached = { at: Date.now(), value };
+      value.then(
+        (v) => {
+          lastLoaded = v;
+        },
+        () => {
+          if (cached?.value === value) cached = undefined;
+        },
+      );
     }
-    return cached.value;
+    // The YAML as last read while it is read again: an edit shows within PROJECT_TTL_MS or so.
+    return lastLoaded !== undefined ? Promise.resolve(lastLoaded) : cached.value;
   };
   const project = async (): Promise<ProjectConfig> => {
     const { project: p, issues } = await loaded();
@@ -84,6 +104,20 @@ export function openConsoleContext(target: ConsoleTarget): ConsoleContext {
       `The flows in ${target.dir} do not load (${issues.length} problem(s)); the Config page shows them.`,
       { dir: target.dir, count: issues.length },
     );
+  };
+  const resources = async (): Promise<ProvisionedResources> => {
+    const p = await project();
+    if (located?.for !== p) {
+      const value = locateResources(p, clients.sqs, {
+        prefix,
+        flowIds: [...p.flows.values()].filter((f) => f.enabled).map((f) => f.flowId),
+      });
+      located = { for: p, value };
+      value.catch(() => {
+        if (located?.value === value) located = undefined;
+      });
+    }
+    return located.value;
   };
   return {
     target,
@@ -99,19 +133,31 @@ export function openConsoleContext(target: ConsoleTarget): ConsoleContext {
     ...(target.region === undefined ? {} : { region: target.region }),
     loaded,
     project,
-    async resources() {
-      const p = await project();
-      if (located?.for !== p) {
-        const value = locateResources(p, clients.sqs, {
-          prefix,
-          flowIds: [...p.flows.values()].filter((f) => f.enabled).map((f) => f.flowId),
-        });
-        located = { for: p, value };
-        value.catch(() => {
-          if (located?.value === value) located = undefined;
-        });
+    resources,
+    depths() {
+      if (measured === undefined || Date.now() - measured.at > DEPTHS_TTL_MS) {
+        const value = (async () => {
+          const p = await project();
+          return queueDepths(
+            clients.sqs,
+            [...p.flows.values()].filter((f) => f.enabled),
+            await resources(),
+          );
+        })();
+        const previous = measured;
+        measured = { at: Date.now(), value };
+        value.then(
+          (v) => {
+            lastDepths = v;
+          },
+          () => {
+            if (measured?.value === value) measured = previous;
+          },
+        );
+        // Answer with the last depths while new ones are read (the event stream reports changes).
+        if (lastDepths !== undefined) return Promise.resolve(lastDepths);
       }
-      return located.value;
+      return lastDepths !== undefined ? Promise.resolve(lastDepths) : measured.value;
     },
     now: () => Date.now(),
     close: () => destroyAwsClients(clients),

@@ -14,8 +14,8 @@ export interface ConsoleStack {
   readonly console: RunningConsole;
   /** GETs a console API path as JSON. */
   api<T>(path: string): Promise<T>;
-  /** Waits until no run of the last day is `running`. */
-  settled(timeoutMs?: number): Promise<void>;
+  /** Waits until the console lists at least `runs` runs of the last day, none of them `running`. */
+  settled(runs: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,11 +52,11 @@ export async function startConsoleStack(
     if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
     return (await response.json()) as T;
   };
-  const settled = async (timeoutMs = 30_000) => {
+  const settled = async (count: number, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const runs = await api<{ status: string }[]>('/api/runs?since=24h');
-      if (runs.length > 0 && runs.every((r) => r.status !== 'running')) return;
+      if (runs.length >= count && runs.every((r) => r.status !== 'running')) return;
       if (Date.now() > deadline) throw new Error(`runs still running: ${JSON.stringify(runs)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -75,15 +75,16 @@ export async function startConsoleStack(
     },
   };
   if (options.samples !== false) {
+    let sent = 0;
     for (const [flow, file] of [
       ['order_intake', 'orders'],
       ['payment_settlement', 'payments'],
       ['shipment_tracking', 'shipments'],
     ] as const) {
-      const sent = await kisflow(project.root, ['send', flow, '--input', `flows/samples/${file}.jsonl`]);
-      if (sent.code !== 0) throw new Error(`kisflow send ${flow}: ${sent.stderr}`);
+      const out = await kisflow(project.root, ['send', flow, '--input', `flows/samples/${file}.jsonl`]);
+      if (out.code !== 0) throw new Error(`kisflow send ${flow}: ${out.stderr}`);
       // Each flow Loads what the one before it saved: let it finish first.
-      await settled();
+      await settled(++sent);
     }
   }
   return stack;

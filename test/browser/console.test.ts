@@ -132,7 +132,7 @@ describe('kisflow console in a browser', () => {
     // and the dead letters not picked stay where they were.
     await page.waitForFunction(
       (id) => {
-        const rows = [...document.querySelectorAll('[data-testid="dead-letters-table"] tbody tr')];
+        const rows = Array.from(document.querySelectorAll('[data-testid="dead-letters-table"] tbody tr'));
         return rows.length > 0 && !rows.some((r) => r.getAttribute('data-message') === id);
       },
       messageId,

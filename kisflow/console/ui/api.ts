@@ -13,15 +13,22 @@ export class ApiError extends Error {
   }
 }
 
+/** Requests the page's shell started before the bundle loaded (see server.ts), each used once. */
+const prefetched: Record<string, Promise<Response> | undefined> =
+  (window as unknown as { kisflowPrefetch?: Record<string, Promise<Response>> }).kisflowPrefetch ?? {};
+
 async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const response = await fetch(path, {
-    method,
-    headers: {
-      'x-kisflow-token': TOKEN,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  const early = method === 'GET' ? prefetched[path] : undefined;
+  if (early) delete prefetched[path];
+  const response = await (early ??
+    fetch(path, {
+      method,
+      headers: {
+        'x-kisflow-token': TOKEN,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    }));
   const value = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
   if (!response.ok) {
     throw new ApiError(

@@ -1,6 +1,5 @@
 import { enabledFlow } from '../../cli/deployment.ts';
 import type { FunctionMode, ProjectConfig } from '../../config/model.ts';
-import { queueDepths } from '../../local/queue-depths.ts';
 import type { ConsoleContext } from '../console-context.ts';
 import { sumSteps } from './step-totals.ts';
 
@@ -90,7 +89,7 @@ export async function flowView(context: ConsoleContext, flowId: string): Promise
   const now = context.now();
   const [runs, depths] = await Promise.all([
     context.ledger.list({ flowId, since: now - DAY, limit: 100_000 }),
-    context.resources().then((r) => queueDepths(context.clients.sqs, [flow], r)),
+    context.depths().then((all) => all.filter((d) => d.flowId === flowId)),
   ]);
   const totals = sumSteps(runs);
   const depth = (kind: 'input' | 'dlq', step: number) =>

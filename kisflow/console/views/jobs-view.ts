@@ -12,9 +12,9 @@ export async function jobsView(context: ConsoleContext, days = 7) {
   return Promise.all(
     rows.map(async (row) => {
       const job = project.jobs.get(row.job);
-      const recent: RunView[] = (await context.ledger.list({ jobId: row.job, limit: 10 })).map((r) =>
-        runView(r, now, context.region),
-      );
+      const recent: RunView[] = (
+        await context.ledger.list({ jobId: row.job, since: now - 30 * DAY, limit: 10 })
+      ).map((r) => runView(r, now, context.region));
       return {
         ...row,
         params: job?.params ?? {},

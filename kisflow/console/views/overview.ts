@@ -1,5 +1,4 @@
 import { runsStats } from '../../cli/commands/runs.ts';
-import { queueDepths } from '../../local/queue-depths.ts';
 import type { DayStats } from '../../runs/run-stats.ts';
 import type { ConsoleContext } from '../console-context.ts';
 import { sumSteps } from './step-totals.ts';
@@ -39,7 +38,7 @@ export async function overview(context: ConsoleContext, days: number): Promise<O
       ...(context.region === undefined ? {} : { region: context.region }),
     }),
     context.ledger.list({ since: now - DAY, limit: 100_000 }),
-    context.resources().then((r) => queueDepths(context.clients.sqs, flows, r)),
+    context.depths(),
   ]);
   const byStatus: Record<string, number> = {};
   for (const run of recent) byStatus[run.status] = (byStatus[run.status] ?? 0) + 1;
