@@ -35,9 +35,9 @@ describe('step handler import graph', () => {
       expect(packages.has(forbidden), forbidden).toBe(false);
     }
     const project = inputs.filter((i) => !i.includes('node_modules'));
-    expect(project.filter((i) => /^(kisflow\/(local|cli|memory|console)\/|localstack\/|infra\/)/.test(i))).toEqual(
-      [],
-    );
+    expect(
+      project.filter((i) => /^(kisflow\/(local|cli|memory|console)\/|localstack\/|infra\/)/.test(i)),
+    ).toEqual([]);
     expect(
       project.filter((i) =>
         /^kisflow\/config\/(index|load-project|yaml-documents|check-project)\.ts$/.test(i),
