@@ -71,12 +71,19 @@ export async function buildConsoleAssets(): Promise<void> {
 
 /** The bundle, built first when it is missing or older than a UI source. */
 export async function consoleAssets(): Promise<ConsoleAssets> {
-  const at = await builtAt();
-  const sources = await newest(UI_DIR).catch(() => 0);
-  if (at === undefined || (sources > 0 && sources > at)) await buildConsoleAssets();
-  const [js, css] = await Promise.all([
-    readFile(join(DIST_DIR, 'console.js'), 'utf8'),
-    readFile(join(DIST_DIR, 'console.css'), 'utf8').catch(() => ''),
-  ]);
-  return { js, css };
+  for (let attempt = 0; ; attempt++) {
+    const at = await builtAt();
+    const sources = await newest(UI_DIR).catch(() => 0);
+    if (at === undefined || (sources > 0 && sources > at)) await buildConsoleAssets();
+    try {
+      const [js, css] = await Promise.all([
+        readFile(join(DIST_DIR, 'console.js'), 'utf8'),
+        readFile(join(DIST_DIR, 'console.css'), 'utf8'),
+      ]);
+      return { js, css };
+    } catch (error) {
+      // Another process swapped in its build between ours and this read: read that one.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw error;
+    }
+  }
 }
