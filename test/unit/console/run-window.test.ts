@@ -12,7 +12,11 @@ describe('runWindow: the ledger with its recent runs in memory', () => {
     let lists = 0;
     const counted = new Proxy(inner, {
       get(target, p) {
-        if (p === 'list') return (q: never) => (lists++, target.list(q));
+        if (p === 'list')
+          return (q: never) => {
+            lists++;
+            return target.list(q);
+          };
         const v = Reflect.get(target, p, target);
         return typeof v === 'function' ? v.bind(target) : v;
       },
