@@ -35,6 +35,10 @@ const scenarios: Record<string, { title: string; load: () => Promise<Scenario> }
     title: 'kisflow dev with run accounting on vs off: throughput and DynamoDB requests per message',
     load: () => import('./accounting.ts'),
   },
+  console: {
+    title: 'kisflow console: Overview page load with 1,000 runs recorded',
+    load: () => import('./console.ts'),
+  },
 };
 
 const wanted = process.argv.slice(2);

@@ -207,6 +207,8 @@ export interface RedriveOptions extends DeadLetterReadOptions {
   readonly select?: (letter: DeadLetter) => boolean;
   /** Moves the batches into a new run instead of the one they failed in. */
   readonly asRun?: RedriveAsRun;
+  /** Only these dead letters (SQS message ids) move; the others stay in the DLQ untouched. */
+  readonly only?: ReadonlySet<string>;
 }
 
 /**
@@ -257,7 +259,8 @@ export async function redrive(
         seen.add(m.MessageId ?? '');
         const letter = describeDeadLetter(m);
         const take =
-          Number(m.Attributes?.SentTimestamp ?? 0) < sentBefore && (options.select?.(letter) ?? true);
+          Number(m.Attributes?.SentTimestamp ?? 0) < sentBefore && (options.select?.(letter) ?? true) &&
+          (options.only?.has(m.MessageId ?? '') ?? true);
         (take ? got : left).push(m);
       }
       if (got.length === 0) continue;

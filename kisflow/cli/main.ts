@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<{ register: RegisterCommand }>> = {
   redrive: () => import('./commands/redrive.ts'),
   jobs: () => import('./commands/jobs.ts'),
   runs: () => import('./commands/runs.ts'),
+  console: () => import('./commands/console.ts'),
 };
 
 try {

@@ -103,6 +103,16 @@ const rules: Array<{ from: string; allow: (t: string) => boolean; why: string }>
     why: 'adapters never import the CLI',
   },
   {
+    from: 'kisflow/console',
+    allow: (t) => t !== 'kisflow/lambda' && t !== 'infra' && t !== 'localstack',
+    why: 'the console drives the CLI functions; it is no runtime and no part of infra',
+  },
+  {
+    from: 'kisflow/console/ui',
+    allow: (t) => t === 'kisflow/console' || ['preact', 'htm', 'uplot'].includes(t),
+    why: 'the UI is browser code: its own files, Preact, htm and uPlot only',
+  },
+  {
     from: 'infra',
     allow: (t) => !/^kisflow\/(engine|aws|lambda|local|memory|cli)$/.test(t) && !t.startsWith('@middy'),
     why: 'infra reads config only',
@@ -121,6 +131,14 @@ describe('architecture: dependencies point inward', () => {
       expect(bad.map(({ f, t }) => `${f} -> ${t}`)).toEqual([]);
     });
   }
+
+  it('only the console command imports the console (so no runtime or Lambda bundle carries it)', () => {
+    const all = ['kisflow', 'infra', 'functions'].flatMap(files);
+    const importers = all
+      .filter((f) => !f.startsWith('kisflow/console/'))
+      .filter((f) => imports(f).some((s) => target(f, s) === 'kisflow/console'));
+    expect(importers).toEqual(['kisflow/cli/commands/console.ts']);
+  });
 
   it('only aws/, lambda/, local/ and localstack/ import the AWS SDK; only lambda/ imports middy', () => {
     const all = ['kisflow', 'infra', 'functions'].flatMap(files);

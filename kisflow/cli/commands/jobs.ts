@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
 import { setScheduleState } from '../../aws/job-schedules.ts';
@@ -14,6 +13,7 @@ import { checkMisfire, type MisfireDecision } from '../../runs/misfire.ts';
 import type { JobState, RunLedger, RunRecord } from '../../runs/run-ledger.ts';
 import { type FlowDeployment, openFlowDeployment } from '../deployment.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { triggerJob } from '../trigger-job.ts';
 import { formatTable } from './dlq.ts';
 import { type LedgerOptions, ledgerOptions, withLedger } from './runs.ts';
 
@@ -135,7 +135,7 @@ export interface JobControl {
   readonly now?: () => number;
 }
 
-function jobThatFires(project: ProjectConfig, jobId: string): JobSpec {
+export function jobThatFires(project: ProjectConfig, jobId: string): JobSpec {
   const job = findJob(project, jobId);
   if (!isOn(project, job)) {
     throw new UsageError(
@@ -278,47 +278,10 @@ export function register(program: Command): void {
         const project = await loadProject(opts.dir);
         const job = findJob(project, jobId);
         const params = parseParams(opts.param);
-        const deployment = await openFlowDeployment(project, {
-          flowId: job.flowId,
-          root: process.cwd(),
-          ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-          ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
-        });
-        try {
-          const ledger = new DynamoRunLedger({
-            dynamodb: deployment.clients.dynamodb,
-            tableName: resourceNames(deployment.prefix).runsTable(),
-          });
-          const outcome = await fireJob(ledger, {
-            job,
-            scheduledAt: new Date(),
-            trigger: 'manual',
-            params,
-            runId: `manual-${randomUUID()}`,
-          });
-          if (outcome.kind === 'started') {
-            await sendToFlow(deployment, job, outcome);
-            const covered =
-              outcome.covered === undefined
-                ? ''
-                : `; run ${outcome.covered} cancelled (overlap: cover_early)`;
-            process.stderr.write(
-              `job ${jobId}: run started in flow ${job.flowId} with ${outcome.ticks.length} batch(es)${covered}\n`,
-            );
-            process.stdout.write(`${outcome.run.id}\n`);
-            return;
-          }
-          if (outcome.kind === 'queued') {
-            process.stderr.write(`job ${jobId}: queued behind run ${outcome.behind} (overlap: serial)\n`);
-            process.stdout.write(`${outcome.runId}\n`);
-            return;
-          }
-          process.stderr.write(`job ${jobId}: not started: ${outcome.run.reason ?? outcome.kind}\n`);
-          process.stdout.write(`${outcome.run.id}\n`);
-          process.exitCode = 1;
-        } finally {
-          deployment.close();
-        }
+        const result = await triggerJob(project, job, params, { root: process.cwd(), ...opts });
+        process.stderr.write(`${result.message}\n`);
+        process.stdout.write(`${result.runId}\n`);
+        if (result.kind === 'not_started') process.exitCode = 1;
       },
     );
 
@@ -382,7 +345,7 @@ export function register(program: Command): void {
  * policy on resume). Elsewhere no local scheduler runs: the cloud schedule is switched too, and
  * resume starts the misfire run itself.
  */
-function jobControl(deployment: FlowDeployment, job: JobSpec): JobControl {
+export function jobControl(deployment: FlowDeployment, job: JobSpec): JobControl {
   const ledger = new DynamoRunLedger({
     dynamodb: deployment.clients.dynamodb,
     tableName: resourceNames(deployment.prefix).runsTable(),

@@ -6,6 +6,7 @@ import {
   openDeployment,
   positiveInteger,
 } from '../deployment-options.ts';
+import { redriveSteps } from '../redrive-flow.ts';
 import { selectSteps } from './dlq.ts';
 import { parseSince } from './runs.ts';
 
@@ -52,27 +53,18 @@ export function register(program: Command): void {
       const filter = deadLetterFilter(opts, Date.now());
       const deployment = await openDeployment(flowId, opts);
       try {
-        const { flow, queues } = deployment;
         let total = 0;
-        for (const step of selectSteps(flow, opts.step)) {
-          // A dead letter goes back to the step it names (an oversize row may sit in the sender's
-          // DLQ but belong to the next step); one that names none, to this DLQ's step.
-          const target = (message: { step?: number }) =>
-            queues.stepQueues[message.step ?? step] ?? (queues.stepQueues[step] as string);
-          const moved = await redrive(
-            deployment.clients.sqs,
-            queues.stepDeadLetterQueues[step] as string,
-            target,
-            {
-              ...filter,
-              ...(max === undefined ? {} : { max }),
-              ...(flow.tuning.ordering === undefined ? {} : { ordering: flow.tuning.ordering }),
-            },
-          );
+        for (const { step, fid, moved } of await redriveSteps(
+          deployment,
+          selectSteps(deployment.flow, opts.step),
+          {
+            ...filter,
+            ...(max === undefined ? {} : { max }),
+            ...(deployment.flow.tuning.ordering === undefined ? {} : { ordering: deployment.flow.tuning.ordering }),
+          },
+        )) {
           total += moved;
-          process.stdout.write(
-            `step ${step} (${flow.steps[step]?.fid}): ${moved} dead letter(s) sent back\n`,
-          );
+          process.stdout.write(`step ${step} (${fid}): ${moved} dead letter(s) sent back\n`);
         }
         process.stdout.write(`${flowId}: ${total} dead letter(s) redriven\n`);
       } finally {

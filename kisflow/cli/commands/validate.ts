@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { type ConfigIssue, validateProject } from '../../config/index.ts';
-import type { ProjectConfig, SourcePosition } from '../../config/model.ts';
+import { validateProject } from '../../config/index.ts';
 import { PREFIX_PATTERN } from '../../config/names.ts';
-import { moduleProblems } from '../../engine/load-functions.ts';
 import { ConfigError, UsageError } from '../../errors.ts';
+import { handlerIssues } from '../handler-issues.ts';
 
 /**
  * `kisflow validate`: everything a later step would find, reported at once as `file:line:col`:
@@ -40,15 +39,4 @@ export function register(program: Command): void {
         `${dir}: ok (${n(project.flows, 'flow')}, ${n(project.funcs, 'function')}, ${n(project.conns, 'connector')}, ${n(project.jobs, 'job')})\n`,
       );
     });
-}
-
-/** Each module that fails to import, or exports no `defineFunction`/`defineConnector`, at its document. */
-async function handlerIssues(project: ProjectConfig): Promise<ConfigIssue[]> {
-  const at = (position: SourcePosition | undefined, message: string): ConfigIssue =>
-    position ? { file: position.file, line: position.line, col: position.col, message } : { message };
-  return (await moduleProblems(project)).map(({ fid, cid, error }) =>
-    fid !== undefined
-      ? at(project.funcs.get(fid)?.at, `func "${fid}": ${error.message}`)
-      : at(project.conns.get(cid as string)?.at, `conn "${cid}": ${error.message}`),
-  );
 }

@@ -1,0 +1,261 @@
+/** The console's two languages: Chinese (the seed's users) and English. */
+export type Lang = 'zh' | 'en';
+
+const en = {
+  overview: 'Overview',
+  flows: 'Flows',
+  runs: 'Runs',
+  jobs: 'Jobs',
+  deadLetters: 'Dead letters',
+  connectors: 'Connectors',
+  config: 'Config',
+  language: '中文',
+  refresh: 'Refresh',
+  loading: 'Loading…',
+  live: 'live',
+  source: 'Source',
+  flowsCount: 'Flows',
+  jobsCount: 'Jobs',
+  runs24h: 'Runs, last 24 h',
+  successRatio: 'Success ratio',
+  successRatio24h: 'Success, last 24 h',
+  deadLettersWaiting: 'Dead letters waiting',
+  runsPerDay: 'Runs per day',
+  days7: '7 days',
+  days30: '30 days',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  rowsPerStep: 'Rows per step, last 24 h',
+  flow: 'Flow',
+  step: 'Step',
+  fid: 'Function',
+  mode: 'Mode',
+  in: 'In',
+  out: 'Out',
+  rejected: 'Rejected',
+  dropped: 'Dropped',
+  deadLettered: 'Dead-lettered',
+  errors: 'Errors',
+  backlog: 'Backlog',
+  inFlight: 'In flight',
+  oldestAge: 'Oldest',
+  p95: 'p95',
+  dlq: 'DLQ',
+  connector: 'Connector',
+  otherFlows: 'Joins',
+  job: 'Job',
+  status: 'Status',
+  trigger: 'Trigger',
+  since: 'Since',
+  started: 'Started',
+  finished: 'Finished',
+  duration: 'Duration',
+  rows: 'Rows',
+  cost: 'Cost',
+  any: 'any',
+  run: 'Run',
+  params: 'Params',
+  batches: 'Batches',
+  parent: 'Repairs run',
+  reason: 'Reason',
+  steps: 'Steps',
+  activity: 'Activity per step',
+  logs: 'Log lines',
+  logsNotAvailable:
+    "On AWS, read this run's log lines with `kisflow runs logs <run>` (CloudWatch Logs Insights).",
+  rejectedRows: 'Rejected rows and failed messages',
+  none: 'none',
+  cancel: 'Cancel run',
+  retry: 'Retry what failed',
+  schedule: 'Schedule',
+  timezone: 'Time zone',
+  state: 'State',
+  nextFires: 'Next fires',
+  lastRun: 'Last run',
+  recentRuns: 'Recent runs',
+  triggerNow: 'Trigger now',
+  paramsHint: 'params, one k=v per line',
+  pause: 'Pause',
+  resume: 'Resume',
+  code: 'Code',
+  message: 'Message',
+  received: 'Receives',
+  samples: 'Sample rows',
+  redriveSelected: 'Redrive selected',
+  selectAll: 'Select all',
+  noDeadLetters: 'No dead letters.',
+  moved: 'dead letter(s) sent back',
+  key: 'Key',
+  keyPrefix: 'key starts with',
+  sort: 'Sort',
+  row: 'Row',
+  browse: 'Browse',
+  more: 'More',
+  saves: 'Saved by',
+  loads: 'Loaded by',
+  files: 'YAML files',
+  problems: 'Problems (kisflow validate)',
+  noProblems: 'No problems: every document loads and every handler imports.',
+  functions: 'Functions',
+  handler: 'Handler',
+  notAvailable: 'not available',
+  error: 'Error',
+  startedRun: 'Started run',
+  noRuns: 'No runs.',
+  all: 'all',
+};
+
+export type MessageKey = keyof typeof en;
+
+const zh: Record<MessageKey, string> = {
+  overview: '概览',
+  flows: '流',
+  runs: '运行',
+  jobs: '任务',
+  deadLetters: '死信',
+  connectors: '连接器',
+  config: '配置',
+  language: 'English',
+  refresh: '刷新',
+  loading: '加载中…',
+  live: '实时',
+  source: '来源',
+  flowsCount: '流',
+  jobsCount: '任务',
+  runs24h: '近 24 小时运行',
+  successRatio: '成功率',
+  successRatio24h: '近 24 小时成功率',
+  deadLettersWaiting: '待处理死信',
+  runsPerDay: '每日运行',
+  days7: '7 天',
+  days30: '30 天',
+  succeeded: '成功',
+  failed: '失败',
+  rowsPerStep: '各步骤行数（近 24 小时）',
+  flow: '流',
+  step: '步骤',
+  fid: '函数',
+  mode: '模式',
+  in: '输入',
+  out: '输出',
+  rejected: '拒绝',
+  dropped: '丢弃',
+  deadLettered: '进入死信',
+  errors: '错误',
+  backlog: '积压',
+  inFlight: '处理中',
+  oldestAge: '最久等待',
+  p95: 'p95',
+  dlq: '死信队列',
+  connector: '连接器',
+  otherFlows: '连接的流',
+  job: '任务',
+  status: '状态',
+  trigger: '触发方式',
+  since: '起始',
+  started: '开始',
+  finished: '结束',
+  duration: '耗时',
+  rows: '行数',
+  cost: '费用',
+  any: '全部',
+  run: '运行',
+  params: '参数',
+  batches: '批次',
+  parent: '修复的运行',
+  reason: '原因',
+  steps: '步骤',
+  activity: '各步骤活动',
+  logs: '日志',
+  logsNotAvailable:
+    '在 AWS 上请用 `kisflow runs logs <run>` 查看本次运行的日志（CloudWatch Logs Insights）。',
+  rejectedRows: '被拒绝的行与失败的消息',
+  none: '无',
+  cancel: '取消运行',
+  retry: '重试失败部分',
+  schedule: '调度',
+  timezone: '时区',
+  state: '状态',
+  nextFires: '下次触发',
+  lastRun: '上次运行',
+  recentRuns: '最近运行',
+  triggerNow: '立即触发',
+  paramsHint: '参数，每行一个 k=v',
+  pause: '暂停',
+  resume: '恢复',
+  code: '代码',
+  message: '信息',
+  received: '接收次数',
+  samples: '示例行',
+  redriveSelected: '重新投递所选',
+  selectAll: '全选',
+  noDeadLetters: '没有死信。',
+  moved: '条死信已重新投递',
+  key: '键',
+  keyPrefix: '键前缀',
+  sort: '排序键',
+  row: '行',
+  browse: '浏览',
+  more: '更多',
+  saves: '写入方',
+  loads: '读取方',
+  files: 'YAML 文件',
+  problems: '问题（kisflow validate）',
+  noProblems: '没有问题：所有文档均可加载，所有处理函数均可导入。',
+  functions: '函数',
+  handler: '处理函数',
+  notAvailable: '不可用',
+  error: '错误',
+  startedRun: '已启动运行',
+  noRuns: '没有运行。',
+  all: '全部',
+};
+
+const STATUS_ZH: Record<string, string> = {
+  running: '运行中',
+  succeeded: '成功',
+  failed: '失败',
+  partial: '部分成功',
+  timed_out: '超时',
+  cancelled: '已取消',
+  skipped: '已跳过',
+  on: '启用',
+  off: '停用',
+};
+
+let current: Lang = 'en';
+const listeners = new Set<() => void>();
+
+/** The language: a choice made with the switch, else the one the server read from Accept-Language. */
+export function initialLang(): Lang {
+  const saved = localStorage.getItem('kisflow-lang');
+  if (saved === 'zh' || saved === 'en') return saved;
+  const meta = document.querySelector<HTMLMetaElement>('meta[name="kisflow-lang"]')?.content;
+  if (meta === 'zh' || meta === 'en') return meta;
+  return navigator.language.toLowerCase().startsWith('zh') ? 'zh' : 'en';
+}
+
+export function setLang(lang: Lang): void {
+  current = lang;
+  localStorage.setItem('kisflow-lang', lang);
+  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+  for (const l of listeners) l();
+}
+
+export function lang(): Lang {
+  return current;
+}
+
+export function onLangChange(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function t(key: MessageKey): string {
+  return (current === 'zh' ? zh : en)[key];
+}
+
+/** A run status or job state in the page's language (the code stays in a title). */
+export function statusText(status: string): string {
+  return current === 'zh' ? (STATUS_ZH[status] ?? status) : status.replace('_', ' ');
+}
