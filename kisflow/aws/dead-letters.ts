@@ -259,7 +259,8 @@ export async function redrive(
         seen.add(m.MessageId ?? '');
         const letter = describeDeadLetter(m);
         const take =
-          Number(m.Attributes?.SentTimestamp ?? 0) < sentBefore && (options.select?.(letter) ?? true) &&
+          Number(m.Attributes?.SentTimestamp ?? 0) < sentBefore &&
+          (options.select?.(letter) ?? true) &&
           (options.only?.has(m.MessageId ?? '') ?? true);
         (take ? got : left).push(m);
       }

@@ -60,7 +60,9 @@ export function register(program: Command): void {
           {
             ...filter,
             ...(max === undefined ? {} : { max }),
-            ...(deployment.flow.tuning.ordering === undefined ? {} : { ordering: deployment.flow.tuning.ordering }),
+            ...(deployment.flow.tuning.ordering === undefined
+              ? {}
+              : { ordering: deployment.flow.tuning.ordering }),
           },
         )) {
           total += moved;
