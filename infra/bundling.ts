@@ -1,5 +1,6 @@
-import { Runtime } from 'aws-cdk-lib/aws-lambda';
-import { type BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Code, type FunctionOptions, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { Construct } from 'constructs';
 
 /**
  * The Lambda runtime of every step: the newest Node.js constant aws-cdk-lib knows (cdk-nag
@@ -69,4 +70,42 @@ export function stepEsbuildOptions(settings: StepBundlingSettings) {
     external: settings.bundleAwsSdk ? [] : [...RUNTIME_PROVIDED_MODULES],
     legalComments: 'none' as const,
   };
+}
+
+/** Where a KisFlow Lambda's code comes from: an entry bundled by esbuild, or a stub for template tests. */
+export interface FunctionCode {
+  /** The generated entry module. */
+  readonly entry: string;
+  readonly projectRoot: string;
+  readonly depsLockFilePath?: string;
+  /** `false`: an inline stub instead of the bundle (template tests; nothing runs it). @default true */
+  readonly bundling?: boolean;
+  /** @default false - the runtime's SDK (see RUNTIME_PROVIDED_MODULES) */
+  readonly bundleAwsSdk?: boolean;
+}
+
+/** A KisFlow Lambda (a step, job control): `options` with the code `code` says. */
+export function kisflowFunction(
+  scope: Construct,
+  id: string,
+  options: FunctionOptions & { readonly runtime: Runtime },
+  code: FunctionCode,
+): LambdaFunction {
+  if (code.bundling === false) {
+    return new LambdaFunction(scope, id, {
+      ...options,
+      handler: 'index.handler',
+      code: Code.fromInline(
+        `// Stub for template tests; the real bundle is built from ${code.entry}\nexports.handler = async () => ({ batchItemFailures: [] });\n`,
+      ),
+    });
+  }
+  return new NodejsFunction(scope, id, {
+    ...options,
+    entry: code.entry,
+    handler: 'handler',
+    projectRoot: code.projectRoot,
+    ...(code.depsLockFilePath === undefined ? {} : { depsLockFilePath: code.depsLockFilePath }),
+    bundling: stepBundlingOptions({ bundleAwsSdk: code.bundleAwsSdk ?? false }),
+  });
 }

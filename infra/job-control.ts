@@ -1,9 +1,8 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Code, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { SqsSendMessage } from 'aws-cdk-lib/aws-scheduler-targets';
@@ -14,7 +13,7 @@ import type { FlowSpec, ProjectConfig } from '../kisflow/config/model.ts';
 import { resourceNames, stepKeys } from '../kisflow/config/names.ts';
 import { CONTROL_VERSION } from '../kisflow/wire/control-message.ts';
 import { CONTROL_WIRING_ENV, type ControlWiring } from '../kisflow/wire/control-wiring.ts';
-import { STEP_RUNTIME, stepBundlingOptions } from './bundling.ts';
+import { kisflowFunction, STEP_RUNTIME } from './bundling.ts';
 import { METRICS_SERVICE } from './flow-monitoring.ts';
 
 /**
@@ -122,23 +121,7 @@ export class JobControl extends Construct {
         POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
       },
     };
-    this.function =
-      props.bundling === false
-        ? new LambdaFunction(this, 'Function', {
-            ...common,
-            handler: 'index.handler',
-            code: Code.fromInline(
-              `// Stub for template tests; the real bundle is built from ${props.entry}\nexports.handler = async () => ({ batchItemFailures: [] });\n`,
-            ),
-          })
-        : new NodejsFunction(this, 'Function', {
-            ...common,
-            entry: props.entry,
-            handler: 'handler',
-            projectRoot: props.projectRoot,
-            depsLockFilePath: props.depsLockFilePath,
-            bundling: stepBundlingOptions({ bundleAwsSdk: props.bundleAwsSdk ?? false }),
-          });
+    this.function = kisflowFunction(this, 'Function', common, props);
     this.function.addEventSource(
       new SqsEventSource(props.controlQueue, { batchSize: 10, reportBatchItemFailures: true }),
     );

@@ -1,16 +1,15 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Code, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { safeId } from '../kisflow/config/names.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../kisflow/wire/limits.ts';
 import { type StepWiring, WIRING_ENV } from '../kisflow/wire/step-wiring.ts';
-import { STEP_RUNTIME, stepBundlingOptions } from './bundling.ts';
+import { kisflowFunction, STEP_RUNTIME } from './bundling.ts';
 import { METRICS_SERVICE } from './flow-monitoring.ts';
 import type { StepQueues } from './step-queues.ts';
 
@@ -182,23 +181,7 @@ export class KisFlowStep extends Construct {
         POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
       },
     };
-    this.function =
-      props.bundling === false
-        ? new LambdaFunction(this, 'Function', {
-            ...common,
-            handler: 'index.handler',
-            code: Code.fromInline(
-              `// Stub for template tests; the real bundle is built from ${props.entry}\nexports.handler = async () => ({ batchItemFailures: [] });\n`,
-            ),
-          })
-        : new NodejsFunction(this, 'Function', {
-            ...common,
-            entry: props.entry,
-            handler: 'handler',
-            projectRoot: props.projectRoot,
-            depsLockFilePath: props.depsLockFilePath,
-            bundling: stepBundlingOptions({ bundleAwsSdk: props.bundleAwsSdk ?? false }),
-          });
+    this.function = kisflowFunction(this, 'Function', common, props);
 
     // Consume: ReceiveMessage, DeleteMessage, ChangeMessageVisibility (retry_duration backoff).
     this.eventSource = new SqsEventSource(queue, {
