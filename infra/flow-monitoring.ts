@@ -26,6 +26,23 @@ export { METRICS_SERVICE, ROW_METRICS, stepMetricDimensions };
 export const STEP_QUEUE_AGE_ALARM = Duration.hours(1);
 export const OUTPUT_QUEUE_AGE_ALARM = Duration.days(1);
 
+/**
+ * How far a stream source may fall behind before it alarms: Lambda's `IteratorAge` (ms, Kinesis
+ * and DynamoDB Streams) or `OffsetLag` (records, Kafka) of the first step's mapping.
+ */
+export const SOURCE_ITERATOR_AGE_ALARM = Duration.minutes(15);
+export const SOURCE_OFFSET_LAG_ALARM = 10_000;
+
+/** A stream source feeding the first step, watched by how far its mapping lags. */
+export interface MonitoredSource {
+  /** `iterator_age`: Kinesis, DynamoDB Streams; `offset_lag`: Kafka. */
+  readonly lag: 'iterator_age' | 'offset_lag';
+  /** The first step's function (the mapping's metrics are the function's). */
+  readonly function: IFunction;
+  /** @default SOURCE_ITERATOR_AGE_ALARM, or SOURCE_OFFSET_LAG_ALARM records */
+  readonly threshold?: number;
+}
+
 export interface MonitoredStep {
   readonly step: number;
   /** The step's key (`stepKeys`): alarm names follow it, so inserting a step renames no alarm. */
@@ -50,6 +67,8 @@ export interface FlowMonitoringProps {
   readonly alarmNamePrefix?: string;
   /** Topic every alarm notifies (alarm and OK). @default - no action */
   readonly alarmTopic?: ITopic;
+  /** The stream source of the first step, alarmed on its lag. @default - none */
+  readonly source?: MonitoredSource;
   /** @default STEP_QUEUE_AGE_ALARM */
   readonly stepQueueAgeAlarm?: Duration;
   /** @default OUTPUT_QUEUE_AGE_ALARM */
@@ -74,6 +93,8 @@ export class FlowMonitoring extends Construct {
   public readonly errorRateAlarms: ReadonlyMap<number, Alarm>;
   /** Oldest-message-age alarms by queue label (the step's key, or `output`). */
   public readonly queueAgeAlarms: ReadonlyMap<string, Alarm>;
+  /** The stream source's lag alarm, when the flow has one. */
+  public readonly sourceLagAlarm: Alarm | undefined;
 
   constructor(scope: Construct, id: string, props: FlowMonitoringProps) {
     super(scope, id);
@@ -230,16 +251,47 @@ export class FlowMonitoring extends Construct {
     this.deadLetterAlarms = deadLetterAlarms;
     this.errorRateAlarms = errorRateAlarms;
     this.queueAgeAlarms = queueAgeAlarms;
+    this.sourceLagAlarm = props.source === undefined ? undefined : this.#sourceLag(props.source, name);
     if (props.alarmTopic !== undefined) {
       const action = new SnsAction(props.alarmTopic);
       for (const alarm of [
         ...deadLetterAlarms.values(),
         ...errorRateAlarms.values(),
         ...queueAgeAlarms.values(),
+        ...(this.sourceLagAlarm ? [this.sourceLagAlarm] : []),
       ]) {
         alarm.addAlarmAction(action);
         alarm.addOkAction(action);
       }
     }
+  }
+  /** Lambda's own lag metric of the mapping: the dashboard row and an alarm on its maximum. */
+  #sourceLag(source: MonitoredSource, name: (suffix: string) => string | undefined): Alarm {
+    const iterator = source.lag === 'iterator_age';
+    const metric = new Metric({
+      namespace: 'AWS/Lambda',
+      metricName: iterator ? 'IteratorAge' : 'OffsetLag',
+      dimensionsMap: { FunctionName: source.function.functionName },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    const threshold =
+      source.threshold ?? (iterator ? SOURCE_ITERATOR_AGE_ALARM.toMilliseconds() : SOURCE_OFFSET_LAG_ALARM);
+    // The label only on the graph: a labelled metric makes the alarm a metric-math alarm.
+    const label = iterator ? 'iterator age (ms)' : 'offset lag (records)';
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'source: lag', left: [metric.with({ label })], width: 8 }),
+    );
+    return new Alarm(this, 'SourceLag', {
+      alarmName: name('source-lag'),
+      alarmDescription: iterator
+        ? `The flow's stream source is more than ${threshold} ms behind (IteratorAge): the first step cannot keep up, or a poison record is being retried.`
+        : `The flow's Kafka source is more than ${threshold} records behind (OffsetLag): the first step cannot keep up.`,
+      metric,
+      threshold,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
   }
 }

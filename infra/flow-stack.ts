@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { CfnOutput, Duration, type RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { type ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { type IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -10,7 +11,7 @@ import { fifoQueues, logicalSafeId, resourceNames, safeId, stepKeys } from '../k
 import { maxReceiveCount } from '../kisflow/config/redelivery.ts';
 import { ConfigError } from '../kisflow/errors.ts';
 import { FlowEventSource } from './event-source.ts';
-import { FlowMonitoring } from './flow-monitoring.ts';
+import { FlowMonitoring, type MonitoredSource } from './flow-monitoring.ts';
 import { FlowSourceMapping } from './flow-source-mapping.ts';
 import { KisFlowJob } from './job-schedule.ts';
 import { DEAD_LETTER_RETENTION, deadLetterQueue, secureQueue } from './secure-queue.ts';
@@ -251,6 +252,7 @@ export class FlowStack extends Stack {
         deadLetterQueue: (this.stepQueues[step] as StepQueues).deadLetterQueue,
       })),
       outputQueue: this.outputQueue,
+      ...sourceMonitoring(flow.source, this.steps[0]?.function),
       extraDeadLetterQueues: {
         output: outputDeadLetterQueue,
         ...(this.ingressDeadLetterQueue ? { ingress: this.ingressDeadLetterQueue } : {}),
@@ -302,4 +304,14 @@ function bundlingMistake<T>(func: FuncSpec, build: () => T): T {
       },
     ]);
   }
+}
+
+/** Stream sources are watched by their mapping's lag (SQS sources by the queue, like any queue). */
+function sourceMonitoring(
+  source: FlowSpec['source'],
+  first: IFunction | undefined,
+): { source?: MonitoredSource } {
+  const kind = mappedSourceKind(source);
+  if (first === undefined || kind === undefined || kind === 'sqs') return {};
+  return { source: { lag: kind === 'kafka' ? 'offset_lag' : 'iterator_age', function: first } };
 }

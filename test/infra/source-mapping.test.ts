@@ -254,3 +254,40 @@ describe('source: an existing SQS queue', () => {
     expect(nagFindings(app)).toEqual([]);
   });
 });
+
+describe('source lag monitoring', () => {
+  const lagAlarm = (t: Template) =>
+    Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter(
+      (a) => a.Properties.Namespace === 'AWS/Lambda' && /IteratorAge|OffsetLag/.test(a.Properties.MetricName),
+    );
+
+  it("alarms on a Kinesis or DynamoDB stream mapping's IteratorAge, on the first step's function, into the alarm topic", () => {
+    for (const source of [
+      { kinesis: { streamArn: STREAM, startingPosition: 'trim_horizon' as const } },
+      { dynamodbStream: { connector: 'orders', startingPosition: 'trim_horizon' as const } },
+    ]) {
+      const [alarm, ...more] = lagAlarm(sourced(source as FlowSourceSpec).flow);
+      expect(more).toEqual([]);
+      expect(alarm?.Properties).toMatchObject({
+        MetricName: 'IteratorAge',
+        Statistic: 'Maximum',
+        Threshold: 15 * 60 * 1000,
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: expect.stringMatching(/^StepfirstFunction/) } }],
+        AlarmActions: [expect.anything()],
+      });
+    }
+  });
+
+  it("alarms on a Kafka mapping's OffsetLag; an SQS source is watched by its queue, not a lag metric", () => {
+    const kafka = sourced({
+      kafka: {
+        mskClusterArn: MSK,
+        topic: 'orders',
+        consumerGroup: 'kisflow-feed',
+        startingPosition: 'latest',
+      },
+    } as FlowSourceSpec).flow;
+    expect(lagAlarm(kafka).map((a) => a.Properties.MetricName)).toEqual(['OffsetLag']);
+    expect(lagAlarm(sourced({ sqs: { queueArn: QUEUE } } as FlowSourceSpec).flow)).toEqual([]);
+  });
+});
