@@ -85,6 +85,8 @@ describe('kisflow console in a browser', () => {
     await page.waitForSelector('[data-testid="run-steps"]');
     expect(await text('[data-testid="run-status"]')).toBe('partial');
     expect(await page.locator('[data-testid="run-steps"] tbody tr').count()).toBe(4);
+    // Every step ran batches: each has its span on the run's timeline.
+    expect(await page.locator('[data-testid="run-steps"] [data-testid^="timeline-"]').count()).toBe(4);
     expect(await text('[data-testid="page-run"]')).toContain('MISSING_FIELD');
     // The dev stack keeps its run log: the panel reads it (lines, or none), not the AWS pointer.
     await page.waitForSelector('[data-testid="run-logs"] :is(pre, p.muted)');

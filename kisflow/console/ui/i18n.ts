@@ -60,6 +60,8 @@ const en = {
   reason: 'Reason',
   steps: 'Steps',
   activity: 'Activity per step',
+  timeline: 'Timeline (first → last batch)',
+  batchesCol: 'Batches',
   logs: 'Log lines',
   logsNotAvailable:
     "On AWS, read this run's log lines with `kisflow runs logs <run>` (CloudWatch Logs Insights).",
@@ -166,6 +168,8 @@ const zh: Record<MessageKey, string> = {
   reason: '原因',
   steps: '步骤',
   activity: '各步骤活动',
+  timeline: '时间线（首批 → 末批）',
+  batchesCol: '批次',
   logs: '日志',
   logsNotAvailable:
     '在 AWS 上请用 `kisflow runs logs <run>` 查看本次运行的日志（CloudWatch Logs Insights）。',

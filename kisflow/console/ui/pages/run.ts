@@ -32,6 +32,16 @@ export function RunPage({ runId }: { runId: string }) {
   };
   const run = data?.run;
   const widest = run ? Math.max(1, ...run.steps.map((s) => s.in + s.rejected)) : 1;
+  // The timeline: each step's span from its first to its last batch, on the run's own clock.
+  const start = run ? Date.parse(run.started) : 0;
+  const end = run
+    ? Math.max(
+        start + 1,
+        run.finished ? Date.parse(run.finished) : start,
+        ...run.steps.map((s) => (s.timings ? Date.parse(s.timings.last_batch_at) : start)),
+      )
+    : 1;
+  const at = (iso: string) => (100 * (Date.parse(iso) - start)) / (end - start);
   return html`<section data-testid="page-run">
     <h1>${t('run')} <span class="mono">${runId}</span></h1>
     <${Problem} error=${error}/><${Problem} error=${actionError}/>
@@ -57,12 +67,17 @@ export function RunPage({ runId }: { runId: string }) {
         ${run.parent ? html`<dt>${t('parent')}</dt><dd><a href=${`#/runs/${encodeURIComponent(run.parent)}`} class="mono">${run.parent}</a></dd>` : ''}
       </dl>
       <div class="panel"><h2>${t('steps')}</h2>
-        <table data-testid="run-steps"><thead><tr><th>${t('step')}</th><th>${t('fid')}</th><th class="num">${t('in')}</th><th class="num">${t('out')}</th><th class="num">${t('rejected')}</th><th class="num">${t('dropped')}</th><th class="num">${t('deadLettered')}</th><th class="num">${t('errors')}</th><th>${t('activity')}</th></tr></thead>
+        <table data-testid="run-steps"><thead><tr><th>${t('step')}</th><th>${t('fid')}</th><th class="num">${t('in')}</th><th class="num">${t('out')}</th><th class="num">${t('rejected')}</th><th class="num">${t('dropped')}</th><th class="num">${t('deadLettered')}</th><th class="num">${t('errors')}</th><th class="num">${t('batchesCol')}</th><th class="num">p95</th><th>${t('activity')}</th><th>${t('timeline')}</th></tr></thead>
         <tbody>${run.steps.map(
           (
             s,
-          ) => html`<tr><td>${s.index}</td><td>${s.fid ?? '—'}</td><td class="num">${s.in}</td><td class="num">${s.out}</td><td class="num">${s.rejected}</td><td class="num">${s.dropped}</td><td class="num">${s.dead_lettered}</td><td class="num">${s.errors}</td>
-          <td><div class="bar"><span class="bar-ok" style=${`width:${(100 * s.out) / widest}%`}></span><span class="bar-bad" style=${`width:${(100 * (s.rejected + s.dead_lettered)) / widest}%`}></span></div></td></tr>`,
+          ) => html`<tr><td>${s.index}</td><td>${s.fid ?? '—'}</td><td class="num">${s.in}</td><td class="num">${s.out}</td><td class="num">${s.rejected}</td><td class="num">${s.dropped}</td><td class="num">${s.dead_lettered}</td><td class="num">${s.errors}</td><td class="num">${s.timings?.batches ?? '—'}</td><td class="num">${s.timings ? ms(s.timings.p95_ms) : '—'}</td>
+          <td><div class="bar"><span class="bar-ok" style=${`width:${(100 * s.out) / widest}%`}></span><span class="bar-bad" style=${`width:${(100 * (s.rejected + s.dead_lettered)) / widest}%`}></span></div></td>
+          <td>${
+            s.timings
+              ? html`<div class="bar" data-testid=${`timeline-${s.index}`} title=${`${s.timings.first_batch_at} → ${s.timings.last_batch_at}`}><span class="bar-ok" style=${`margin-left:${at(s.timings.first_batch_at)}%;width:${Math.max(1, at(s.timings.last_batch_at) - at(s.timings.first_batch_at))}%`}></span></div>`
+              : '—'
+          }</td></tr>`,
         )}</tbody></table>
       </div>
       <div class="panel"><h2>${t('rejectedRows')}</h2>

@@ -22,6 +22,14 @@ export interface RunView {
     dropped: number;
     dead_lettered: number;
     errors: number;
+    /** ISO times and ms (`runs show --json`); null before a timed batch. */
+    timings: {
+      first_batch_at: string;
+      last_batch_at: string;
+      batches: number;
+      total_ms: number;
+      p95_ms: number;
+    } | null;
   }[];
   reason: string | null;
   parent: string | null;
