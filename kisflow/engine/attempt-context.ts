@@ -38,7 +38,8 @@ type Action = 'commit' | 'reject' | 'abort' | 'reuse' | 'forceNext' | 'jumpTo';
  * re-run). The actions are bound arrow functions so `rows.forEach(ctx.commit)` works.
  */
 export class AttemptContext implements FunctionContext {
-  readonly meta: Record<string, unknown>;
+  /** This attempt's own copy of the batch metadata, made when the function first reads it. */
+  #meta: Record<string, unknown> | undefined;
   readonly out: Row[] = [];
   rejected: RejectedRow[] | undefined;
   reused = false;
@@ -56,16 +57,22 @@ export class AttemptContext implements FunctionContext {
   #positions: Map<Row, number> | undefined;
   #rejectedRows: Set<Row> | undefined;
 
-  constructor(
-    scope: BatchScope,
-    meta: Record<string, unknown>,
-    inputs: readonly Row[],
-    originals: readonly Row[],
-  ) {
+  constructor(scope: BatchScope, inputs: readonly Row[], originals: readonly Row[]) {
     this.#scope = scope;
-    this.meta = meta;
     this.#inputs = inputs;
     this.#originals = originals;
+  }
+
+  // Copied on first use, not per attempt: most functions never touch the metadata, and a batch
+  // that is bisected makes many attempts.
+  get meta(): Record<string, unknown> {
+    this.#meta ??= { ...this.#scope.meta };
+    return this.#meta;
+  }
+
+  /** The metadata this attempt changed, if the function read it at all. */
+  get ownMeta(): Record<string, unknown> | undefined {
+    return this.#meta;
   }
 
   get params(): Params {

@@ -48,6 +48,8 @@ export interface DroppedRows {
  * rejected and dropped rows, the buffered saves and state — and the scope every attempt reads
  * (params, flow info, cache, log, connector) through `bound`.
  */
+const NO_DROPS: readonly DroppedRows[] = Object.freeze([]);
+
 export class BatchScope {
   readonly bound: BoundStep;
   readonly flow: FlowInfo;
@@ -108,8 +110,8 @@ export class BatchScope {
     this.drops.set(code, (this.drops.get(code) ?? 0) + count);
   }
 
-  droppedRows(): DroppedRows[] {
-    if (this.drops === undefined) return [];
+  droppedRows(): readonly DroppedRows[] {
+    if (this.drops === undefined) return NO_DROPS;
     return [...this.drops].map(([code, count]) => ({ code, reason: DROP_REASONS[code], count }));
   }
 
@@ -144,7 +146,7 @@ export class BatchScope {
     } else {
       this.created += out.length - kept;
     }
-    this.meta = ctx.meta;
+    if (ctx.ownMeta !== undefined) this.meta = ctx.ownMeta;
     if (ctx.aborted) this.aborted = true;
     if (ctx.forced) this.forced = true;
     if (ctx.jump !== undefined) {

@@ -30,7 +30,7 @@ const OK = Symbol('ok');
  * remains of it and the error is returned.
  */
 async function attempt(scope: BatchScope, originals: Row[], inputs: Row[]): Promise<unknown> {
-  const ctx = new AttemptContext(scope, { ...scope.meta }, inputs, originals);
+  const ctx = new AttemptContext(scope, inputs, originals);
   scope.current = ctx;
   let accepted = false;
   try {

@@ -281,7 +281,8 @@ export class StepRunner {
       next: routed.next,
       rejected: scope.rejected,
       dropped: scope.droppedRows(),
-      meta: scope.meta === batch.meta ? { ...batch.meta } : scope.meta,
+      // Read-only downstream (each attempt copies what it changes): shared, not copied, when unchanged.
+      meta: scope.meta,
       aborted: scope.aborted,
       stats: {
         in: batch.rows.length,
