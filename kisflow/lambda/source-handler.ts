@@ -1,3 +1,6 @@
+// Over the usual size on purpose: the four event shapes Lambda's mappings deliver (Kinesis,
+// DynamoDB Streams, Kafka, SQS) share one decode → run as a step-0 batch → partial-failure answer
+// path, and their per-key ordering rule is one rule; split by kind, each part would restate it.
 import { createHash } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';

@@ -1,3 +1,6 @@
+// Over the usual size on purpose: this is the composition root of a step's Lambda (wiring check,
+// clients, stores, transport, ledger, run-ended announcements, FIFO group order, middy); the
+// per-record decision it composes lives in record-handler.ts, with its own unit tests.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
