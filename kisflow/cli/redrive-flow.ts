@@ -1,4 +1,11 @@
-import { type RedriveOptions, redrive } from '../aws/dead-letters.ts';
+import {
+  countRunDeadLetters,
+  moveRunDeadLetters,
+  type RedriveOptions,
+  redrive,
+} from '../aws/dead-letters.ts';
+import { type RetryRunResult, retryRun } from '../runs/retry-run.ts';
+import type { RunLedger } from '../runs/run-ledger.ts';
 import type { FlowDeployment } from './deployment.ts';
 
 /** How many dead letters one step's DLQ sent back. */
@@ -34,4 +41,22 @@ export async function redriveSteps(
     done.push({ step, fid: flow.steps[step]?.fid, moved });
   }
   return done;
+}
+
+/**
+ * `kisflow runs retry <run>` and the console's "retry what failed": the run's dead letters, from
+ * every step's DLQ of its flow, into a new run linked to it (see kisflow/runs/retry-run.ts).
+ */
+export function retryRunDeadLetters(
+  ledger: RunLedger,
+  deployment: FlowDeployment,
+  runId: string,
+): Promise<RetryRunResult> {
+  const { sqs } = deployment.clients;
+  return retryRun({
+    ledger,
+    parentRunId: runId,
+    waiting: () => countRunDeadLetters(sqs, deployment.queues, runId),
+    move: (into) => moveRunDeadLetters(sqs, deployment.queues, runId, into),
+  });
 }

@@ -3,8 +3,8 @@ import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import type { JobSpec, Params, ProjectConfig } from '../config/model.ts';
 import { resourceNames } from '../config/names.ts';
-import { fireBatches, fireJob } from '../runs/fire-job.ts';
-import { openFlowDeployment } from './deployment.ts';
+import { type FireOutcome, fireBatches, fireJob } from '../runs/fire-job.ts';
+import { type FlowDeployment, openFlowDeployment } from './deployment.ts';
 
 /** Where a trigger is sent: the deployment lookup of every operator command. */
 export interface TriggerTarget {
@@ -53,15 +53,7 @@ export async function triggerJob(
       runId: `manual-${randomUUID()}`,
     });
     if (outcome.kind === 'started') {
-      const transport = new SqsTransport({
-        sqs: deployment.clients.sqs,
-        queueUrl: () => deployment.queues.stepQueues[0] as string,
-        maxMessageBytes: deployment.flow.tuning.maxMessageBytes,
-        orderingOf: () => deployment.flow.tuning.ordering,
-      });
-      for (const batch of fireBatches(job, outcome)) {
-        await transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, batch);
-      }
+      await sendToFlow(deployment, job, outcome);
       const covered =
         outcome.covered === undefined ? '' : `; run ${outcome.covered} cancelled (overlap: cover_early)`;
       return {
@@ -84,5 +76,25 @@ export async function triggerJob(
     };
   } finally {
     deployment.close();
+  }
+}
+
+/**
+ * A started run's batches, into its flow's first step queue (grouped by key when the flow is
+ * ordered): what a manual trigger and a resume's misfire run send.
+ */
+export async function sendToFlow(
+  deployment: FlowDeployment,
+  job: JobSpec,
+  outcome: Extract<FireOutcome, { kind: 'started' }>,
+): Promise<void> {
+  const transport = new SqsTransport({
+    sqs: deployment.clients.sqs,
+    queueUrl: () => deployment.queues.stepQueues[0] as string,
+    maxMessageBytes: deployment.flow.tuning.maxMessageBytes,
+    orderingOf: () => deployment.flow.tuning.ordering,
+  });
+  for (const batch of fireBatches(job, outcome)) {
+    await transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, batch);
   }
 }

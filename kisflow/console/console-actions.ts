@@ -1,12 +1,10 @@
-import { countRunDeadLetters, moveRunDeadLetters } from '../aws/dead-letters.ts';
 import { type JobControl, jobControl, jobThatFires, pauseJob, resumeJob } from '../cli/commands/jobs.ts';
 import { cancelRun } from '../cli/commands/runs.ts';
 import { openFlowDeployment } from '../cli/deployment.ts';
-import { redriveSteps, type StepRedrive } from '../cli/redrive-flow.ts';
+import { redriveSteps, retryRunDeadLetters, type StepRedrive } from '../cli/redrive-flow.ts';
 import { type JobTriggerResult, triggerJob } from '../cli/trigger-job.ts';
 import type { JobSpec, Params } from '../config/model.ts';
 import { UsageError } from '../errors.ts';
-import { retryRun } from '../runs/retry-run.ts';
 import type { RunRecord } from '../runs/run-ledger.ts';
 import type { ConsoleContext } from './console-context.ts';
 
@@ -95,13 +93,7 @@ export function cliActions(context: ConsoleContext): ConsoleActions {
         ...context.trigger,
       });
       try {
-        const { sqs } = deployment.clients;
-        return await retryRun({
-          ledger: context.ledger,
-          parentRunId: runId,
-          waiting: () => countRunDeadLetters(sqs, deployment.queues, runId),
-          move: (into) => moveRunDeadLetters(sqs, deployment.queues, runId, into),
-        });
+        return await retryRunDeadLetters(context.ledger, deployment, runId);
       } finally {
         deployment.close();
       }

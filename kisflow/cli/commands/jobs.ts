@@ -1,19 +1,18 @@
 import type { Command } from 'commander';
 import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
 import { setScheduleState } from '../../aws/job-schedules.ts';
-import { SqsTransport } from '../../aws/sqs-transport.ts';
 import { loadProject } from '../../config/index.ts';
 import type { JobSpec, Params, ProjectConfig } from '../../config/model.ts';
 import { resourceNames } from '../../config/names.ts';
 import { UsageError } from '../../errors.ts';
 import { missedFires, nextRuns, parseSchedule } from '../../local/scheduler.ts';
-import { type FireOutcome, fireBatches, fireJob } from '../../runs/fire-job.ts';
+import { type FireOutcome, fireJob } from '../../runs/fire-job.ts';
 import { jobPolicy } from '../../runs/job-policy.ts';
 import { checkMisfire, type MisfireDecision } from '../../runs/misfire.ts';
 import type { JobState, RunLedger, RunRecord } from '../../runs/run-ledger.ts';
 import { type FlowDeployment, openFlowDeployment } from '../deployment.ts';
 import { resolveEndpoints } from '../endpoints.ts';
-import { triggerJob } from '../trigger-job.ts';
+import { sendToFlow, triggerJob } from '../trigger-job.ts';
 import { formatTable } from './dlq.ts';
 import { type LedgerOptions, ledgerOptions, withLedger } from './runs.ts';
 
@@ -178,22 +177,6 @@ export async function resumeJob(control: JobControl, job: JobSpec, reason?: stri
   const outcome = await fireJob(control.ledger, check.fire);
   if (outcome.kind === 'started') await control.sendRun(job, outcome);
   return { state, missed: check.decision, outcome };
-}
-
-/** The batches of a started run, into the flow's first step queue. */
-async function sendToFlow(
-  deployment: FlowDeployment,
-  job: JobSpec,
-  outcome: Extract<FireOutcome, { kind: 'started' }>,
-): Promise<void> {
-  const transport = new SqsTransport({
-    sqs: deployment.clients.sqs,
-    queueUrl: () => deployment.queues.stepQueues[0] as string,
-    maxMessageBytes: deployment.flow.tuning.maxMessageBytes,
-  });
-  for (const batch of fireBatches(job, outcome)) {
-    await transport.send({ kind: 'step', flowId: job.flowId, step: 0 }, batch);
-  }
 }
 
 function positive(text: string, flag: string): number {

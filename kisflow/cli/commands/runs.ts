@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { Command } from 'commander';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
-import { countRunDeadLetters, moveRunDeadLetters } from '../../aws/dead-letters.ts';
 import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
 import { queryRunLogs, stepLogGroups } from '../../aws/run-log-query.ts';
 import { resourceNames } from '../../config/names.ts';
@@ -15,11 +14,12 @@ import {
   type FlowCost,
   rowsIn,
 } from '../../runs/cost.ts';
-import { repairsOf, retryRun } from '../../runs/retry-run.ts';
+import { repairsOf } from '../../runs/retry-run.ts';
 import { RUN_STATUSES, type RunLedger, type RunRecord, type RunStatus } from '../../runs/run-ledger.ts';
 import { type DayStats, runStats } from '../../runs/run-stats.ts';
 import { openDeployment } from '../deployment-options.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { retryRunDeadLetters } from '../redrive-flow.ts';
 import { formatTable } from './dlq.ts';
 
 /**
@@ -457,13 +457,7 @@ export function register(program: Command): void {
           ...(opts.prefix === undefined || opts.prefix === 'kisflow' ? {} : { prefix: opts.prefix }),
         });
         try {
-          const { sqs } = deployment.clients;
-          return await retryRun({
-            ledger,
-            parentRunId: runId,
-            waiting: () => countRunDeadLetters(sqs, deployment.queues, runId),
-            move: (into) => moveRunDeadLetters(sqs, deployment.queues, runId, into),
-          });
+          return await retryRunDeadLetters(ledger, deployment, runId);
         } finally {
           deployment.close();
         }
