@@ -1,3 +1,4 @@
+import { announceRunEnded } from '../aws/control-queue.ts';
 import { type JobControl, jobControl, jobThatFires, pauseJob, resumeJob } from '../cli/commands/jobs.ts';
 import { cancelRun } from '../cli/commands/runs.ts';
 import { openFlowDeployment } from '../cli/deployment.ts';
@@ -57,7 +58,10 @@ export function cliActions(context: ConsoleContext): ConsoleActions {
       const { project, job: spec } = await job(jobId);
       return triggerJob(project, spec, params, context.trigger);
     },
-    cancelRun: (runId, reason) => cancelRun(context.ledger, runId, reason),
+    cancelRun: (runId, reason) =>
+      cancelRun(context.ledger, runId, reason, (id) =>
+        announceRunEnded(context.clients.sqs, context.prefix, id),
+      ),
     async redrive(flowId, picks) {
       const deployment = await openFlowDeployment(await context.project(), {
         flowId,

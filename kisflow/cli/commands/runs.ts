@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { Command } from 'commander';
-import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
+import { type AwsClients, createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
+import { announceRunEnded } from '../../aws/control-queue.ts';
 import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
 import { queryRunLogs, stepLogGroups } from '../../aws/run-log-query.ts';
 import { resourceNames } from '../../config/names.ts';
@@ -45,7 +46,10 @@ export function ledgerOptions(command: Command): Command {
 }
 
 /** Opens the ledger the options name, runs `use`, and closes it. */
-export async function withLedger<T>(opts: LedgerOptions, use: (ledger: RunLedger) => Promise<T>): Promise<T> {
+export async function withLedger<T>(
+  opts: LedgerOptions,
+  use: (ledger: RunLedger, clients: AwsClients, prefix: string) => Promise<T>,
+): Promise<T> {
   const found = resolveEndpoints({
     root: process.cwd(),
     ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
@@ -57,7 +61,12 @@ export async function withLedger<T>(opts: LedgerOptions, use: (ledger: RunLedger
     ...(opts.region === undefined ? {} : { region: opts.region }),
   });
   try {
-    return await use(new DynamoRunLedger({ dynamodb: clients.dynamodb, tableName: table }));
+    return await use(
+      new DynamoRunLedger({ dynamodb: clients.dynamodb, tableName: table }),
+      clients,
+      // An explicit --prefix wins; the default one gives way to a running dev stack's.
+      opts.prefix !== undefined && opts.prefix !== 'kisflow' ? opts.prefix : (found.prefix ?? 'kisflow'),
+    );
   } catch (err) {
     if (opts.table !== undefined || !(err instanceof KisFlowError) || err instanceof UsageError) throw err;
     // The table was guessed: say where it was looked for and how to name another.
@@ -278,8 +287,19 @@ export function statsTable(stats: RunsStats): string {
   return `${days}\n${flows}`;
 }
 
-/** Cancels a running run. @throws UsageError when there is no such run or it is not running. */
-export async function cancelRun(ledger: RunLedger, runId: string, reason: string): Promise<RunRecord> {
+/**
+ * Cancels a running run, then tells job control it ended (`announce`, the control queue's
+ * `run-ended`) so a `serial` fire behind it, its child jobs and alerts follow now, not at the
+ * next sweep. A failed announcement is only warned about: the cancel stands and the sweep repairs it.
+ *
+ * @throws UsageError when there is no such run or it is not running.
+ */
+export async function cancelRun(
+  ledger: RunLedger,
+  runId: string,
+  reason: string,
+  announce?: (runId: string) => Promise<unknown>,
+): Promise<RunRecord> {
   const run = await ledger.get(runId);
   if (!run) throw new UsageError('RUN_NOT_FOUND', `No run '${runId}' in the runs table.`, { runId });
   if (!(await ledger.cancel(runId, reason))) {
@@ -292,6 +312,13 @@ export async function cancelRun(ledger: RunLedger, runId: string, reason: string
         status: now?.status ?? run.status,
       },
     );
+  }
+  if (announce) {
+    await announce(runId).catch((error: unknown) => {
+      process.stderr.write(
+        `warning: run ${runId} cancelled, but job control was not told (${(error as Error)?.message ?? String(error)}); the next sweep hands the end on\n`,
+      );
+    });
   }
   return (await ledger.get(runId)) as RunRecord;
 }
@@ -497,7 +524,9 @@ export function register(program: Command): void {
     .option('--reason <text>', 'recorded with the run', 'cancelled from the command line')
     .option('--json', 'print the cancelled run as JSON')
     .action(async (runId: string, opts: LedgerOptions & { reason: string; json?: boolean }) => {
-      const run = await withLedger(opts, (ledger) => cancelRun(ledger, runId, opts.reason));
+      const run = await withLedger(opts, (ledger, clients, prefix) =>
+        cancelRun(ledger, runId, opts.reason, (id) => announceRunEnded(clients.sqs, prefix, id)),
+      );
       write(opts.json ? `${JSON.stringify(runJson(run))}\n` : `cancelled ${run.id}\n`);
     });
 }
