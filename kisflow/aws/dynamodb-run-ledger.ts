@@ -63,7 +63,8 @@ import { TTL_ATTRIBUTE } from '../wire/table-keys.ts';
  * - `job#<job>` / `slot`: the run holding an exclusive job;
  * - `job#<job>` / `queue#<queued>#<id>`: fires queued behind it (overlap `serial`);
  * - `job#<job>` / `state`: paused or enabled, why, and the last fire handled (no TTL: it outlives runs);
- * - `stream#<flow>` / `<minute>#<step>#<shard>`: counters of a continuous stream per minute.
+ * - `stream#<flow>` / `<minute>#<step>#<shard>`: counters of a continuous stream per minute;
+ * - `claim#<key>` / `claim`: who holds an operation (`claim`), until when.
  */
 export const RUN_TABLE = {
   partitionKey: 'pk',
@@ -83,6 +84,7 @@ export const RUN_TABLE = {
     pk: `job#${jobId}`,
     sk: `queue#${pad(queuedAt, 15)}#${runId}`,
   }),
+  claimItem: (claimKey: string) => ({ pk: `claim#${claimKey}`, sk: 'claim' }),
   streamItem: (flowId: string, minute: number, step: number, shard: number) => ({
     pk: `stream#${flowId}`,
     sk: `${pad(minute, 15)}#${pad(step, 4)}#${shard}`,
@@ -283,7 +285,12 @@ export class DynamoRunLedger implements RunLedger {
     return Math.floor(this.#now() / 1000) + (retentionSeconds ?? this.#retention);
   }
 
-  async #put(item: Item, condition?: string, values?: Item): Promise<boolean> {
+  async #put(
+    item: Item,
+    condition?: string,
+    values?: Item,
+    names?: Record<string, string>,
+  ): Promise<boolean> {
     try {
       await this.#db.send(
         new PutItemCommand({
@@ -291,6 +298,7 @@ export class DynamoRunLedger implements RunLedger {
           Item: item,
           ...(condition ? { ConditionExpression: condition } : {}),
           ...(values ? { ExpressionAttributeValues: values } : {}),
+          ...(names ? { ExpressionAttributeNames: names } : {}),
         }),
       );
       return true;
@@ -851,6 +859,34 @@ export class DynamoRunLedger implements RunLedger {
       );
     } catch (error) {
       if (!isConditionFailure(error)) throw failure('noteFire', undefined, error);
+    }
+  }
+
+  async claim(claimKey: string, holder: string, leaseMs: number): Promise<boolean> {
+    const now = this.#now();
+    try {
+      return await this.#put(
+        {
+          ...key(RUN_TABLE.claimItem(claimKey)),
+          holder: { S: holder },
+          until: { N: String(now + leaseMs) },
+          // Gone a day after the lease: a crashed holder leaves no item behind for ever.
+          ttl: { N: String(Math.ceil((now + leaseMs) / 1000) + 86_400) },
+        },
+        'attribute_not_exists(pk) OR #until <= :now OR holder = :holder',
+        { ':now': { N: String(now) }, ':holder': { S: holder } },
+        { '#until': 'until' },
+      );
+    } catch (error) {
+      throw failure('claim', undefined, error);
+    }
+  }
+
+  async release(claimKey: string, holder: string): Promise<void> {
+    try {
+      await this.#delete(RUN_TABLE.claimItem(claimKey), 'holder = :holder', { ':holder': { S: holder } });
+    } catch (error) {
+      if (!isConditionFailure(error)) throw failure('release', undefined, error);
     }
   }
 }

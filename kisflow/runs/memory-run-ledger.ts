@@ -63,6 +63,7 @@ export interface MemoryRunLedgerOptions {
 export class MemoryRunLedger implements RunLedger {
   readonly #runs = new Map<string, MemoryRun>();
   readonly #slots = new Map<string, string>();
+  readonly #claims = new Map<string, { holder: string; until: number }>();
   readonly #queues = new Map<string, { run: RunStart; queuedAt: number }[]>();
   readonly #minutes = new Map<string, { bucket: StreamBucket; done: Set<string> }>();
   readonly #jobs = new Map<string, JobState>();
@@ -259,6 +260,18 @@ export class MemoryRunLedger implements RunLedger {
       entry.durations.set(batch.step, d);
     }
     return d === undefined ? undefined : stepTimings(d);
+  }
+
+  async claim(key: string, holder: string, leaseMs: number): Promise<boolean> {
+    const now = this.#now();
+    const held = this.#claims.get(key);
+    if (held !== undefined && held.holder !== holder && held.until > now) return false;
+    this.#claims.set(key, { holder, until: now + leaseMs });
+    return true;
+  }
+
+  async release(key: string, holder: string): Promise<void> {
+    if (this.#claims.get(key)?.holder === holder) this.#claims.delete(key);
   }
 
   #finish(entry: MemoryRun, status: RunStatus, reason?: string): void {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { UsageError } from '../errors.ts';
 import type { RunLedger, RunRecord } from './run-ledger.ts';
 
@@ -19,6 +20,12 @@ import type { RunLedger, RunRecord } from './run-ledger.ts';
 export function retryRunId(parentRunId: string, attempt: number): string {
   return `retry-${attempt}-${parentRunId}`;
 }
+
+/**
+ * How long one `runs retry` holds its run's dead letters: two at once would each receive and send
+ * the same letter before either deletes it. A holder that crashed frees them when this runs out.
+ */
+export const RETRY_CLAIM_LEASE_MS = 15 * 60_000;
 
 /** Batch id of the mover's own root completion. */
 const MOVER_BATCH = 'retry#mover';
@@ -78,6 +85,24 @@ export async function retryRun(options: RetryRunOptions): Promise<RetryRunResult
       { runId: parentRunId },
     );
   }
+  const claim = `retry#${parentRunId}`;
+  const holder = randomUUID();
+  if (!(await ledger.claim(claim, holder, RETRY_CLAIM_LEASE_MS))) {
+    throw new UsageError(
+      'RETRY_IN_PROGRESS',
+      `Another \`runs retry ${parentRunId}\` is moving its dead letters now; run \`kisflow runs show ${retryRunId(parentRunId, 1)}\` (or the latest retry) to follow it. A retry that crashed frees the run after ${RETRY_CLAIM_LEASE_MS / 60_000} minutes.`,
+      { runId: parentRunId },
+    );
+  }
+  try {
+    return await retryClaimed(options, parent);
+  } finally {
+    await ledger.release(claim, holder);
+  }
+}
+
+async function retryClaimed(options: RetryRunOptions, parent: RunRecord): Promise<RetryRunResult> {
+  const { ledger, parentRunId } = options;
   const repairs = await repairsOf(ledger, parentRunId);
   const last = repairs.at(-1);
   // A retry run still running is one whose mover may have crashed: carry it on.

@@ -300,4 +300,13 @@ export interface RunLedger {
   setJobState(jobId: string, state: JobRunState, reason?: string): Promise<JobState>;
   /** Records that a fire for `scheduledAt` (epoch ms) was handled; an older time never overwrites a newer one. */
   noteFire(jobId: string, scheduledAt: number): Promise<void>;
+
+  // Claims: one holder at a time of an operation on a key (`runs retry` moving a run's dead letters).
+  /**
+   * Takes `key` for `holder` until now + `leaseMs`; false while another holder's lease runs. The
+   * lease is what frees a key whose holder crashed; the same holder may take it again (renew).
+   */
+  claim(key: string, holder: string, leaseMs: number): Promise<boolean>;
+  /** Gives `key` back, if `holder` still holds it. */
+  release(key: string, holder: string): Promise<void>;
 }
