@@ -882,6 +882,16 @@ export class DynamoRunLedger implements RunLedger {
     }
   }
 
+  async isQueued(jobId: string, runId: string): Promise<boolean> {
+    try {
+      return (await this.#query(RUN_TABLE.slotItem(jobId).pk, { from: 'queue#', to: 'queue#~' })).some(
+        (item) => str(item, 'runId') === runId,
+      );
+    } catch (error) {
+      throw failure('isQueued', runId, error);
+    }
+  }
+
   async release(claimKey: string, holder: string): Promise<void> {
     try {
       await this.#delete(RUN_TABLE.claimItem(claimKey), 'holder = :holder', { ':holder': { S: holder } });

@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { findControlQueue, sendControlMessage } from '../aws/control-queue.ts';
 import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
 import type { JobSpec, Params, ProjectConfig } from '../config/model.ts';
 import { resourceNames } from '../config/names.ts';
+import { InfrastructureError } from '../errors.ts';
 import { type FireOutcome, fireBatches, fireJob } from '../runs/fire-job.ts';
+import type { RunLedger } from '../runs/run-ledger.ts';
+import { CONTROL_VERSION } from '../wire/control-message.ts';
 import { type FlowDeployment, openFlowDeployment } from './deployment.ts';
 
 /** Where a trigger is sent: the deployment lookup of every operator command. */
@@ -12,6 +16,11 @@ export interface TriggerTarget {
   readonly root: string;
   readonly endpoint?: string;
   readonly prefix?: string;
+  /**
+   * How long to wait for job control to take a fire sent through the control queue.
+   * @default 30 s (tests give less)
+   */
+  readonly answerWithinMs?: number;
 }
 
 /** What a manual trigger did; `message` is the one line `jobs trigger` prints on stderr. */
@@ -45,12 +54,27 @@ export async function triggerJob(
       dynamodb: deployment.clients.dynamodb,
       tableName: resourceNames(deployment.prefix).runsTable(),
     });
+    const runId = `manual-${randomUUID()}`;
+    // A deployment with job control: the fire goes where every fire goes (overlap, shards, pause).
+    const control = await findControlQueue(deployment.clients.sqs, deployment.prefix);
+    if (control !== undefined) {
+      await sendControlMessage(deployment.clients.sqs, control, {
+        v: CONTROL_VERSION,
+        kind: 'fire',
+        job: job.jobId,
+        at: new Date().toISOString(),
+        trigger: 'manual',
+        run: runId,
+        params,
+      });
+      return await answered(ledger, job, runId, control, target.answerWithinMs ?? 30_000);
+    }
     const outcome = await fireJob(ledger, {
       job,
       scheduledAt: new Date(),
       trigger: 'manual',
       params,
-      runId: `manual-${randomUUID()}`,
+      runId,
     });
     if (outcome.kind === 'started') {
       await sendToFlow(deployment, job, outcome);
@@ -76,6 +100,54 @@ export async function triggerJob(
     };
   } finally {
     deployment.close();
+  }
+}
+
+/**
+ * What job control made of the fire `runId`, as the ledger shows it.
+ * @throws InfrastructureError `CONTROL_NOT_RUNNING` when nothing took it within `withinMs`.
+ */
+async function answered(
+  ledger: RunLedger,
+  job: JobSpec,
+  runId: string,
+  queueUrl: string,
+  withinMs: number,
+): Promise<JobTriggerResult> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const run = await ledger.get(runId);
+    if (run?.status === 'skipped') {
+      return {
+        kind: 'not_started',
+        runId,
+        message: `job ${job.jobId}: not started: ${run.reason ?? 'skipped'}`,
+      };
+    }
+    if (run !== undefined) {
+      return {
+        kind: 'started',
+        runId,
+        message: `job ${job.jobId}: run started in flow ${job.flowId} with ${run.batches.roots} batch(es)`,
+      };
+    }
+    if (await ledger.isQueued(job.jobId, runId)) {
+      const [holder] = await ledger.list({ jobId: job.jobId, status: 'running', limit: 1 });
+      return {
+        kind: 'queued',
+        runId,
+        message: `job ${job.jobId}: queued behind run ${holder?.id ?? '(ended since)'} (overlap: serial)`,
+      };
+    }
+    if (Date.now() >= deadline) {
+      throw new InfrastructureError(
+        'CONTROL_NOT_RUNNING',
+        `Job ${job.jobId}'s fire (run ${runId}) was sent to the control queue ${queueUrl}, but nothing took it within ${Math.round(withinMs / 1000)} s: is job control running (\`kisflow dev\`, or the deployed job-control function)? It will start when job control reads the queue.`,
+        { jobId: job.jobId, runId, queueUrl },
+        { retryable: true },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 

@@ -270,6 +270,10 @@ export class MemoryRunLedger implements RunLedger {
     return true;
   }
 
+  async isQueued(jobId: string, runId: string): Promise<boolean> {
+    return this.#queues.get(jobId)?.some((q) => q.run.runId === runId) ?? false;
+  }
+
   async release(key: string, holder: string): Promise<void> {
     if (this.#claims.get(key)?.holder === holder) this.#claims.delete(key);
   }

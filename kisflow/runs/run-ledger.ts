@@ -309,4 +309,6 @@ export interface RunLedger {
   claim(key: string, holder: string, leaseMs: number): Promise<boolean>;
   /** Gives `key` back, if `holder` still holds it. */
   release(key: string, holder: string): Promise<void>;
+  /** Whether the fire `runId` waits queued behind a run of its job (overlap `serial`). */
+  isQueued(jobId: string, runId: string): Promise<boolean>;
 }
