@@ -74,6 +74,31 @@ export interface StepBatch {
   readonly rows: readonly Row[];
   /** Flow metadata carried from step to step. */
   readonly meta: Readonly<Record<string, unknown>>;
+  /**
+   * Completions of earlier batches of the run, not yet written to the run ledger: a batch with
+   * one child hands its own completion on in that child instead of writing it (delivery.ts), and
+   * the batch that ends the chain writes them all at once. Absent when there are none.
+   */
+  readonly carry?: readonly CarriedCompletion[];
+}
+
+/** What one batch of a run did, as the run ledger counts it (see `RunLedger.complete`). */
+export interface CarriedCompletion {
+  readonly batchId: string;
+  /** Index of the step that processed the batch. */
+  readonly step: number;
+  readonly fid?: string;
+  readonly counters?: Partial<
+    Record<'in' | 'out' | 'rejected' | 'dropped' | 'deadLettered' | 'errors', number>
+  >;
+  /** Messages this batch sent on to the next step. */
+  readonly children?: number;
+  /** `dead_lettered`: the batch failed every attempt and went to its DLQ. @default 'processed' */
+  readonly outcome?: 'processed' | 'dead_lettered';
+  /** How long the step ran on the batch (ms). */
+  readonly durationMs?: number;
+  /** When the batch was done (epoch ms). @default - when the ledger records it */
+  readonly at?: number;
 }
 
 /** A row the flow could not process: where, why, and the row as it entered that step. */

@@ -311,7 +311,9 @@ function messagesOf(
       return { step: envelope.step, out: [one(body, first)] };
     }
     // The batch keeps its id (it was never applied; its state writes, if any, are recognised).
-    const batch = { ...envelopeToBatch(envelope), hops: 0, ...(asRun ? { runId: asRun.runId } : {}) };
+    // Completions it carried were written when it was dead-lettered, to its own run, not a retry's.
+    const { carry: _written, ...unCarried } = envelope;
+    const batch = { ...envelopeToBatch(unCarried), hops: 0, ...(asRun ? { runId: asRun.runId } : {}) };
     const again = encodeEnvelope(batch);
     if (messageSize(again) <= SQS_MAX_MESSAGE_BYTES && ordering === undefined) {
       return { step: envelope.step, out: [one(again, first)] };

@@ -3,6 +3,8 @@
  * conditional write on one item layout (RUN_TABLE below), and its exactness rests on those
  * conditions reading together; split by operation, each part would restate the layout.
  */
+
+import { randomUUID } from 'node:crypto';
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
@@ -14,18 +16,15 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { InfrastructureError } from '../errors.ts';
-import { durationBucket, roundMs, stepTimings } from '../runs/batch-durations.ts';
 import {
   bucketStart,
   finalStatus,
   HOUR_MS,
   isComplete,
   MINUTE_MS,
-  NO_COUNTS,
-  NO_USAGE,
-  RUN_SHARDS,
   rollUp,
   shardOf,
+  sumCompletions,
 } from '../runs/run-accounting.ts';
 import {
   type BatchCompletion,
@@ -43,20 +42,20 @@ import {
   STEP_COUNTERS,
   type StartResult,
   type StepCounters,
-  type StepRecord,
   type StreamBatch,
   type StreamBucket,
   type StreamQuery,
-  USAGE_FIELDS,
 } from '../runs/run-ledger.ts';
 import { DEFAULT_RETENTION_SECONDS, listMatches, skippedRecord, startedRecord } from '../runs/run-records.ts';
+import { decodeCompletions, encodeCompletions } from '../wire/completion-record.ts';
 import { TTL_ATTRIBUTE } from '../wire/table-keys.ts';
 
 /**
  * The runs table, in one place: key `pk` (S, HASH) + `sk` (S, RANGE), TTL on `ttl`.
  * - `run#<id>` / `run`: the run record (status, params, times, roots);
- * - `run#<id>` / `shard#<nn>`: RUN_SHARDS counters per run: the batch ids counted (`done`, a string
- *   set), children announced (`spawned`), dead-lettered batches, per-step counters, usage;
+ * - `run#<id>` / `recs#<written>#<uuid>`: a bundle of batch completions written together (its
+ *   `recs`: completion-record.ts's JSON); the run's counters are summed from them, each batch id once;
+ *   the run item's `t_net` tallies them (see `#commit`) to tell when the exact sum is worth reading;
  * - `day#<yyyy-mm-dd>` / `<started>#<id>`: the list index by start day;
  * - `active` / `<id>`: runs running, or ended with their end not yet handled (the timeout sweep
  *   and the repair pass read it; `endHandled` removes it);
@@ -72,7 +71,10 @@ export const RUN_TABLE = {
   // Every KisFlow table's TTL attribute: the CDK table (infra/kisflow-table.ts) turns TTL on by it.
   ttlAttribute: TTL_ATTRIBUTE,
   runItem: (id: string) => ({ pk: `run#${id}`, sk: 'run' }),
-  shardItem: (id: string, shard: number) => ({ pk: `run#${id}`, sk: `shard#${pad(shard, 2)}` }),
+  bundleItem: (id: string, written: number, unique: string) => ({
+    pk: `run#${id}`,
+    sk: `recs#${pad(written, 15)}#${unique}`,
+  }),
   dayItem: (id: string, started: number) => ({
     pk: `day#${new Date(started).toISOString().slice(0, 10)}`,
     sk: `${pad(started, 15)}#${id}`,
@@ -93,6 +95,8 @@ export const RUN_TABLE = {
 
 /** Shards of a stream minute (its batch-id guard): 4 × ~12,000 batches per minute and step. */
 const STREAM_SHARDS = 4;
+/** Completions per bundle item: about 150 bytes each, well inside DynamoDB's 400 KB item limit. */
+const BUNDLE_RECORDS = 1000;
 const DAY_MS = 86_400_000;
 
 export interface DynamoRunLedgerOptions {
@@ -116,7 +120,6 @@ function key(k: { pk: string; sk: string }): Item {
 
 const num = (item: Item | undefined, name: string) => Number(item?.[name]?.N ?? 0);
 const str = (item: Item | undefined, name: string) => item?.[name]?.S;
-const counterName = (step: number, counter: keyof StepCounters) => `c${step}_${counter}`;
 
 function isConditionFailure(error: unknown): boolean {
   return (
@@ -149,6 +152,8 @@ function recordItem(r: RunRecord, ttl: number): Item {
     params: { S: JSON.stringify(r.params) },
     started: { N: String(r.started) },
     roots: { N: String(r.batches.roots) },
+    // The completion tally (see `#commit`): 0 once as many batches are done as were announced.
+    t_net: { N: String(-r.batches.roots) },
     ttl: { N: String(ttl) },
   };
   if (r.jobId !== undefined) item.jobId = { S: r.jobId };
@@ -174,61 +179,15 @@ function decodeJobState(jobId: string, item: Item | undefined): JobState {
   };
 }
 
-/** A run record from its item and its shard items (one Query of the run's partition). */
+/** A run record from its item and its completion bundles (one Query of the run's partition). */
 function decodeRun(items: readonly Item[]): RunRecord | undefined {
   const run = items.find((i) => str(i, 'sk') === 'run');
   if (!run) return undefined;
-  const shards = items.filter((i) => str(i, 'sk')?.startsWith('shard#'));
-  const steps = new Map<number, Record<string, unknown>>();
-  const durations = new Map<
-    number,
-    { firstAt: number; lastAt: number; batches: number; totalMs: number; histogram: Map<number, number> }
-  >();
-  let spawned = 0;
-  let done = 0;
-  let deadLettered = 0;
-  let lastProgress = num(run, 'started');
-  const usage = { ...NO_USAGE } as Record<keyof RunUsage, number>;
-  for (const shard of shards) {
-    spawned += num(shard, 'spawned');
-    done += shard.done?.SS?.length ?? 0;
-    deadLettered += num(shard, 'dl');
-    lastProgress = Math.max(lastProgress, num(shard, 'lastAt'));
-    for (const f of USAGE_FIELDS) usage[f] += num(shard, `u_${f}`);
-    for (const [name, value] of Object.entries(shard)) {
-      const t = /^(d|h)(\d+)_(\w+)$/.exec(name);
-      if (t) {
-        const index = Number(t[2]);
-        const d = durations.get(index) ?? {
-          firstAt: Number.POSITIVE_INFINITY,
-          lastAt: 0,
-          batches: 0,
-          totalMs: 0,
-          histogram: new Map<number, number>(),
-        };
-        const n = Number(value.N ?? 0);
-        if (t[1] === 'h') d.histogram.set(Number(t[3]), (d.histogram.get(Number(t[3])) ?? 0) + n);
-        else if (t[3] === 'n') d.batches += n;
-        else if (t[3] === 'ms') d.totalMs += n;
-        else if (t[3] === 'first') d.firstAt = Math.min(d.firstAt, n);
-        else if (t[3] === 'last') d.lastAt = Math.max(d.lastAt, n);
-        durations.set(index, d);
-        continue;
-      }
-      const m = /^(c|f)(\d+)(?:_(\w+))?$/.exec(name);
-      if (!m) continue;
-      const index = Number(m[2]);
-      const step = steps.get(index) ?? { index, ...NO_COUNTS };
-      if (m[1] === 'f' && value.S !== undefined) step.fid = value.S;
-      else if (m[3] !== undefined) step[m[3]] = ((step[m[3]] as number) ?? 0) + Number(value.N ?? 0);
-      steps.set(index, step);
-    }
-  }
-  for (const [index, d] of durations) {
-    const step = steps.get(index) ?? { index, ...NO_COUNTS };
-    step.timings = stepTimings(d);
-    steps.set(index, step);
-  }
+  // Bundles come in `sk` order, oldest first: of a batch's repeats, the first written counts.
+  const completions = items
+    .filter((i) => str(i, 'sk')?.startsWith('recs#'))
+    .flatMap((i) => decodeCompletions(JSON.parse(str(i, 'recs') ?? '[]')));
+  const summed = sumCompletions(completions, num(run, 'roots'));
   const optional = (name: string) => (str(run, name) === undefined ? {} : { [name]: str(run, name) });
   return {
     id: (str(run, 'pk') as string).slice('run#'.length),
@@ -239,31 +198,23 @@ function decodeRun(items: readonly Item[]): RunRecord | undefined {
     params: JSON.parse(str(run, 'params') ?? '{}'),
     started: num(run, 'started'),
     ...(run.finished ? { finished: num(run, 'finished') } : {}),
-    lastProgress,
+    lastProgress: Math.max(num(run, 'started'), num(run, 'lastAt'), summed.lastAt),
     ...(run.timeoutMs ? { timeoutMs: num(run, 'timeoutMs') } : {}),
     ...optional('parentRunId'),
     ...optional('scene'),
     ...(run.scheduledAt ? { scheduledAt: num(run, 'scheduledAt') } : {}),
     ...optional('reason'),
-    batches: { roots: num(run, 'roots'), spawned, done, deadLettered },
-    steps: [...steps.values()].sort(
-      (a, b) => (a.index as number) - (b.index as number),
-    ) as unknown as StepRecord[],
-    usage,
+    batches: summed.batches,
+    steps: summed.steps,
+    usage: summed.usage as RunUsage,
   };
 }
 
 /**
  * The run ledger in a DynamoDB table, exact without transactions (dynalite has no
- * TransactWriteItems).
- *
- * Completing batch B is ONE conditional UpdateItem on B's shard (hash(B) mod RUN_SHARDS):
- * `ADD done {B}, spawned n, <counters>` if `NOT contains(done, B)`; a redelivery fails the
- * condition and changes nothing. When B has no children (or was a duplicate, which heals a crash
- * right after the first completion) the run's partition is read back with one strongly consistent
- * Query: roots + Σ spawned == Σ |done| means complete, and the record moves from `running` to its
- * final status by a conditional update, exactly once. Of concurrent last completions, the one
- * whose read comes last sees every write, so a complete run is always noticed.
+ * TransactWriteItems): batch completions are appended as bundles (a redelivery appends its batch
+ * again; sums count each batch id once), and a run is finished by one conditional update of its
+ * item when the sum says every batch announced is done (see `#commit`).
  *
  * @example
  * const ledger = new DynamoRunLedger({ dynamodb, tableName: 'kisflow-runs' });
@@ -273,6 +224,15 @@ export class DynamoRunLedger implements RunLedger {
   readonly #table: string;
   readonly #retention: number;
   readonly #now: () => number;
+  /** Completions waiting for this turn's group commit, by run. */
+  readonly #pending = new Map<
+    string,
+    {
+      batches: BatchCompletion[];
+      waiters: { resolve: (r: CompletionResult) => void; reject: (e: unknown) => void }[];
+    }
+  >();
+  #flushing = false;
 
   constructor(options: DynamoRunLedgerOptions) {
     this.#db = options.dynamodb;
@@ -418,69 +378,132 @@ export class DynamoRunLedger implements RunLedger {
     }
   }
 
-  async complete(batch: BatchCompletion): Promise<CompletionResult> {
-    const names: Record<string, string> = {};
-    const values: Item = { ':b': { SS: [batch.batchId] }, ':bid': { S: batch.batchId } };
-    const adds = ['done :b'];
-    const add = (attribute: string, value: number) => {
-      if (!value) return;
-      const n = `#a${Object.keys(names).length}`;
-      names[n] = attribute;
-      values[`:${n.slice(1)}`] = { N: String(value) };
-      adds.push(`${n} :${n.slice(1)}`);
-    };
-    add('spawned', batch.children ?? 0);
-    add('dl', batch.outcome === 'dead_lettered' ? 1 : 0);
-    for (const c of STEP_COUNTERS) add(counterName(batch.step, c), batch.counters?.[c] ?? 0);
-    for (const u of USAGE_FIELDS) add(`u_${u}`, batch.usage?.[u] ?? 0);
+  complete(batch: BatchCompletion): Promise<CompletionResult> {
+    return this.completeMany([batch]);
+  }
+
+  /**
+   * Queued, and written with every other completion of the run made in this turn of the event
+   * loop (group commit: the records of a Lambda invocation's messages, processed in parallel,
+   * share two requests). Resolves once they are durable; of the callers whose completions
+   * finished the run, the last one is told so.
+   */
+  completeMany(batches: readonly BatchCompletion[]): Promise<CompletionResult> {
+    if (batches.length === 0) return Promise.resolve({});
+    return new Promise((resolve, reject) => {
+      for (const batch of batches) {
+        let pending = this.#pending.get(batch.runId);
+        if (pending === undefined) {
+          pending = { batches: [], waiters: [] };
+          this.#pending.set(batch.runId, pending);
+        }
+        pending.batches.push(batch);
+      }
+      // Waits on the run of its last batch: delivery passes one run's batches per call.
+      this.#pending.get(batches[batches.length - 1]?.runId as string)?.waiters.push({ resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = false;
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    await Promise.all(
+      pending.map(async ([runId, { batches, waiters }]) => {
+        try {
+          const finished = await this.#commit(runId, batches);
+          waiters.forEach((w, i) => {
+            w.resolve(finished !== undefined && i === waiters.length - 1 ? { finished } : {});
+          });
+        } catch (error) {
+          const failed = failure('complete', runId, error);
+          for (const w of waiters) w.reject(failed);
+        }
+      }),
+    );
+  }
+
+  /**
+   * Writes a run's completions as bundles, then tallies them on the run item: `t_net`, started at
+   * −roots, adds 1 − children per batch, so it reaches 0 when every batch announced is done. The
+   * exact sum (each batch id once) is read only then. A redelivered batch with one child or none
+   * adds 0 or +1 again: at worst the sum is read early. One with more children would hold the
+   * tally back, so those ids are kept in the item's `fanned` set and a repeat is added back. Bundles
+   * are written before the tally, so of concurrent writers the one whose tally comes last reads
+   * every bundle: a complete run is always noticed, and the conditional finish moves it once.
+   */
+  async #commit(runId: string, batches: readonly BatchCompletion[]): Promise<RunStatus | undefined> {
     const now = this.#now();
-    const sets = ['lastAt = :now', '#ttl = if_not_exists(#ttl, :ttl)'];
-    if (batch.durationMs !== undefined) {
-      // The step's timings, in the same update: batches, total, a histogram bucket (for the p95),
-      // the first start and the last end seen by this shard (decodeRun takes min/max over shards).
-      const ms = roundMs(batch.durationMs);
-      add(`d${batch.step}_n`, 1);
-      add(`d${batch.step}_ms`, ms);
-      add(`h${batch.step}_${durationBucket(batch.durationMs)}`, 1);
-      names['#dfirst'] = `d${batch.step}_first`;
-      names['#dlast'] = `d${batch.step}_last`;
-      values[':dstart'] = { N: String(Math.round(now - ms)) };
-      sets.push('#dfirst = if_not_exists(#dfirst, :dstart)', '#dlast = :now');
+    const ttl = { N: String(this.#ttl()) };
+    const seen = new Set<string>();
+    const records = batches
+      .filter((b) => !seen.has(b.batchId) && seen.add(b.batchId))
+      .map((b) => ({ ...b, at: b.at ?? now }));
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < records.length; i += BUNDLE_RECORDS) {
+      const bundle = records.slice(i, i + BUNDLE_RECORDS);
+      writes.push(
+        this.#db.send(
+          new PutItemCommand({
+            TableName: this.#table,
+            Item: {
+              ...key(RUN_TABLE.bundleItem(runId, now, randomUUID())),
+              recs: { S: JSON.stringify(encodeCompletions(bundle)) },
+              ttl,
+            },
+          }),
+        ),
+      );
     }
-    names['#ttl'] = RUN_TABLE.ttlAttribute;
-    values[':now'] = { N: String(now) };
-    values[':ttl'] = { N: String(this.#ttl()) };
-    if (batch.fid !== undefined) {
-      names['#fid'] = `f${batch.step}`;
-      values[':fid'] = { S: batch.fid };
-      sets.push('#fid = if_not_exists(#fid, :fid)');
-    }
-    let duplicate = false;
+    await Promise.all(writes);
+    const fanned = records.filter((r) => (r.children ?? 0) > 1);
+    const values: Item = {
+      ':net': { N: String(records.reduce((n, r) => n + 1 - (r.children ?? 0), 0)) },
+      ':now': { N: String(now) },
+    };
+    if (fanned.length > 0) values[':fanned'] = { SS: fanned.map((r) => r.batchId) };
+    let net: number;
     try {
-      await this.#db.send(
+      const out = await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: key(RUN_TABLE.shardItem(batch.runId, shardOf(batch.batchId, RUN_SHARDS))),
-          UpdateExpression: `ADD ${adds.join(', ')} SET ${sets.join(', ')}`,
-          ConditionExpression: 'NOT contains(done, :bid)',
-          ExpressionAttributeNames: names,
+          Key: key(RUN_TABLE.runItem(runId)),
+          UpdateExpression: `ADD t_net :net${fanned.length > 0 ? ', fanned :fanned' : ''} SET lastAt = :now`,
+          ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeValues: values,
+          ReturnValues: 'UPDATED_OLD',
         }),
       );
+      net = num(out.Attributes, 't_net') + Number(values[':net']?.N);
+      const before = new Set(out.Attributes?.fanned?.SS ?? []);
+      const repeated = fanned.filter((r) => before.has(r.batchId));
+      if (repeated.length > 0) {
+        const back = repeated.reduce((n, r) => n + (r.children ?? 0) - 1, 0);
+        const fixed = await this.#db.send(
+          new UpdateItemCommand({
+            TableName: this.#table,
+            Key: key(RUN_TABLE.runItem(runId)),
+            UpdateExpression: 'ADD t_net :back',
+            ExpressionAttributeValues: { ':back': { N: String(back) } },
+            ReturnValues: 'UPDATED_NEW',
+          }),
+        );
+        net = num(fixed.Attributes, 't_net');
+      }
     } catch (error) {
-      if (!isConditionFailure(error)) throw failure('complete', batch.runId, error);
-      duplicate = true;
+      // No run item: a run the ledger never started. Its bundles expire with their TTL.
+      if (isConditionFailure(error)) return undefined;
+      throw error;
     }
-    // A batch with children cannot be the last: they are announced but not yet done.
-    if (!duplicate && (batch.children ?? 0) > 0) return { duplicate };
-    try {
-      const run = await this.get(batch.runId);
-      if (run?.status !== 'running' || !isComplete(run.batches)) return { duplicate };
-      const status = finalStatus(run.batches, run.steps);
-      return (await this.#finish(run, status)) ? { duplicate, finished: status } : { duplicate };
-    } catch (error) {
-      throw failure('complete', batch.runId, error);
-    }
+    if (net < 0) return undefined;
+    const run = await this.get(runId);
+    if (run?.status !== 'running' || !isComplete(run.batches)) return undefined;
+    const status = finalStatus(run.batches, run.steps);
+    return (await this.#finish(run, status)) ? status : undefined;
   }
 
   /** Moves a running run to `status`; false when another call got there first. */

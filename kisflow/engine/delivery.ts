@@ -1,6 +1,6 @@
 import { stepKeys } from '../config/names.ts';
 import { StepError } from '../errors.ts';
-import type { Destination, RejectedRow, StepBatch, Transport } from '../ports.ts';
+import type { CarriedCompletion, Destination, RejectedRow, StepBatch, Transport } from '../ports.ts';
 import type { FlowPlan } from './plan.ts';
 import type { StepOutcome } from './step-runner.ts';
 
@@ -19,21 +19,23 @@ const STATUS_TTL_MS = 1000;
 /** Run statuses whose remaining batches are dropped instead of run. */
 const ENDED_EARLY: ReadonlySet<string> = new Set(['cancelled', 'timed_out']);
 
+/** Completions one batch hands on at most: a longer chain (a jumpTo loop) is written instead. */
+const MAX_CARRY = 16;
+/**
+ * A chain whose oldest completion is older than this is written instead of handed on, so that
+ * `runs show` and the timeout sweep see a slow run's progress within about this long.
+ */
+const MAX_CARRY_AGE_MS = 10_000;
+
+/** A completion of one batch of the run `runId`. */
+export type RunCompletion = CarriedCompletion & { readonly runId: string };
+
 /**
  * The part of the run ledger (kisflow/runs/run-ledger.ts `RunLedger`) delivery records into,
  * stated here so the engine imports nothing of the scheduling layer.
  */
 export interface CompletionLedger {
-  complete(batch: {
-    readonly runId: string;
-    readonly batchId: string;
-    readonly step: number;
-    readonly fid?: string;
-    readonly counters?: Partial<Record<'in' | 'out' | 'rejected' | 'dropped' | 'deadLettered', number>>;
-    readonly children?: number;
-    readonly outcome?: 'processed' | 'dead_lettered';
-    readonly durationMs?: number;
-  }): Promise<{ readonly finished?: string }>;
+  completeMany(batches: readonly RunCompletion[]): Promise<{ readonly finished?: string }>;
   status(runId: string): Promise<string | undefined>;
 }
 
@@ -108,8 +110,11 @@ export class Delivery {
    * carry the same batch ids, so nothing downstream is applied twice).
    *
    * With a ledger, the batch's completion (its counters and the number of messages sent on) is
-   * recorded first: a child is never counted done before the parent that announced it, and a
-   * redelivered batch's completion is a no-op (idempotent by batch id).
+   * recorded before its children can be: a batch that sends one message on hands its completion,
+   * with those handed to it, on in that message (`StepBatch.carry`); any other batch writes them
+   * before its sends. So a child is never counted done before the parent that announced it, a
+   * linear flow writes once per chain instead of once per step, and a redelivered batch's
+   * completion is counted once (by batch id).
    */
   async deliver(batch: StepBatch, outcome: StepOutcome): Promise<void> {
     const flowId = this.plan.flow.flowId;
@@ -120,6 +125,23 @@ export class Delivery {
     let sent: StepBatch | undefined;
     let children = 0;
     let hopRejected = 0;
+    const tracked = this.#ledger !== undefined && (await this.#tracked(runId));
+    const { stats } = outcome;
+    const own = (n: number): CarriedCompletion => ({
+      batchId,
+      step: batch.step,
+      fid: this.plan.steps[batch.step]?.fid,
+      counters: {
+        in: stats.in,
+        out: stats.out - hopRejected,
+        rejected: stats.rejected + hopRejected,
+        dropped: stats.dropped,
+      },
+      children: n,
+      durationMs: stats.ms,
+      at: Date.now(),
+    });
+    let handedOn = false;
     // Batches are built as whole literals of one shape (no spreads): every step of every flow then
     // reads them through the same hidden class, which is most of what delivery costs per batch.
     if (outcome.next !== null) {
@@ -136,7 +158,7 @@ export class Delivery {
         hopRejected = outcome.emitted.length;
       } else {
         to = { kind: 'step', flowId, step: next };
-        sent = {
+        const nextBatch = (carry: readonly CarriedCompletion[] | undefined): StepBatch => ({
           flowId,
           step: next,
           stepKey: this.#keys[next],
@@ -145,8 +167,23 @@ export class Delivery {
           hops,
           rows: outcome.emitted,
           meta: outcome.meta,
-        };
-        if (this.#ledger !== undefined) children = this.#messagesOf(sent);
+          carry,
+        });
+        if (tracked) {
+          const carry = batch.carry ?? [];
+          if (carry.length < MAX_CARRY && Date.now() - (carry[0]?.at ?? Date.now()) < MAX_CARRY_AGE_MS) {
+            const carrying = nextBatch([...carry, own(1)]);
+            if (this.#messagesOf(carrying) === 1) {
+              sent = carrying;
+              children = 1;
+              handedOn = true;
+            }
+          }
+          if (!handedOn) {
+            sent = nextBatch(undefined);
+            children = this.#messagesOf(sent);
+          }
+        } else sent = nextBatch(undefined);
       }
     } else if (outcome.emitted.length > 0) {
       // Output envelopes carry the step index one past the last: they are addressed to no step.
@@ -160,25 +197,14 @@ export class Delivery {
         hops,
         rows: outcome.emitted,
         meta: outcome.meta,
+        carry: undefined,
       };
     }
-    const { stats } = outcome;
     const completion =
-      this.#ledger !== undefined && (await this.#tracked(runId))
-        ? await this.#ledger.complete({
-            runId,
-            batchId,
-            step: batch.step,
-            fid: this.plan.steps[batch.step]?.fid,
-            counters: {
-              in: stats.in,
-              out: stats.out - hopRejected,
-              rejected: stats.rejected + hopRejected,
-              dropped: stats.dropped,
-            },
-            children,
-            durationMs: stats.ms,
-          })
+      tracked && !handedOn
+        ? await (this.#ledger as CompletionLedger).completeMany(
+            this.#withRun(runId, [...(batch.carry ?? []), own(children)]),
+          )
         : undefined;
     const sending = to === undefined ? undefined : this.#transport.send(to, sent as StepBatch);
     const rejecting =
@@ -192,7 +218,8 @@ export class Delivery {
     // Before a failed send is thrown: a redelivery finds the run already final and never says so again.
     if (completion?.finished !== undefined) await this.#ended(runId, completion.finished);
     if (failure !== undefined) {
-      if (children > 0) this.#remember(batchId, children);
+      // Handed on, nothing was written: a dead letter then records the chain itself.
+      if (children > 0 && !handedOn) this.#remember(batchId, children);
       throw failure.reason;
     }
   }
@@ -206,40 +233,53 @@ export class Delivery {
     if (this.#ledger === undefined) return undefined;
     const status = await this.#statusOf(batch.runId);
     if (status === undefined || !ENDED_EARLY.has(status)) return undefined;
-    await this.#ledger.complete({
-      runId: batch.runId,
-      batchId: batch.batchId,
-      step: batch.step,
-      fid: this.plan.steps[batch.step]?.fid,
-      counters: { in: batch.rows.length, dropped: batch.rows.length },
-      children: 0,
-    });
+    await this.#ledger.completeMany(
+      this.#withRun(batch.runId, [
+        ...(batch.carry ?? []),
+        {
+          batchId: batch.batchId,
+          step: batch.step,
+          fid: this.plan.steps[batch.step]?.fid,
+          counters: { in: batch.rows.length, dropped: batch.rows.length },
+          children: 0,
+        },
+      ]),
+    );
     return status;
   }
 
   /**
-   * Records a batch that went to its dead-letter queue: done, its rows dead-lettered. When this
-   * attempt's delivery already recorded the batch done and announced children it then failed to
-   * send, a second completion (its own id) takes those children back, so the run still completes.
+   * Records a batch that went to its dead-letter queue: done, its rows dead-lettered, with the
+   * completions handed on to it. When this attempt's delivery already recorded the batch done and
+   * announced children it then failed to send, a second completion (its own id) takes those
+   * children back, so the run still completes.
    */
   async deadLettered(batch: StepBatch): Promise<void> {
     if (this.#ledger === undefined || !(await this.#tracked(batch.runId))) return;
     const unsent = this.#unsent.get(batch.batchId);
     this.#unsent.delete(batch.batchId);
-    const completion = await this.#ledger.complete({
-      runId: batch.runId,
-      batchId: unsent === undefined ? batch.batchId : `${batch.batchId}!dead-lettered`,
-      step: batch.step,
-      fid: this.plan.steps[batch.step]?.fid,
-      counters: {
-        ...(unsent === undefined ? { in: batch.rows.length } : {}),
-        deadLettered: batch.rows.length,
-      },
-      // -1 more than announced: this completion counts as a batch done itself.
-      children: unsent === undefined ? 0 : -(unsent + 1),
-      outcome: 'dead_lettered',
-    });
+    const completion = await this.#ledger.completeMany(
+      this.#withRun(batch.runId, [
+        ...(batch.carry ?? []),
+        {
+          batchId: unsent === undefined ? batch.batchId : `${batch.batchId}!dead-lettered`,
+          step: batch.step,
+          fid: this.plan.steps[batch.step]?.fid,
+          counters: {
+            ...(unsent === undefined ? { in: batch.rows.length } : {}),
+            deadLettered: batch.rows.length,
+          },
+          // -1 more than announced: this completion counts as a batch done itself.
+          children: unsent === undefined ? 0 : -(unsent + 1),
+          outcome: 'dead_lettered',
+        },
+      ]),
+    );
     await this.#ended(batch.runId, completion.finished);
+  }
+
+  #withRun(runId: string, completions: readonly CarriedCompletion[]): RunCompletion[] {
+    return completions.map((c) => ({ ...c, runId }));
   }
 
   async #ended(runId: string, finished: string | undefined): Promise<void> {

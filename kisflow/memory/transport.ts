@@ -30,6 +30,7 @@ export class MemoryTransport implements Transport {
         hops: batch.hops,
         rows: batch.rows,
         meta: batch.meta,
+        carry: batch.carry,
       });
     } else if (to.kind === 'output') {
       for (const row of batch.rows) this.output.push(row);

@@ -97,10 +97,19 @@ export class MemoryRunLedger implements RunLedger {
     return record;
   }
 
+  async completeMany(batches: readonly BatchCompletion[]): Promise<CompletionResult> {
+    let result: CompletionResult = {};
+    for (const batch of batches) {
+      const one = await this.complete(batch);
+      if (one.finished !== undefined) result = one;
+    }
+    return result;
+  }
+
   async complete(batch: BatchCompletion): Promise<CompletionResult> {
     const entry = this.#runs.get(batch.runId);
-    if (!entry) return { duplicate: false };
-    if (entry.done.has(batch.batchId)) return { duplicate: true };
+    if (!entry) return {};
+    if (entry.done.has(batch.batchId)) return {};
     entry.done.add(batch.batchId);
     const r = entry.record;
     const deadLettered = batch.outcome === 'dead_lettered' ? 1 : 0;
@@ -128,10 +137,10 @@ export class MemoryRunLedger implements RunLedger {
       steps: [...steps.values()].sort((a, b) => a.index - b.index) as StepRecord[],
       usage: addUsage(r.usage, batch.usage),
     };
-    if (entry.record.status !== 'running' || !isComplete(entry.record.batches)) return { duplicate: false };
+    if (entry.record.status !== 'running' || !isComplete(entry.record.batches)) return {};
     const status = finalStatus(entry.record.batches, entry.record.steps);
     this.#finish(entry, status);
-    return { duplicate: false, finished: status };
+    return { finished: status };
   }
 
   async cancel(runId: string, reason = 'cancelled'): Promise<boolean> {
@@ -249,7 +258,7 @@ export class MemoryRunLedger implements RunLedger {
     entry.durations ??= new Map();
     let d = entry.durations.get(batch.step);
     if (batch.durationMs !== undefined) {
-      const end = this.#now();
+      const end = batch.at ?? this.#now();
       d ??= { firstAt: Number.POSITIVE_INFINITY, lastAt: 0, batches: 0, totalMs: 0, histogram: new Map() };
       d.firstAt = Math.min(d.firstAt, Math.round(end - batch.durationMs));
       d.lastAt = Math.max(d.lastAt, end);

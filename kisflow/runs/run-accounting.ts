@@ -1,4 +1,13 @@
-import type { RunRecord, RunStatus, RunUsage, StepCounters, StepRecord, StreamBucket } from './run-ledger.ts';
+import { durationBucket, roundMs, stepTimings } from './batch-durations.ts';
+import type {
+  BatchCompletion,
+  RunRecord,
+  RunStatus,
+  RunUsage,
+  StepCounters,
+  StepRecord,
+  StreamBucket,
+} from './run-ledger.ts';
 import { STEP_COUNTERS, USAGE_FIELDS } from './run-ledger.ts';
 
 /**
@@ -7,15 +16,8 @@ import { STEP_COUNTERS, USAGE_FIELDS } from './run-ledger.ts';
  * disagree.
  */
 
-/**
- * Shard items per run in the DynamoDB ledger. Each holds the ids of the batches it counted (the
- * guard against double counting), so a run holds about 16 × 12,000 batches of 32-character ids
- * before a shard nears DynamoDB's 400 KB item limit.
- */
-export const RUN_SHARDS = 16;
-
 /** FNV-1a of the batch id, mod `shards`: stable across processes and runtimes. */
-export function shardOf(batchId: string, shards = RUN_SHARDS): number {
+export function shardOf(batchId: string, shards: number): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < batchId.length; i++) {
     hash ^= batchId.charCodeAt(i);
@@ -81,4 +83,69 @@ export function rollUp(minutes: readonly StreamBucket[], size: number): StreamBu
     out.set(key, { ...prev, ...addCounters(prev, m), batches: prev.batches + m.batches });
   }
   return [...out.values()].sort((a, b) => a.start - b.start || a.step - b.step);
+}
+
+/** A completion as a ledger sums it (run-ledger.ts `BatchCompletion` without its run id). */
+type Summed = Omit<BatchCompletion, 'runId'>;
+
+/**
+ * A run's batch counts, per-step counters and timings, usage and last progress, summed from its
+ * batches' completions, each batch id counted once (the first seen: a redelivery repeats it).
+ */
+export function sumCompletions(
+  completions: Iterable<Summed>,
+  roots: number,
+): { batches: RunRecord['batches']; steps: StepRecord[]; usage: RunUsage; lastAt: number } {
+  const seen = new Set<string>();
+  const steps = new Map<number, StepCounters & { fid?: string }>();
+  const durations = new Map<
+    number,
+    { firstAt: number; lastAt: number; batches: number; totalMs: number; histogram: Map<number, number> }
+  >();
+  let spawned = 0;
+  let deadLettered = 0;
+  let lastAt = 0;
+  let usage = NO_USAGE;
+  for (const c of completions) {
+    if (seen.has(c.batchId)) continue;
+    seen.add(c.batchId);
+    spawned += c.children ?? 0;
+    if (c.outcome === 'dead_lettered') deadLettered += 1;
+    const at = c.at ?? 0;
+    lastAt = Math.max(lastAt, at);
+    usage = addUsage(usage, c.usage);
+    // A completion with neither counters nor fid (a retry's announcement) is no step's work.
+    if (c.counters === undefined && c.fid === undefined && c.durationMs === undefined) continue;
+    const step = steps.get(c.step) ?? { ...NO_COUNTS };
+    steps.set(c.step, { ...addCounters(step, c.counters), fid: step.fid ?? c.fid });
+    if (c.durationMs !== undefined) {
+      const d = durations.get(c.step) ?? {
+        firstAt: Number.POSITIVE_INFINITY,
+        lastAt: 0,
+        batches: 0,
+        totalMs: 0,
+        histogram: new Map<number, number>(),
+      };
+      d.firstAt = Math.min(d.firstAt, Math.round(at - c.durationMs));
+      d.lastAt = Math.max(d.lastAt, at);
+      d.batches += 1;
+      d.totalMs += roundMs(c.durationMs);
+      const k = durationBucket(c.durationMs);
+      d.histogram.set(k, (d.histogram.get(k) ?? 0) + 1);
+      durations.set(c.step, d);
+    }
+  }
+  const records: StepRecord[] = [...steps]
+    .sort((a, b) => a[0] - b[0])
+    .map(([index, s]) => {
+      const d = durations.get(index);
+      const { fid, ...counters } = s;
+      return {
+        index,
+        ...(fid === undefined ? {} : { fid }),
+        ...counters,
+        ...(d === undefined ? {} : { timings: stepTimings(d) }),
+      };
+    });
+  return { batches: { roots, spawned, done: seen.size, deadLettered }, steps: records, usage, lastAt };
 }

@@ -116,11 +116,15 @@ export interface BatchCompletion {
   readonly outcome?: 'processed' | 'dead_lettered';
   /** How long the step ran on the batch (ms): the step's timings count batches that give it. */
   readonly durationMs?: number;
+  /** When the batch was done (epoch ms): a completion handed on in a child is recorded later. @default - now */
+  readonly at?: number;
 }
 
+/**
+ * A redelivered batch's completion changes nothing, but is not reported as such: the DynamoDB
+ * ledger appends completions and counts each batch id once when it sums them.
+ */
 export interface CompletionResult {
-  /** The batch was already counted: nothing changed. */
-  readonly duplicate: boolean;
   /** Set when this call moved the run to its final status. */
   readonly finished?: RunStatus;
 }
@@ -257,6 +261,12 @@ export type EndClaim =
 export interface RunLedger {
   start(run: RunStart): Promise<StartResult>;
   complete(batch: BatchCompletion): Promise<CompletionResult>;
+  /**
+   * Completions of one run recorded together, in order (a batch's own and those handed on to it:
+   * ports.ts `StepBatch.carry`), as atomically as the store allows: parents are never counted
+   * without the children they announced being countable after them.
+   */
+  completeMany(batches: readonly BatchCompletion[]): Promise<CompletionResult>;
   /** Records a fire an overlap policy skipped, as a run with status `skipped`. */
   skip(run: RunStart, reason: string): Promise<RunRecord>;
   /** Moves a running run to `cancelled`; false when it was not running. */

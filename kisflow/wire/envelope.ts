@@ -3,6 +3,7 @@ import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { EnvelopeError } from '../errors.ts';
 import type { Row, StepBatch } from '../ports.ts';
+import { decodeCompletions, encodeCompletions } from './completion-record.ts';
 import { sqsSafeJson } from './limits.ts';
 
 // zod/mini ships no messages; English ones make dead-letter reasons readable (`expected number, received string`).
@@ -28,6 +29,8 @@ const envelopeSchema = z.object({
   /** The stable key of the step this batch is for (`stepKeys`); absent in older envelopes and ticks. */
   key: z.optional(z.string().check(z.minLength(1))),
   meta: z.record(z.string(), z.unknown()),
+  /** Completions of earlier batches handed on to be written later (completion-record.ts). */
+  carry: z.optional(z.array(z.unknown())),
   rows: z.array(z.custom<Row>(isRow, { message: 'a row must be a JSON object' })),
 });
 
@@ -51,10 +54,14 @@ export function envelopeHead(header: BatchHeader, options: EncodeOptions = {}): 
   const attempt = options.attempt === undefined ? '' : `,"attempt":${options.attempt}`;
   const hops = header.hops === undefined || header.hops === 0 ? '' : `,"hops":${header.hops}`;
   const key = header.stepKey === undefined ? '' : `,"key":${sqsSafeJson(header.stepKey)}`;
+  const carry =
+    header.carry === undefined || header.carry.length === 0
+      ? ''
+      : `,"carry":${sqsSafeJson(encodeCompletions(header.carry))}`;
   return (
     `{"v":${ENVELOPE_VERSION},"flow":${sqsSafeJson(header.flowId)},"step":${header.step}${key},` +
     `"run":${sqsSafeJson(header.runId)},"batch":${sqsSafeJson(header.batchId)}${attempt}${hops},` +
-    `"meta":${sqsSafeJson(header.meta)},"rows":[`
+    `"meta":${sqsSafeJson(header.meta)}${carry},"rows":[`
   );
 }
 
@@ -141,6 +148,7 @@ export function envelopeToBatch(envelope: Envelope): StepBatch {
     ...(envelope.hops === undefined ? {} : { hops: envelope.hops }),
     rows: envelope.rows,
     meta: envelope.meta,
+    ...(envelope.carry === undefined ? {} : { carry: decodeCompletions(envelope.carry) }),
   };
 }
 

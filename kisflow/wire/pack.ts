@@ -73,6 +73,9 @@ export function packBatch(
     batchId: childBatchId(batch.batchId, batch.step, part, group),
     ...(batch.hops === undefined ? {} : { hops: batch.hops }),
     meta: batch.meta,
+    // Delivery hands completions on only in a batch that packs to one message (delivery.ts);
+    // were there more, each would carry them and the ledger would count each batch id once.
+    ...(batch.carry === undefined ? {} : { carry: batch.carry }),
   });
   // Every part's head has the same length: only the (fixed-length, ASCII) batch id changes.
   const overhead = Buffer.byteLength(envelopeHead(headerOf(0)), 'utf8') + ENVELOPE_TAIL.length;

@@ -34,7 +34,7 @@ describe('DynamoRunLedger: a process killed between counting the last batch and 
     killAtRead = true;
     await expect(ledger.complete(batch)).rejects.toMatchObject({ code: 'RUN_LEDGER_FAILED' });
     expect((await ledger.get('r'))?.status).toBe('running');
-    expect(await ledger.complete(batch)).toEqual({ duplicate: true, finished: 'succeeded' });
+    expect(await ledger.complete(batch)).toEqual({ finished: 'succeeded' });
     const got = await ledger.get('r');
     expect(got?.status).toBe('succeeded');
     expect(got?.steps[0]?.in).toBe(7);

@@ -200,11 +200,12 @@ describe('runs recorded by the step handler', () => {
     await send('r3', [{ id: 1 }, { id: 2 }]);
     await pump(0);
     const run = await ledger.get('r3');
-    // Rows got out of step 0 (then could not be sent on): partial, and finished, never left running.
-    expect(run?.status).toBe('partial');
+    // Step 0's one child was to carry its completion, and was never sent: the batch is dead-lettered
+    // whole, nothing got through (failed), and the run is finished, never left running.
+    expect(run?.status).toBe('failed');
     expect(run?.finished).toBeDefined();
-    expect(run?.batches).toMatchObject({ deadLettered: 1 });
-    expect(run?.steps[0]).toMatchObject({ in: 2, deadLettered: 2 });
+    expect(run?.batches).toMatchObject({ roots: 1, spawned: 0, done: 1, deadLettered: 1 });
+    expect(run?.steps[0]).toMatchObject({ in: 2, out: 0, deadLettered: 2 });
     expect(await drain(ctx.clients.sqs, dlqs[0] as string)).toHaveLength(1);
   });
 

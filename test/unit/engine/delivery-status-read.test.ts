@@ -14,7 +14,7 @@ describe('Delivery: the run status read before a batch', () => {
     let reads = 0;
     let fail = false;
     const ledger: CompletionLedger = {
-      complete: async () => ({}),
+      completeMany: async () => ({}),
       status: async () => {
         reads++;
         await new Promise((r) => setTimeout(r, 20));

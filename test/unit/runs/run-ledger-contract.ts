@@ -76,7 +76,7 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
         counters: { in: 10, out: 8, rejected: 2 },
         children: 1,
       });
-      expect(first).toEqual({ duplicate: false });
+      expect(first).toEqual({});
       expect((await ledger.get('r1'))?.status).toBe('running');
       clock.ms += 1000;
       const last = await ledger.complete({
@@ -86,7 +86,7 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
         fid: 'Save',
         counters: { in: 8, out: 8 },
       });
-      expect(last).toEqual({ duplicate: false, finished: 'partial' });
+      expect(last).toEqual({ finished: 'partial' });
       const got = await ledger.get('r1');
       expect(got?.status).toBe('partial');
       expect(got?.finished).toBe(clock.ms);
@@ -100,17 +100,14 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
     it('counts a redelivered batch once', async () => {
       await ledger.start(run('r1', { roots: 2 }));
       const batch = { runId: 'r1', batchId: 'b0', step: 0, counters: { in: 5, out: 5 } };
-      expect(await ledger.complete(batch)).toEqual({ duplicate: false });
-      expect(await ledger.complete(batch)).toEqual({ duplicate: true });
-      expect(await ledger.complete(batch)).toEqual({ duplicate: true });
+      expect(await ledger.complete(batch)).toEqual({});
+      expect(await ledger.complete(batch)).toEqual({});
+      expect(await ledger.complete(batch)).toEqual({});
       const got = await ledger.get('r1');
       expect(got?.status).toBe('running');
       expect(got?.batches.done).toBe(1);
       expect(got?.steps[0]?.in).toBe(5);
-      expect(await ledger.complete({ ...batch, batchId: 'b1' })).toEqual({
-        duplicate: false,
-        finished: 'succeeded',
-      });
+      expect(await ledger.complete({ ...batch, batchId: 'b1' })).toEqual({ finished: 'succeeded' });
       expect((await ledger.get('r1'))?.steps[0]?.in).toBe(10);
     });
 
@@ -132,10 +129,7 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
       // Every third child is delivered twice, concurrently with the rest.
       const deliveries = [...children, ...children.filter((_, i) => i % 3 === 0)];
       const results = await Promise.all(deliveries.map((c) => ledger.complete(c)));
-      expect(results.filter((r) => r.finished !== undefined)).toEqual([
-        { duplicate: false, finished: 'succeeded' },
-      ]);
-      expect(results.filter((r) => r.duplicate)).toHaveLength(20);
+      expect(results.filter((r) => r.finished !== undefined)).toEqual([{ finished: 'succeeded' }]);
       const got = await ledger.get('fan');
       expect(got?.status).toBe('succeeded');
       expect(got?.batches).toEqual({ roots: 1, spawned: 60, done: 61, deadLettered: 0 });
@@ -156,7 +150,7 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
           counters: { in: 4, out: 4 },
           children: 2,
         }),
-      ).toEqual({ duplicate: true });
+      ).toEqual({});
       await ledger.complete({ runId: 'r1', batchId: 'k0', step: 1, counters: { in: 2, out: 2 } });
       expect((await ledger.get('r1'))?.status).toBe('running');
       await ledger.complete({ runId: 'r1', batchId: 'k1', step: 1, counters: { in: 2, out: 2 } });
@@ -428,7 +422,7 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
           ledger.complete({ runId: 'manual-1', batchId: t.batchId, step: 0, counters: { in: 1, out: 1 } }),
         ),
       );
-      expect(done.filter((d) => d.finished)).toEqual([{ duplicate: false, finished: 'succeeded' }]);
+      expect(done.filter((d) => d.finished)).toEqual([{ finished: 'succeeded' }]);
     });
 
     it('misfire after a restart: fire_once_now starts one run for the latest missed fire, once', async () => {

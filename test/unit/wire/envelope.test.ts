@@ -79,3 +79,42 @@ describe('envelope', () => {
     expect(thrown(() => decodeEnvelope('{"flow":"f"}')).message).toContain('v:');
   });
 });
+
+describe('envelope: completions handed on (carry)', () => {
+  const batch = {
+    flowId: 'orders',
+    step: 2,
+    runId: 'r1',
+    batchId: 'b9',
+    rows: [{ id: 1 }],
+    meta: {},
+    carry: [
+      {
+        batchId: 'b0',
+        step: 0,
+        fid: 'verify',
+        counters: { in: 3, out: 2, rejected: 1 },
+        children: 1,
+        durationMs: 1.234,
+        at: 1_700_000_000_000,
+      },
+      { batchId: 'b1', step: 1, children: 1, outcome: 'dead_lettered' as const, at: 1_700_000_000_001 },
+    ],
+  };
+
+  it('round-trips, durations to 0.01 ms', () => {
+    const back = decodeEnvelope(encodeEnvelope(batch));
+    expect(back.carry).toEqual([{ ...batch.carry[0], durationMs: 1.23 }, batch.carry[1]]);
+    expect(back.rows).toEqual([{ id: 1 }]);
+  });
+
+  it('an envelope without carry decodes with none', () => {
+    expect(decodeEnvelope(encodeEnvelope({ ...batch, carry: [] })).carry).toBeUndefined();
+  });
+
+  it('a malformed carry is INVALID_ENVELOPE, with the path', () => {
+    const body = encodeEnvelope(batch).replace('"b":"b0"', '"b":7');
+    expect(() => decodeEnvelope(body)).toThrow(expect.objectContaining({ code: 'INVALID_ENVELOPE' }));
+    expect(() => decodeEnvelope(body)).toThrow(/carried completions.*0\.b/);
+  });
+});

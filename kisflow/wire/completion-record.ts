@@ -1,0 +1,79 @@
+import * as z from 'zod/mini';
+import { EnvelopeError } from '../errors.ts';
+import type { CarriedCompletion } from '../ports.ts';
+
+/**
+ * Batch completions in their stored and carried form: the same short JSON in an envelope's
+ * `carry` (ports.ts `StepBatch.carry`) and in the run ledger's record bundles
+ * (kisflow/aws/dynamodb-run-ledger.ts), so a record reads the same wherever it rests.
+ * `{ b: batchId, s: step, f: fid, c: counters, n: children, o: 'd' when dead-lettered,
+ *   ms: duration, at: when done, u: usage }`.
+ */
+const recordSchema = z.object({
+  b: z.string().check(z.minLength(1)),
+  s: z.int().check(z.nonnegative()),
+  f: z.optional(z.string()),
+  c: z.optional(z.record(z.string(), z.number())),
+  n: z.optional(z.int()),
+  o: z.optional(z.literal('d')),
+  ms: z.optional(z.number()),
+  at: z.optional(z.number()),
+  u: z.optional(z.record(z.string(), z.number())),
+});
+const recordsSchema = z.array(recordSchema);
+
+/** A completion with the AWS usage it caused, as the run ledger stores it. */
+export interface StoredCompletion extends CarriedCompletion {
+  readonly usage?: Readonly<Record<string, number>>;
+}
+
+type Wire = z.infer<typeof recordSchema>;
+
+function toWire(c: StoredCompletion): Wire {
+  const w: Record<string, unknown> = { b: c.batchId, s: c.step };
+  if (c.fid !== undefined) w.f = c.fid;
+  if (c.counters !== undefined) w.c = c.counters;
+  if (c.children !== undefined && c.children !== 0) w.n = c.children;
+  if (c.outcome === 'dead_lettered') w.o = 'd';
+  if (c.durationMs !== undefined) w.ms = Math.round(c.durationMs * 100) / 100;
+  if (c.at !== undefined) w.at = c.at;
+  if (c.usage !== undefined) w.u = c.usage;
+  return w as Wire;
+}
+
+function fromWire(w: Wire): StoredCompletion {
+  return {
+    batchId: w.b,
+    step: w.s,
+    ...(w.f === undefined ? {} : { fid: w.f }),
+    ...(w.c === undefined ? {} : { counters: w.c }),
+    children: w.n ?? 0,
+    ...(w.o === 'd' ? { outcome: 'dead_lettered' as const } : {}),
+    ...(w.ms === undefined ? {} : { durationMs: w.ms }),
+    ...(w.at === undefined ? {} : { at: w.at }),
+    ...(w.u === undefined ? {} : { usage: w.u }),
+  };
+}
+
+/** The wire form of completions (a JSON-ready array). */
+export function encodeCompletions(list: readonly StoredCompletion[]): unknown[] {
+  return list.map(toWire);
+}
+
+/**
+ * Completions from their wire form.
+ *
+ * @throws EnvelopeError `INVALID_ENVELOPE` when `value` is not an array of completion records.
+ */
+export function decodeCompletions(value: unknown): StoredCompletion[] {
+  const parsed = recordsSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new EnvelopeError(
+      'INVALID_ENVELOPE',
+      `The message's carried completions are not valid: ${issue?.path.map(String).join('.') || '(carry)'}: ${issue?.message}. Expected carry: [{ b: batch id, s: step, ... }], as KisFlow writes it.`,
+      { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+    );
+  }
+  return parsed.data.map(fromWire);
+}
