@@ -23,7 +23,7 @@ export interface ConsoleActions {
   /** `kisflow jobs trigger <job> --param ...` */
   triggerJob(jobId: string, params: Params): Promise<JobTriggerResult>;
   /** `kisflow runs cancel <run>` */
-  cancelRun(runId: string, reason: string): Promise<RunRecord>;
+  cancelRun(runId: string, reason: string): Promise<{ readonly run: RunRecord; readonly warning?: string }>;
   /** `kisflow redrive <flow>`, limited to the picked dead letters. */
   redrive(flowId: string, picks: readonly RedrivePick[]): Promise<StepRedrive[]>;
   /** `kisflow jobs pause <job>` */

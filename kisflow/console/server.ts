@@ -205,8 +205,8 @@ export function createConsoleApp(
   app.post('/api/runs/:run/cancel', async (c) => {
     const b = await body(c);
     const reason = typeof b.reason === 'string' && b.reason !== '' ? b.reason : 'cancelled from the console';
-    const run = await actions.cancelRun(c.req.param('run'), reason);
-    return c.json({ id: run.id, status: run.status });
+    const { run, warning } = await actions.cancelRun(c.req.param('run'), reason);
+    return c.json({ id: run.id, status: run.status, ...(warning === undefined ? {} : { warning }) });
   });
   app.post('/api/runs/:run/retry', async (c) => c.json(await actions.retryRun(c.req.param('run'))));
   app.post('/api/dead-letters/:flow/redrive', async (c) => {

@@ -294,12 +294,17 @@ export function statsTable(stats: RunsStats): string {
  *
  * @throws UsageError when there is no such run or it is not running.
  */
+/**
+ * Cancels a running run and tells job control (`announce`), which hands the end on (child jobs,
+ * alerts, queued fires). `warning`: the cancel stands but job control was not told; the next
+ * repair pass hands the end on.
+ */
 export async function cancelRun(
   ledger: RunLedger,
   runId: string,
   reason: string,
   announce?: (runId: string) => Promise<unknown>,
-): Promise<RunRecord> {
+): Promise<{ readonly run: RunRecord; readonly warning?: string }> {
   const run = await ledger.get(runId);
   if (!run) throw new UsageError('RUN_NOT_FOUND', `No run '${runId}' in the runs table.`, { runId });
   if (!(await ledger.cancel(runId, reason))) {
@@ -313,14 +318,14 @@ export async function cancelRun(
       },
     );
   }
+  let warning: string | undefined;
   if (announce) {
     await announce(runId).catch((error: unknown) => {
-      process.stderr.write(
-        `warning: run ${runId} cancelled, but job control was not told (${(error as Error)?.message ?? String(error)}); the next sweep hands the end on\n`,
-      );
+      warning = `run ${runId} cancelled, but job control was not told (${(error as Error)?.message ?? String(error)}); the next sweep hands the end on`;
     });
   }
-  return (await ledger.get(runId)) as RunRecord;
+  const cancelled = (await ledger.get(runId)) as RunRecord;
+  return warning === undefined ? { run: cancelled } : { run: cancelled, warning };
 }
 
 async function getRun(ledger: RunLedger, runId: string): Promise<RunRecord> {
@@ -524,9 +529,10 @@ export function register(program: Command): void {
     .option('--reason <text>', 'recorded with the run', 'cancelled from the command line')
     .option('--json', 'print the cancelled run as JSON')
     .action(async (runId: string, opts: LedgerOptions & { reason: string; json?: boolean }) => {
-      const run = await withLedger(opts, (ledger, clients, prefix) =>
+      const { run, warning } = await withLedger(opts, (ledger, clients, prefix) =>
         cancelRun(ledger, runId, opts.reason, (id) => announceRunEnded(clients.sqs, prefix, id)),
       );
+      if (warning !== undefined) process.stderr.write(`warning: ${warning}\n`);
       write(opts.json ? `${JSON.stringify(runJson(run))}\n` : `cancelled ${run.id}\n`);
     });
 }
