@@ -99,6 +99,8 @@ export interface CarriedCompletion {
   readonly durationMs?: number;
   /** When the batch was done (epoch ms). @default - when the ledger records it */
   readonly at?: number;
+  /** The AWS usage handling the batch caused, by the run ledger's `RunUsage` fields (opaque here). */
+  readonly usage?: Readonly<Record<string, number>>;
 }
 
 /** A row the flow could not process: where, why, and the row as it entered that step. */

@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { InfrastructureError } from '../errors.ts';
 import {
+  addUsage,
   bucketStart,
   finalStatus,
   HOUR_MS,
@@ -45,6 +46,7 @@ import {
   type StreamBatch,
   type StreamBucket,
   type StreamQuery,
+  USAGE_FIELDS,
 } from '../runs/run-ledger.ts';
 import { DEFAULT_RETENTION_SECONDS, listMatches, skippedRecord, startedRecord } from '../runs/run-records.ts';
 import { decodeCompletions, encodeCompletions } from '../wire/completion-record.ts';
@@ -206,7 +208,10 @@ function decodeRun(items: readonly Item[]): RunRecord | undefined {
     ...optional('reason'),
     batches: summed.batches,
     steps: summed.steps,
-    usage: summed.usage as RunUsage,
+    usage: addUsage(
+      summed.usage,
+      Object.fromEntries(USAGE_FIELDS.map((f) => [f, num(run, `u_${f}`)])) as Partial<RunUsage>,
+    ),
   };
 }
 
@@ -444,17 +449,16 @@ export class DynamoRunLedger implements RunLedger {
       .filter((b) => !seen.has(b.batchId) && seen.add(b.batchId))
       .map((b) => ({ ...b, at: b.at ?? now }));
     const writes: Promise<unknown>[] = [];
+    // The ledger's own cost, on the run: a write unit per KB of each bundle, one for the tally.
+    let writeUnits = 1;
     for (let i = 0; i < records.length; i += BUNDLE_RECORDS) {
-      const bundle = records.slice(i, i + BUNDLE_RECORDS);
+      const recs = JSON.stringify(encodeCompletions(records.slice(i, i + BUNDLE_RECORDS)));
+      writeUnits += Math.ceil((recs.length + 100) / 1024);
       writes.push(
         this.#db.send(
           new PutItemCommand({
             TableName: this.#table,
-            Item: {
-              ...key(RUN_TABLE.bundleItem(runId, now, randomUUID())),
-              recs: { S: JSON.stringify(encodeCompletions(bundle)) },
-              ttl,
-            },
+            Item: { ...key(RUN_TABLE.bundleItem(runId, now, randomUUID())), recs: { S: recs }, ttl },
           }),
         ),
       );
@@ -464,6 +468,7 @@ export class DynamoRunLedger implements RunLedger {
     const values: Item = {
       ':net': { N: String(records.reduce((n, r) => n + 1 - (r.children ?? 0), 0)) },
       ':now': { N: String(now) },
+      ':wu': { N: String(writeUnits) },
     };
     if (fanned.length > 0) values[':fanned'] = { SS: fanned.map((r) => r.batchId) };
     let net: number;
@@ -472,7 +477,7 @@ export class DynamoRunLedger implements RunLedger {
         new UpdateItemCommand({
           TableName: this.#table,
           Key: key(RUN_TABLE.runItem(runId)),
-          UpdateExpression: `ADD t_net :net${fanned.length > 0 ? ', fanned :fanned' : ''} SET lastAt = :now`,
+          UpdateExpression: `ADD t_net :net, u_dynamodbWriteUnits :wu${fanned.length > 0 ? ', fanned :fanned' : ''} SET lastAt = :now`,
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeValues: values,
           ReturnValues: 'UPDATED_OLD',

@@ -116,7 +116,7 @@ export class Delivery {
    * linear flow writes once per chain instead of once per step, and a redelivered batch's
    * completion is counted once (by batch id).
    */
-  async deliver(batch: StepBatch, outcome: StepOutcome): Promise<void> {
+  async deliver(batch: StepBatch, outcome: StepOutcome, usage?: CarriedCompletion['usage']): Promise<void> {
     const flowId = this.plan.flow.flowId;
     const hops = (batch.hops ?? 0) + 1;
     const { runId, batchId } = batch;
@@ -140,6 +140,7 @@ export class Delivery {
       children: n,
       durationMs: stats.ms,
       at: Date.now(),
+      usage,
     });
     let handedOn = false;
     // Batches are built as whole literals of one shape (no spreads): every step of every flow then
@@ -229,7 +230,7 @@ export class Delivery {
    * as dropped (so the run's accounting stays exact) and returns the run's status, for the caller
    * to drop the batch instead of running it. Otherwise (running, or no ledger/run known) undefined.
    */
-  async ended(batch: StepBatch): Promise<string | undefined> {
+  async ended(batch: StepBatch, usage?: CarriedCompletion['usage']): Promise<string | undefined> {
     if (this.#ledger === undefined) return undefined;
     const status = await this.#statusOf(batch.runId);
     if (status === undefined || !ENDED_EARLY.has(status)) return undefined;
@@ -242,6 +243,7 @@ export class Delivery {
           fid: this.plan.steps[batch.step]?.fid,
           counters: { in: batch.rows.length, dropped: batch.rows.length },
           children: 0,
+          usage,
         },
       ]),
     );
@@ -254,7 +256,7 @@ export class Delivery {
    * announced children it then failed to send, a second completion (its own id) takes those
    * children back, so the run still completes.
    */
-  async deadLettered(batch: StepBatch): Promise<void> {
+  async deadLettered(batch: StepBatch, usage?: CarriedCompletion['usage']): Promise<void> {
     if (this.#ledger === undefined || !(await this.#tracked(batch.runId))) return;
     const unsent = this.#unsent.get(batch.batchId);
     this.#unsent.delete(batch.batchId);
@@ -272,6 +274,7 @@ export class Delivery {
           // -1 more than announced: this completion counts as a batch done itself.
           children: unsent === undefined ? 0 : -(unsent + 1),
           outcome: 'dead_lettered',
+          usage,
         },
       ]),
     );

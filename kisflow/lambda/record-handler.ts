@@ -35,7 +35,12 @@ export interface RecordHandlerOptions {
  * Handles one SQS record: resolves when the message may be deleted, throws to have it retried.
  * `timeoutMs`: what the invocation leaves the step (see `engineTimeoutMs` in step-handler.ts).
  */
-export type RecordHandler = (record: SQSRecord, timeoutMs?: number) => Promise<void>;
+export type RecordHandler = (
+  record: SQSRecord,
+  timeoutMs?: number,
+  /** The AWS usage of handling the record so far (cost.ts `recordUsage`), asked when it is recorded. */
+  usage?: () => Readonly<Record<string, number>>,
+) => Promise<void>;
 
 function describe(err: unknown): { code: string; message: string } {
   if (err instanceof KisFlowError) return { code: err.code, message: err.message };
@@ -80,13 +85,13 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
     );
   };
 
-  return async (record, timeoutMs) => {
+  return async (record, timeoutMs, usage) => {
     metrics.count(MESSAGE_METRICS.received, 1, dims);
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
     let batch: StepBatch | undefined;
     try {
       batch = address(decodeEnvelope(record.body));
-      const ended = await delivery.ended(batch);
+      const ended = await delivery.ended(batch, usage?.());
       if (ended !== undefined) {
         // Counted as dropped in the ledger by `ended`: the run was cancelled or timed out.
         log.info('batch dropped: its run has ended', {
@@ -97,14 +102,15 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
         });
         return;
       }
-      await delivery.deliver(batch, await options.run(batch, timeoutMs));
+      const outcome = await options.run(batch, timeoutMs);
+      await delivery.deliver(batch, outcome, usage?.());
     } catch (err) {
       const ids = batch === undefined ? {} : { runId: batch.runId, batchId: batch.batchId };
       const { code, message } = describe(err);
       if (!isRetryable(err) || receiveCount >= options.maxReceiveCount) {
         // A throw here leaves the message for SQS to redeliver. The ledger first: a redelivered
         // dead letter is then a no-op there, where a second DLQ entry could not be taken back.
-        if (batch !== undefined) await delivery.deadLettered(batch);
+        if (batch !== undefined) await delivery.deadLettered(batch, usage?.());
         await options.deadLetter(record, {
           code,
           message,

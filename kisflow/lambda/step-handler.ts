@@ -27,6 +27,7 @@ import { Registry } from '../engine/registry.ts';
 import { StepRunner } from '../engine/step-runner.ts';
 import { ConnectorError, KisFlowError, StepError } from '../errors.ts';
 import type { Destination, MetricDimensions, Metrics, StateStore } from '../ports.ts';
+import { recordUsage } from '../runs/cost.ts';
 import { CONTROL_VERSION } from '../wire/control-message.ts';
 import { destinationQueue } from '../wire/destination.ts';
 import { stepDimensions } from '../wire/metric-names.ts';
@@ -283,7 +284,20 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
   };
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const timeoutMs = engineTimeoutMs(flowTimeoutMs, context);
-    const failed = await runInGroupOrder(event.Records, (record) => handleRecord(record, timeoutMs), release);
+    const began = Date.now();
+    const memoryMb = Number(context.memoryLimitInMB) || 0;
+    const usageOf = (record: SQSRecord) => () =>
+      recordUsage({
+        bodyBytes: Buffer.byteLength(record.body, 'utf8'),
+        records: event.Records.length,
+        memoryMb,
+        elapsedMs: Date.now() - began,
+      });
+    const failed = await runInGroupOrder(
+      event.Records,
+      (record) => handleRecord(record, timeoutMs, usageOf(record)),
+      release,
+    );
     const batchItemFailures = event.Records.filter((r) => failed.has(r.messageId)).map((r) => ({
       itemIdentifier: r.messageId,
     }));

@@ -99,3 +99,26 @@ export function costPerMillionRows(runs: readonly RunRecord[], region = DEFAULT_
     .map(([flowId, f]) => ({ flowId, ...f, usdPerMillionRows: f.rows === 0 ? null : (f.usd / f.rows) * 1e6 }))
     .sort((a, b) => (a.flowId < b.flowId ? -1 : 1));
 }
+
+/**
+ * What handling one SQS record in a Lambda invocation of `records` records costs, as shares:
+ * the send of its message (billed per 64 KB), its share of the invocation's one receive and one
+ * delete, of the invocation, and of its GB-seconds so far (`elapsedMs` since the invocation
+ * began; records run in parallel, so the shares add up to about the invocation's duration).
+ * The DynamoDB ledger adds its own write units; connector and state reads and writes, and the
+ * output queue's sends, are not counted.
+ */
+export function recordUsage(input: {
+  readonly bodyBytes: number;
+  readonly records: number;
+  readonly memoryMb: number;
+  readonly elapsedMs: number;
+}): Partial<RunUsage> {
+  const share = 1 / Math.max(1, input.records);
+  return {
+    sqsRequests: sqsBilledRequests(input.bodyBytes) + 2 * share,
+    lambdaInvocations: share,
+    // Lambda bills at least 1 ms.
+    lambdaGbSeconds: (input.memoryMb / 1024) * (Math.max(1, input.elapsedMs) / 1000) * share,
+  };
+}

@@ -22,10 +22,7 @@ const recordSchema = z.object({
 });
 const recordsSchema = z.array(recordSchema);
 
-/** A completion with the AWS usage it caused, as the run ledger stores it. */
-export interface StoredCompletion extends CarriedCompletion {
-  readonly usage?: Readonly<Record<string, number>>;
-}
+type StoredCompletion = CarriedCompletion;
 
 type Wire = z.infer<typeof recordSchema>;
 
@@ -37,7 +34,10 @@ function toWire(c: StoredCompletion): Wire {
   if (c.outcome === 'dead_lettered') w.o = 'd';
   if (c.durationMs !== undefined) w.ms = Math.round(c.durationMs * 100) / 100;
   if (c.at !== undefined) w.at = c.at;
-  if (c.usage !== undefined) w.u = c.usage;
+  if (c.usage !== undefined) {
+    // Shares of a request are fractions: 6 significant digits are plenty for an estimate.
+    w.u = Object.fromEntries(Object.entries(c.usage).map(([k, v]) => [k, Number(v.toPrecision(6))]));
+  }
   return w as Wire;
 }
 

@@ -17,7 +17,7 @@ import type { StepWiring } from '../../../kisflow/wire/step-wiring.ts';
 import { createQueue, drain, useEmulators } from '../aws/harness.ts';
 
 const ctx = useEmulators();
-const lambdaContext = { functionName: 'test', awsRequestId: 'r' } as Context;
+const lambdaContext = { functionName: 'test', awsRequestId: 'r', memoryLimitInMB: '1024' } as Context;
 
 function project(fids: readonly string[]): ProjectConfig {
   return {
@@ -174,6 +174,12 @@ describe('runs recorded by the step handler', () => {
       { index: 1, in: 2, out: 2, rejected: 0 },
     ]);
     expect(run?.batches).toMatchObject({ roots: 1, spawned: 1, done: 2 });
+    // What it cost, counted once per batch: step 0's invocation of one record (its message's send,
+    // receive and delete), step 1's of two (the same batch twice: half of each counts).
+    expect(run?.usage.lambdaInvocations).toBeCloseTo(1.5, 5);
+    expect(run?.usage.sqsRequests).toBeCloseTo(3 + 2, 5);
+    expect(run?.usage.lambdaGbSeconds).toBeGreaterThan(0);
+    expect(run?.usage.dynamodbWriteUnits).toBeGreaterThanOrEqual(1);
   });
 
   it('counts every message a large batch is packed into as a child', async () => {
