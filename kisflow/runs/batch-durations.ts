@@ -36,14 +36,35 @@ export function roundMs(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
+/** What a ledger keeps of a step's batch durations. */
+export interface KeptDurations {
+  firstAt: number;
+  lastAt: number;
+  batches: number;
+  totalMs: number;
+  readonly histogram: Map<number, number>;
+}
+
+/** Adds a batch that took `ms` and ended at `end` (epoch ms) to `kept` (a new record when undefined). */
+export function keepDuration(kept: KeptDurations | undefined, ms: number, end: number): KeptDurations {
+  const d = kept ?? {
+    firstAt: Number.POSITIVE_INFINITY,
+    lastAt: 0,
+    batches: 0,
+    totalMs: 0,
+    histogram: new Map(),
+  };
+  d.firstAt = Math.min(d.firstAt, Math.round(end - ms));
+  d.lastAt = Math.max(d.lastAt, end);
+  d.batches += 1;
+  d.totalMs += roundMs(ms);
+  const k = durationBucket(ms);
+  d.histogram.set(k, (d.histogram.get(k) ?? 0) + 1);
+  return d;
+}
+
 /** A step's timings from what a ledger kept. */
-export function stepTimings(kept: {
-  readonly firstAt: number;
-  readonly lastAt: number;
-  readonly batches: number;
-  readonly totalMs: number;
-  readonly histogram: ReadonlyMap<number, number>;
-}): StepTimings {
+export function stepTimings(kept: Readonly<KeptDurations>): StepTimings {
   return {
     firstAt: kept.firstAt,
     lastAt: kept.lastAt,

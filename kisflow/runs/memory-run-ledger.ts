@@ -1,4 +1,4 @@
-import { durationBucket, roundMs, stepTimings } from './batch-durations.ts';
+import { type KeptDurations, keepDuration, stepTimings } from './batch-durations.ts';
 import {
   addCounters,
   addUsage,
@@ -36,15 +36,7 @@ interface MemoryRun {
   /** Who handles the run's end: absent until claimed. */
   end?: { handled: boolean; until: number };
   /** Per step: what its timings are computed from. */
-  durations?: Map<number, Durations>;
-}
-
-interface Durations {
-  firstAt: number;
-  lastAt: number;
-  batches: number;
-  totalMs: number;
-  histogram: Map<number, number>;
+  durations?: Map<number, KeptDurations>;
 }
 
 export interface MemoryRunLedgerOptions {
@@ -258,14 +250,7 @@ export class MemoryRunLedger implements RunLedger {
     entry.durations ??= new Map();
     let d = entry.durations.get(batch.step);
     if (batch.durationMs !== undefined) {
-      const end = batch.at ?? this.#now();
-      d ??= { firstAt: Number.POSITIVE_INFINITY, lastAt: 0, batches: 0, totalMs: 0, histogram: new Map() };
-      d.firstAt = Math.min(d.firstAt, Math.round(end - batch.durationMs));
-      d.lastAt = Math.max(d.lastAt, end);
-      d.batches += 1;
-      d.totalMs += roundMs(batch.durationMs);
-      const k = durationBucket(batch.durationMs);
-      d.histogram.set(k, (d.histogram.get(k) ?? 0) + 1);
+      d = keepDuration(d, batch.durationMs, batch.at ?? this.#now());
       entry.durations.set(batch.step, d);
     }
     return d === undefined ? undefined : stepTimings(d);

@@ -1,4 +1,4 @@
-import { durationBucket, roundMs, stepTimings } from './batch-durations.ts';
+import { type KeptDurations, keepDuration, stepTimings } from './batch-durations.ts';
 import type {
   BatchCompletion,
   RunRecord,
@@ -98,10 +98,7 @@ export function sumCompletions(
 ): { batches: RunRecord['batches']; steps: StepRecord[]; usage: RunUsage; lastAt: number } {
   const seen = new Set<string>();
   const steps = new Map<number, StepCounters & { fid?: string }>();
-  const durations = new Map<
-    number,
-    { firstAt: number; lastAt: number; batches: number; totalMs: number; histogram: Map<number, number> }
-  >();
+  const durations = new Map<number, KeptDurations>();
   let spawned = 0;
   let deadLettered = 0;
   let lastAt = 0;
@@ -118,22 +115,8 @@ export function sumCompletions(
     if (c.counters === undefined && c.fid === undefined && c.durationMs === undefined) continue;
     const step = steps.get(c.step) ?? { ...NO_COUNTS };
     steps.set(c.step, { ...addCounters(step, c.counters), fid: step.fid ?? c.fid });
-    if (c.durationMs !== undefined) {
-      const d = durations.get(c.step) ?? {
-        firstAt: Number.POSITIVE_INFINITY,
-        lastAt: 0,
-        batches: 0,
-        totalMs: 0,
-        histogram: new Map<number, number>(),
-      };
-      d.firstAt = Math.min(d.firstAt, Math.round(at - c.durationMs));
-      d.lastAt = Math.max(d.lastAt, at);
-      d.batches += 1;
-      d.totalMs += roundMs(c.durationMs);
-      const k = durationBucket(c.durationMs);
-      d.histogram.set(k, (d.histogram.get(k) ?? 0) + 1);
-      durations.set(c.step, d);
-    }
+    if (c.durationMs !== undefined)
+      durations.set(c.step, keepDuration(durations.get(c.step), c.durationMs, at));
   }
   const records: StepRecord[] = [...steps]
     .sort((a, b) => a[0] - b[0])
