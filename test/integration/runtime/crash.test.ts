@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../../../kisflow/aws/clients.ts';
+import { DynamoRunLedger } from '../../../kisflow/aws/dynamodb-run-ledger.ts';
 import { DynamoStateStore } from '../../../kisflow/aws/dynamodb-state-store.ts';
 import { loadProject } from '../../../kisflow/config/index.ts';
 import { type ProvisionedResources, provisionProject } from '../../../kisflow/local/provision.ts';
 import type { Row } from '../../../kisflow/ports.ts';
+import type { RunRecord } from '../../../kisflow/runs/run-ledger.ts';
 import { type Emulators, startEmulators } from '../../../localstack/emulators.ts';
 import { FIXTURE_ROOT, Sink, sendRows, totalsByUser, waitFor } from './harness.ts';
 
@@ -86,6 +88,11 @@ describe('a dev stack process killed with SIGKILL mid-batch', () => {
       user_id: `crash-u${i % 5}`,
       amount: i + 1,
     }));
+    // Each part is a run in the runs table, as `kisflow send` starts it: it must end exactly.
+    const ledger = new DynamoRunLedger({ dynamodb: clients.dynamodb, tableName: resources.runsTable });
+    for (let part = 0; part < 3; part++) {
+      await ledger.start({ runId: `crash-${part}`, flowId: 'slow', trigger: 'api', roots: 1 });
+    }
     // Several messages (2 KiB each at most), so several batches are in the slow step at once.
     for (let part = 0; part < 3; part++) {
       await sendRows(clients.sqs, resources, 'slow', `crash-${part}`, rows.slice(part * 20, part * 20 + 20));
@@ -134,6 +141,28 @@ describe('a dev stack process killed with SIGKILL mid-batch', () => {
     for (const user of Object.keys(totalsByUser(rows))) {
       expect(totals.get(user)?.value ?? 0).toBe(expected[user] ?? 0);
     }
+
+    // The runs: each finished (never left running by the kill), every batch counted once.
+    const runs: (RunRecord | undefined)[] = [];
+    for (let part = 0; part < 3; part++) {
+      let run = await ledger.get(`crash-${part}`);
+      const until = Date.now() + 15_000;
+      while (run?.status === 'running' && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 100));
+        run = await ledger.get(`crash-${part}`);
+      }
+      runs.push(run);
+    }
+    for (const run of runs) {
+      expect(run?.status).not.toBe('running');
+      expect(run?.batches.done).toBe((run?.batches.roots ?? 0) + (run?.batches.spawned ?? 0));
+      expect(run?.steps[0]?.in).toBe(20);
+    }
+    const last = Math.max(...runs.map((r) => r?.steps.length ?? 0)) - 1;
+    expect(runs.reduce((n, r) => n + (r?.steps[last]?.out ?? 0), 0)).toBe(output.size);
+    const lost = (r: RunRecord | undefined) =>
+      (r?.steps ?? []).reduce((n, s) => n + s.rejected + s.deadLettered + s.dropped, 0);
+    expect(runs.reduce((n, r) => n + lost(r), 0)).toBe(dead.size);
 
     second.kill('SIGTERM');
     await new Promise((r) => second.once('exit', r));
