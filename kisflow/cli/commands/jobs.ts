@@ -43,7 +43,7 @@ export function isoWithOffset(date: Date, timeZone: string): string {
   return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}${offset < 0 ? '-' : '+'}${hhmm}`;
 }
 
-function findJob(project: ProjectConfig, jobId: string): JobSpec {
+export function findJob(project: ProjectConfig, jobId: string): JobSpec {
   const job = project.jobs.get(jobId);
   if (job) return job;
   const known = [...project.jobs.keys()];
