@@ -80,6 +80,13 @@ flow_id: flaky
 retry: { times: 2, interval: 1, backoff: 1 }
 ---
 kistype: job
+job_id: Hopeless
+schedule: rate(1 day)
+flow_id: fragile
+retry: { times: 2, interval: 0 }
+alerts: { consecutive_failures: 3 }
+---
+kistype: job
 job_id: Slow
 schedule: rate(1 day)
 flow_id: slow
@@ -106,14 +113,15 @@ export default defineFunction((rows, ctx) => {
 });
 `,
   // Fails on its first run only: the marker file says a run was already tried.
-  'functions/flaky.ts': `import { existsSync, writeFileSync } from 'node:fs';
+  'functions/flaky.ts': `import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { defineFunction } from '${api}';
 export default defineFunction((rows, ctx) => {
   if (!existsSync('tried')) {
     writeFileSync('tried', String(Date.now()));
     throw new Error('first try fails');
   }
-  for (const row of rows) ctx.commit({ ok: row.job_id });
+  const waited = Date.now() - Number(readFileSync('tried', 'utf8'));
+  for (const row of rows) ctx.commit({ ok: row.job_id, waited });
 });
 `,
   'functions/sleepy.ts': `import { defineFunction } from '${api}';
@@ -202,13 +210,30 @@ describe('kisflow run --job', () => {
     expect(r.stderr).toMatch(new RegExp(`^retry ${runId}~retry1 of run ${runId} in 1\\.\\d s$`, 'm'));
     expect(r.stderr).toContain(`  run ${runId}~retry1: succeeded (job Flaky, trigger retry, after ${runId})`);
     expect(r.stderr).toContain(`job Flaky: run ${runId} ended succeeded after its retries (${runId}~retry1)`);
-    expect(
-      stdoutLines(r.stdout)
-        .slice(0, -1)
-        .map((l) => JSON.parse(l)),
-    ).toEqual([{ ok: 'Flaky' }]);
-    // The interval (1 s) was waited: the retry did not run at once.
-    expect(r.ms).toBeGreaterThan(1000);
+    const rows = stdoutLines(r.stdout)
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as { ok: string; waited: number });
+    expect(rows).toEqual([{ ok: 'Flaky', waited: expect.any(Number) }]);
+    // The interval (1 s) was waited between the failed try and the retry.
+    expect(rows[0]?.waited).toBeGreaterThanOrEqual(950);
+  });
+
+  it('retries stop after retry.times; the last failed retry decides the exit (1); a streak alerts once', async () => {
+    const r = await kisflow(['run', '--job', 'Hopeless', '--fresh']);
+    expect(r.code).toBe(1);
+    const runId = stdoutLines(r.stdout).at(-1) as string;
+    const runs = [...r.stderr.matchAll(/^ {2}run (\S+): (\w+) \(job Hopeless, trigger (\w+)/gm)].map((m) =>
+      m.slice(1),
+    );
+    expect(runs).toEqual([
+      [runId, 'failed', 'manual'],
+      [`${runId}~retry1`, 'failed', 'retry'],
+      [`${runId}~retry2`, 'failed', 'retry'],
+    ]);
+    expect(r.stderr).toContain(`job Hopeless: run ${runId} ended failed after its retries (${runId}~retry2)`);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('ALERT '))).toEqual([
+      `ALERT ${runId}~retry2 consecutive_failures: run ${runId}~retry2 of job Hopeless: 3 failed runs in a row (threshold 3)`,
+    ]);
   });
 
   it('a run with no progress for its timeout is timed_out at once, not when its function returns; on_timeout alerts; exit 2', async () => {
