@@ -127,7 +127,13 @@ export async function runJob(
           },
         }),
         async () => ENDED_EARLY.has((await ledger.status(id)) ?? ''),
-        () => control.sweep(),
+        // The timeout half of job control's sweep; the ends it makes are handed on after the
+        // run's summary, by the loop, as `run-ended` messages.
+        async () => {
+          for (const ended of await ledger.sweep()) {
+            queue.push({ message: { v: CONTROL_VERSION, kind: 'run-ended', run: ended }, dueAt: Date.now() });
+          }
+        },
         sweepMs,
       );
       if (result === undefined) abandoned = true;
@@ -161,9 +167,10 @@ export async function runJob(
 }
 
 /**
- * The flow run's result, or undefined when `ended` said the run ended early first (the sweep
- * timed it out while a function still ran): its remaining batches are dropped when they come up,
- * and nothing waits for the one in flight. One sweep at a time; none is left running on return.
+ * The flow run's result, or undefined when `ended` said the run ended early first (`sweep`,
+ * every `everyMs`, timed it out while a function still ran): its remaining batches are dropped
+ * when they come up, and nothing waits for the one in flight. One sweep at a time; none is left
+ * running on return.
  */
 async function untilDoneOrEnded(
   flowRun: Promise<FlowResult>,

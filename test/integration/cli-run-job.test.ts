@@ -91,6 +91,7 @@ job_id: Slow
 schedule: rate(1 day)
 flow_id: slow
 timeout: 1
+on_failure: [Cleanup]
 alerts: { on_timeout: true }
 `;
 
@@ -175,7 +176,7 @@ describe('kisflow run --job', () => {
     expect(rows.every((row) => row.job === 'Sharded' && row.region === 'eu')).toBe(true);
     // One run, as `kisflow run` summarises it.
     expect(r.stderr).toMatch(/^split: 4 rows in, 4 out, 0 rejected, 0 dropped in /m);
-    expect(r.stderr).toContain(`  run ${runId}: succeeded (job Sharded, trigger manual)`);
+    expect(r.stderr).toContain(`  run ${runId}: succeeded (job Sharded, trigger manual, 4 shards)`);
     expect(r.stderr.match(/^ {2}run /gm)).toHaveLength(1);
   });
 
@@ -236,7 +237,7 @@ describe('kisflow run --job', () => {
     ]);
   });
 
-  it('a run with no progress for its timeout is timed_out at once, not when its function returns; on_timeout alerts; exit 2', async () => {
+  it('a run with no progress for its timeout is timed_out at once, not when its function returns; on_timeout alerts, on_failure runs; exit 2', async () => {
     const r = await kisflow(['run', '--job', 'Slow', '--fresh']);
     expect(r.code, r.stderr).toBe(2);
     const runId = stdoutLines(r.stdout).at(-1) as string;
@@ -249,7 +250,11 @@ describe('kisflow run --job', () => {
     expect(r.stderr).toContain(`ALERT ${runId} on_timeout: run ${runId} of job Slow timed out`);
     // It did not wait for the function still sleeping (4 s) once the run had timed out.
     expect(r.ms).toBeLessThan(3900);
-    expect(stdoutLines(r.stdout)).toEqual([runId]);
+    // A timed-out run is a failure: its on_failure job ran after it.
+    expect(r.stderr).toContain(
+      `  run ${runId}>Cleanup: succeeded (job Cleanup, trigger child, after ${runId})`,
+    );
+    expect(stdoutLines(r.stdout)).toEqual([JSON.stringify({ noted: 'Cleanup' }), runId]);
   });
 
   it("bad input gets a code and no stack: an unknown job, --input with --job, a flow that is not the job's", async () => {

@@ -103,11 +103,12 @@ function writeSteps(steps: readonly Omit<StepStats, 'ms'>[]): void {
   }
 }
 
-/** `run <id>: <status> (job J, trigger t[, after P][: reason])`. */
+/** `run <id>: <status> (job J, trigger t[, after P][, N shards])[: reason]`. */
 function runLine(run: RunRecord): string {
   const after = run.parentRunId === undefined ? '' : `, after ${run.parentRunId}`;
   const reason = run.reason === undefined ? '' : `: ${run.reason}`;
-  return `  run ${run.id}: ${run.status} (job ${run.jobId ?? '-'}, trigger ${run.trigger}${after})${reason}`;
+  const shards = run.batches.roots > 1 ? `, ${run.batches.roots} shards` : '';
+  return `  run ${run.id}: ${run.status} (job ${run.jobId ?? '-'}, trigger ${run.trigger}${after}${shards})${reason}`;
 }
 
 /**
