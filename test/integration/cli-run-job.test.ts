@@ -100,7 +100,7 @@ const PROJECT: Record<string, string> = {
   'flows/app.yml': FLOWS,
   'functions/tag_shard.ts': `import { defineFunction } from '${api}';
 export default defineFunction((rows, ctx) => {
-  for (const row of rows) ctx.commit({ job: row.job_id, region: ctx.meta.region, shard: ctx.meta.shard });
+  for (const row of rows) ctx.commit({ job: row.job_id, region: ctx.meta.region, day: ctx.meta.day, shard: ctx.meta.shard });
 });
 `,
   'functions/boom.ts': `import { defineFunction } from '${api}';
@@ -164,16 +164,18 @@ afterAll(async () => {
 
 describe('kisflow run --job', () => {
   it('shards: 4 makes one run of 4 tick batches, each function sees its ctx.meta.shard; exit 0, run id last', async () => {
-    const r = await kisflow(['run', '--job', 'Sharded', '--fresh']);
+    const r = await kisflow(['run', '--job', 'Sharded', '--fresh', '--param', 'day=2026-12-01']);
     expect(r.code, r.stderr).toBe(0);
     const lines = stdoutLines(r.stdout);
     const runId = lines.at(-1) as string;
     expect(runId).toMatch(/^manual-[0-9a-f-]+$/);
     const rows = lines
       .slice(0, -1)
-      .map((l) => JSON.parse(l) as { job: string; region: string; shard: unknown });
+      .map((l) => JSON.parse(l) as { job: string; region: string; day: string; shard: unknown });
     expect(rows.map((row) => row.shard)).toEqual([0, 1, 2, 3].map((index) => ({ index, total: 4 })));
-    expect(rows.every((row) => row.job === 'Sharded' && row.region === 'eu')).toBe(true);
+    expect(
+      rows.every((row) => row.job === 'Sharded' && row.region === 'eu' && row.day === '2026-12-01'),
+    ).toBe(true);
     // One run, as `kisflow run` summarises it.
     expect(r.stderr).toMatch(/^split: 4 rows in, 4 out, 0 rejected, 0 dropped in /m);
     expect(r.stderr).toContain(`  run ${runId}: succeeded (job Sharded, trigger manual, 4 shards)`);
@@ -257,7 +259,7 @@ describe('kisflow run --job', () => {
     expect(stdoutLines(r.stdout)).toEqual([JSON.stringify({ noted: 'Cleanup' }), runId]);
   });
 
-  it("bad input gets a code and no stack: an unknown job, --input with --job, a flow that is not the job's", async () => {
+  it("bad input gets a code and no stack: an unknown job, --input with --job, a flow that is not the job's, --param without --job", async () => {
     const unknown = await kisflow(['run', '--job', 'Nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^No job 'Nope' in the flows directory \(jobs: /);
@@ -267,7 +269,11 @@ describe('kisflow run --job', () => {
     const other = await kisflow(['run', 'fragile', '--job', 'Sharded']);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/Job 'Sharded' runs flow 'split', not 'fragile'/);
-    for (const out of [unknown, input, other]) expect(out.stderr).not.toMatch(/internal error|\n\s+at /);
+    const param = await kisflow(['run', 'split', '--param', 'a=1']);
+    expect(param.code).toBe(1);
+    expect(param.stderr).toMatch(/^--param is for --job/);
+    for (const out of [unknown, input, other, param])
+      expect(out.stderr).not.toMatch(/internal error|\n\s+at /);
   });
 
   it('the help documents the exit codes', async () => {

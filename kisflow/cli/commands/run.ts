@@ -31,7 +31,7 @@ interface RunOptions {
 const JOB_EXIT_CODES = `
 Exit codes with --job (the job's run, after its retries):
   0  succeeded
-  1  failed, partial, cancelled or skipped; or bad input (the message gives its code)
+  1  failed, partial, cancelled or skipped; or bad input (the message says what)
   2  timed out
   70 internal error (please report it)`;
 
@@ -250,6 +250,12 @@ export function register(program: Command): void {
         }
         await runJobCommand(await loadProject(opts.dir), opts.job, flowId, opts);
         return;
+      }
+      if (opts.param.length > 0) {
+        throw new UsageError(
+          'BAD_OPTION',
+          '--param is for --job: a flow run takes its input rows (--input).',
+        );
       }
       if (flowId === undefined) {
         throw new UsageError(
