@@ -67,6 +67,8 @@ export interface RunFlowOptions {
    * starts the run with `roots: rootBatches(rows.length, batchRows)`. @default - none
    */
   readonly ledger?: CompletionLedger;
+  /** Called once a batch's completion moved its run to a final status (see DeliveryOptions). */
+  readonly onRunEnded?: (runId: string, status: string) => Promise<void>;
 }
 
 /** Batches `rows` input rows enter a flow as: a run's root batch count. */
@@ -96,7 +98,6 @@ export async function runFlow(
   deps: EngineDeps,
   options: RunFlowOptions = {},
 ): Promise<FlowResult> {
-  const started = performance.now();
   const flowId = plan.flow.flowId;
   const runId = options.runId ?? randomUUID();
   const batchRows = options.batchRows ?? 1000;
@@ -105,6 +106,40 @@ export async function runFlow(
       batchRows,
     });
   }
+  const meta = options.meta ?? {};
+  const roots: StepBatch[] = [];
+  for (let b = 0, start = 0; start < rows.length; b++, start += batchRows) {
+    roots.push({
+      flowId,
+      step: 0,
+      runId,
+      batchId: `${runId}#${b}`,
+      rows: rows.slice(start, start + batchRows),
+      meta,
+    });
+  }
+  return runBatches(plan, roots, registry, deps, { ...options, runId });
+}
+
+/**
+ * Runs batches already made (a job's tick batches, one per shard, each with its own id and
+ * metadata) through a flow in-process, as `runFlow` does its input. A batch of a run that was
+ * cancelled or timed out meanwhile is not run: it is recorded done with its rows dropped, as a
+ * step does under `kisflow dev` and in Lambda.
+ *
+ * @example const result = await runBatches(plan, fireBatches(job, outcome), registry, deps, { ledger });
+ */
+export async function runBatches(
+  plan: FlowPlan,
+  roots: readonly StepBatch[],
+  registry: Registry,
+  deps: EngineDeps,
+  options: Omit<RunFlowOptions, 'batchRows' | 'meta'> = {},
+): Promise<FlowResult> {
+  const started = performance.now();
+  const flowId = plan.flow.flowId;
+  const runId = options.runId ?? roots[0]?.runId ?? randomUUID();
+  const rowsIn = roots.reduce((n, b) => n + b.rows.length, 0);
   const steps: StepStats[] = plan.steps.map((s) => ({
     step: s.index,
     fid: s.fid,
@@ -123,7 +158,7 @@ export async function runFlow(
     rejected,
     runId,
     stats: {
-      rowsIn: rows.length,
+      rowsIn,
       rowsOut: output.length,
       rejected: rejected.length,
       dropped: steps.reduce((n, s) => n + s.dropped, 0),
@@ -143,21 +178,21 @@ export async function runFlow(
   const delivery = new Delivery(plan, transport, {
     ...(options.maxHops === undefined ? {} : { maxHops: options.maxHops }),
     ...(options.ledger === undefined ? {} : { ledger: options.ledger }),
+    ...(options.onRunEnded === undefined ? {} : { onRunEnded: options.onRunEnded }),
   });
-  const meta = options.meta ?? {};
-  for (let b = 0, start = 0; start < rows.length; b++, start += batchRows) {
-    let batch: StepBatch | undefined = {
-      flowId,
-      step: 0,
-      runId,
-      batchId: `${runId}#${b}`,
-      rows: rows.slice(start, start + batchRows),
-      meta,
-    };
-    // Each outcome has at most one next batch: the queue holds one batch at a time, and rows leave
-    // in input order per batch.
+  let done = 0;
+  for (const root of roots) {
+    let batch: StepBatch | undefined = root;
     for (; batch !== undefined; batch = transport.take()) {
       const s = steps[batch.step] as StepStats;
+      const ended = await delivery.ended(batch);
+      if (ended !== undefined) {
+        s.in += batch.rows.length;
+        s.dropped += batch.rows.length;
+        const code = `RUN_${ended.toUpperCase()}`;
+        s.drops[code] = (s.drops[code] ?? 0) + batch.rows.length;
+        break;
+      }
       let outcome: Awaited<ReturnType<StepRunner['run']>>;
       try {
         outcome = await (runners[batch.step] as StepRunner).run(batch);
@@ -190,7 +225,8 @@ export async function runFlow(
       s.ms += outcome.stats.ms;
       await delivery.deliver(batch, outcome);
     }
-    options.onBatch?.(Math.min(start + batchRows, rows.length));
+    done += root.rows.length;
+    options.onBatch?.(done);
   }
   return result(false);
 }

@@ -43,7 +43,7 @@ export function isoWithOffset(date: Date, timeZone: string): string {
   return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}${offset < 0 ? '-' : '+'}${hhmm}`;
 }
 
-function findJob(project: ProjectConfig, jobId: string): JobSpec {
+export function findJob(project: ProjectConfig, jobId: string): JobSpec {
   const job = project.jobs.get(jobId);
   if (job) return job;
   const known = [...project.jobs.keys()];
@@ -256,12 +256,25 @@ export function register(program: Command): void {
       'AWS-compatible endpoint (default: AWS_ENDPOINT_URL, a running kisflow dev, else AWS)',
     )
     .option('--prefix <prefix>', 'resource name prefix (default: the running kisflow dev one, else kisflow)')
+    .option(
+      '--answer-within <seconds>',
+      'how long to wait for job control to take the fire (exit 1 with CONTROL_NOT_RUNNING after)',
+      '30',
+    )
     .action(
-      async (jobId: string, opts: { param: string[]; dir: string; endpoint?: string; prefix?: string }) => {
+      async (
+        jobId: string,
+        opts: { param: string[]; dir: string; endpoint?: string; prefix?: string; answerWithin: string },
+      ) => {
         const project = await loadProject(opts.dir);
         const job = findJob(project, jobId);
         const params = parseParams(opts.param);
-        const result = await triggerJob(project, job, params, { root: process.cwd(), ...opts });
+        const { answerWithin, ...where } = opts;
+        const result = await triggerJob(project, job, params, {
+          root: process.cwd(),
+          ...where,
+          answerWithinMs: positive(answerWithin, '--answer-within') * 1000,
+        });
         process.stderr.write(`${result.message}\n`);
         process.stdout.write(`${result.runId}\n`);
         if (result.kind === 'not_started') process.exitCode = 1;

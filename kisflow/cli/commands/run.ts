@@ -1,15 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadProject } from '../../config/index.ts';
-import { FlowPlan, loadFunctions, runFlow } from '../../engine/index.ts';
+import type { ProjectConfig } from '../../config/model.ts';
+import { FlowPlan, type FlowResult, loadFunctions, runFlow, type StepStats } from '../../engine/index.ts';
 import { rootBatches } from '../../engine/run-flow.ts';
 import { KisFlowError, UsageError } from '../../errors.ts';
 import { MemoryMetrics, silentLog } from '../../memory/index.ts';
 import type { RejectedRow } from '../../ports.ts';
 import { MemoryRunLedger } from '../../runs/memory-run-ledger.ts';
+import type { RunRecord } from '../../runs/run-ledger.ts';
 import { stringifyForReport } from '../exact-json.ts';
 import { openJsonLinesWriter, readJsonLines } from '../jsonl.ts';
 import { openLocalStore } from '../local-store.ts';
+import { jobFlows, runJob } from '../run-job.ts';
+import { findJob, parseParams } from './jobs.ts';
 
 interface RunOptions {
   dir: string;
@@ -19,6 +23,21 @@ interface RunOptions {
   fresh?: boolean;
   batchRows: string;
   strict?: boolean;
+  job?: string;
+  param: string[];
+}
+
+/** Exit codes of `kisflow run --job`, in its help. */
+const JOB_EXIT_CODES = `
+Exit codes with --job (the job's run, after its retries):
+  0  succeeded
+  1  failed, partial, cancelled or skipped; or bad input (the message says what)
+  2  timed out
+  70 internal error (please report it)`;
+
+function exitCodeOf(status: RunRecord['status']): number {
+  if (status === 'succeeded') return 0;
+  return status === 'timed_out' ? 2 : 1;
 }
 
 function progress(total: number): ((done: number) => void) | undefined {
@@ -54,13 +73,152 @@ function reportStrayErrors(): void {
   process.on('unhandledRejection', report);
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The summary `kisflow run` prints on stderr: totals, the run line, then one line per step. */
+function writeSummary(
+  flowId: string,
+  stats: FlowResult['stats'],
+  extra: { readonly input: number; readonly unwritable: number; readonly rejected: number },
+  runLine: string,
+): void {
+  const seconds = Math.max(stats.ms, 0.001) / 1000;
+  const rate = Math.round(stats.rowsIn / seconds).toLocaleString('en-US');
+  process.stderr.write(
+    `${flowId}: ${stats.rowsIn + extra.input} rows in, ${stats.rowsOut - extra.unwritable} out, ${extra.rejected} rejected, ${stats.dropped} dropped in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
+  );
+  process.stderr.write(`${runLine}\n`);
+  writeSteps(stats.steps);
+}
+
+function writeSteps(steps: readonly Omit<StepStats, 'ms'>[]): void {
+  for (const s of steps) {
+    const drops = Object.entries(s.drops).map(([code, n]) => `${code} ${n}`);
+    const created = s.created > 0 ? `, ${s.created} created` : '';
+    process.stderr.write(
+      `  ${String(s.step).padStart(2)} ${s.fid.padEnd(24)} ${s.in} in, ${s.out} out, ${s.rejected} rejected, ${s.dropped} dropped${drops.length > 0 ? ` (${drops.join(', ')})` : ''}${created}\n`,
+    );
+  }
+}
+
+/** `run <id>: <status> (job J, trigger t[, after P][, N shards])[: reason]`. */
+function runLine(run: RunRecord): string {
+  const after = run.parentRunId === undefined ? '' : `, after ${run.parentRunId}`;
+  const reason = run.reason === undefined ? '' : `: ${run.reason}`;
+  const shards = run.batches.roots > 1 ? `, ${run.batches.roots} shards` : '';
+  return `  run ${run.id}: ${run.status} (job ${run.jobId ?? '-'}, trigger ${run.trigger}${after}${shards})${reason}`;
+}
+
+/**
+ * `kisflow run --job`: one fire of the job through job control in-process (run-job.ts). Each run
+ * it leads to prints its summary as it ends, its output rows go to --output; the fire's run id is
+ * the last line of stdout, and the exit code is its run's (after its retries).
+ */
+async function runJobCommand(
+  project: ProjectConfig,
+  jobId: string,
+  flowId: string | undefined,
+  opts: RunOptions,
+): Promise<void> {
+  const job = findJob(project, jobId);
+  if (flowId !== undefined && flowId !== job.flowId) {
+    throw new UsageError(
+      'BAD_OPTION',
+      `Job '${jobId}' runs flow '${job.flowId}', not '${flowId}': leave the flow id out, or give '${job.flowId}'.`,
+      { jobId, flowId, jobFlow: job.flowId },
+    );
+  }
+  const flowIds = jobFlows(project, job);
+  for (const id of flowIds) {
+    const plan = FlowPlan.build(project, id);
+    if (!plan.flow.enabled) {
+      throw new UsageError(
+        'FLOW_DISABLED',
+        `Flow '${id}' (run by job '${jobId}'${id === job.flowId ? '' : ' or one of its child jobs'}) has status: 0, so its runs would never end. Set status: 1 to run it.`,
+        { flowId: id, jobId },
+      );
+    }
+  }
+  const params = parseParams(opts.param);
+  const registry = await loadFunctions(project, { flowIds });
+  reportStrayErrors();
+  const stores = await openLocalStore(opts.store, {
+    fresh: opts.fresh === true,
+    onWait: (message) => process.stderr.write(`${message}\n`),
+  });
+  const out = await openJsonLinesWriter(opts.output);
+  let report: Awaited<ReturnType<typeof runJob>>;
+  try {
+    report = await runJob(
+      project,
+      job,
+      registry,
+      { store: stores.connectors, state: stores.state, metrics: new MemoryMetrics(), log: silentLog },
+      {
+        params,
+        onRun: async (run, result) => {
+          if (result === undefined) {
+            process.stderr.write(
+              `${run.flowId}: run ended while a function still ran on a batch; that work is left behind\n`,
+            );
+            process.stderr.write(`${runLine(run)}\n`);
+            writeSteps(
+              run.steps.map((s) => ({ ...s, step: s.index, fid: s.fid ?? '', created: 0, drops: {} })),
+            );
+            return;
+          }
+          // Kept before the rows are written: output printed is output whose saves are stored.
+          await stores.save();
+          const unwritable: RejectedRow[] = [];
+          for (const row of result.output) {
+            const problem = await out.write(row);
+            if (problem) unwritable.push({ flowId: run.flowId, step: -1, fid: '(output)', ...problem, row });
+          }
+          const rejected = [...result.rejected, ...unwritable];
+          for (const r of rejected) process.stderr.write(`rejected ${stringifyForReport(r)}\n`);
+          writeSummary(
+            run.flowId,
+            result.stats,
+            { input: 0, unwritable: unwritable.length, rejected: rejected.length },
+            runLine(run),
+          );
+        },
+        onAlert: (alert) => process.stderr.write(`ALERT ${alert.runId} ${alert.rule}: ${alert.message}\n`),
+        onWait: (message, ms) => {
+          if (message.kind === 'retry') {
+            process.stderr.write(
+              `retry ${message.run} of run ${message.parent} in ${(ms / 1000).toFixed(1)} s\n`,
+            );
+          }
+        },
+      },
+    );
+    await stores.save();
+  } finally {
+    await stores.release();
+  }
+  await out.close();
+  const { final } = report;
+  if (final.id !== report.runId) {
+    process.stderr.write(
+      `job ${jobId}: run ${report.runId} ended ${final.status} after its retries (${final.id})\n`,
+    );
+  }
+  process.stdout.write(`${report.runId}\n`);
+  process.exitCode = exitCodeOf(final.status);
+  // A timed-out run's function may still run (a timer, a socket): the fire is over, and must not hang on it.
+  if (report.abandoned) process.exit();
+}
+
 export function register(program: Command): void {
   program
     .command('run')
     .description(
       'run a flow in-process on memory adapters: output rows as JSON Lines on stdout, rejected rows and a summary on stderr',
     )
-    .argument('<flow_id>', 'the flow to run')
+    .argument('[flow_id]', "the flow to run (with --job: the job's, may be left out)")
     .option('-d, --dir <dir>', 'flows directory', 'flows')
     .option('-i, --input <file>', 'input rows as JSON Lines, - for stdin', '-')
     .option('-o, --output <file>', 'where output rows go, - for stdout', '-')
@@ -68,7 +226,43 @@ export function register(program: Command): void {
     .option('--fresh', 'start from an empty store')
     .option('--batch-rows <n>', 'rows per batch through the steps', '1000')
     .option('--strict', 'exit 1 when any row was rejected or dropped')
-    .action(async (flowId: string, opts: RunOptions) => {
+    .option(
+      '--job <job>',
+      'run one fire of a job instead of input rows: its shards, timeout, retries (after their interval), child jobs and alerts (on stderr); the run id is the last line of stdout',
+    )
+    .option(
+      '-p, --param <k=v>',
+      'with --job: a param of the fire (repeatable); overrides the job params',
+      collect,
+      [],
+    )
+    .addHelpText('after', JOB_EXIT_CODES)
+    .action(async (flowId: string | undefined, opts: RunOptions, command: Command) => {
+      if (opts.job !== undefined) {
+        if (
+          command.getOptionValueSource('input') === 'cli' ||
+          command.getOptionValueSource('batchRows') === 'cli'
+        ) {
+          throw new UsageError(
+            'BAD_OPTION',
+            '--job runs the rows the job fires with (its `rows`, or one { job_id, scheduled_at } per shard): --input and --batch-rows do not apply.',
+          );
+        }
+        await runJobCommand(await loadProject(opts.dir), opts.job, flowId, opts);
+        return;
+      }
+      if (opts.param.length > 0) {
+        throw new UsageError(
+          'BAD_OPTION',
+          '--param is for --job: a flow run takes its input rows (--input).',
+        );
+      }
+      if (flowId === undefined) {
+        throw new UsageError(
+          'MISSING_ARGUMENT',
+          'kisflow run needs a flow id (or --job <job>): kisflow run <flow_id> --input rows.jsonl',
+        );
+      }
       const batchRows = Number(opts.batchRows);
       if (!Number.isInteger(batchRows) || batchRows < 1) {
         throw new UsageError(
@@ -130,26 +324,16 @@ export function register(program: Command): void {
       ];
       for (const r of rejected) process.stderr.write(`rejected ${stringifyForReport(r)}\n`);
 
-      const { stats } = result;
-      const seconds = Math.max(stats.ms, 0.001) / 1000;
-      const rate = Math.round(stats.rowsIn / seconds).toLocaleString('en-US');
-      process.stderr.write(
-        `${flowId}: ${stats.rowsIn + malformed.length} rows in, ${stats.rowsOut - unwritable.length} out, ${rejected.length} rejected, ${stats.dropped} dropped in ${stats.ms.toFixed(1)} ms (${rate} rows/s)\n`,
-      );
       const run = await ledger.get(runId);
-      process.stderr.write(
-        `  run ${runId}: ${plan.flow.enabled ? (run?.status ?? 'unknown') : 'not run (flow disabled)'}\n`,
+      writeSummary(
+        flowId,
+        result.stats,
+        { input: malformed.length, unwritable: unwritable.length, rejected: rejected.length },
+        `  run ${runId}: ${plan.flow.enabled ? (run?.status ?? 'unknown') : 'not run (flow disabled)'}`,
       );
-      for (const s of stats.steps) {
-        const drops = Object.entries(s.drops).map(([code, n]) => `${code} ${n}`);
-        const created = s.created > 0 ? `, ${s.created} created` : '';
+      if (opts.strict === true && (rejected.length > 0 || result.stats.dropped > 0)) {
         process.stderr.write(
-          `  ${String(s.step).padStart(2)} ${s.fid.padEnd(24)} ${s.in} in, ${s.out} out, ${s.rejected} rejected, ${s.dropped} dropped${drops.length > 0 ? ` (${drops.join(', ')})` : ''}${created}\n`,
-        );
-      }
-      if (opts.strict === true && (rejected.length > 0 || stats.dropped > 0)) {
-        process.stderr.write(
-          `kisflow run --strict: ${rejected.length} row(s) rejected, ${stats.dropped} dropped\n`,
+          `kisflow run --strict: ${rejected.length} row(s) rejected, ${result.stats.dropped} dropped\n`,
         );
         process.exitCode = 1;
       }

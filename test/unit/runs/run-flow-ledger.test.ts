@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defineFunction } from '../../../kisflow/engine/function.ts';
-import { rootBatches } from '../../../kisflow/engine/run-flow.ts';
+import { rootBatches, runBatches } from '../../../kisflow/engine/run-flow.ts';
 import { StepError } from '../../../kisflow/errors.ts';
 import { MemoryRunLedger } from '../../../kisflow/runs/memory-run-ledger.ts';
 import { engine, rowsOf } from '../engine/project.ts';
@@ -69,4 +69,64 @@ describe('runFlow with a run ledger', () => {
     expect(run?.batches).toEqual({ roots: 2, spawned: 0, done: 2, deadLettered: 0 });
     expect(run?.steps[0]).toMatchObject({ in: 20, out: 19, rejected: 1 });
   });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('runBatches runs tick batches as made (own ids and meta), and drops those of a run that timed out', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    let ledger = new MemoryRunLedger();
+    const seen: unknown[] = [];
+    const e = engine(
+      { funcs: [{ fid: 'a' }, { fid: 'b' }], flows: [{ flowId: 'f', steps: ['a', 'b'] }] },
+      {
+        a: defineFunction(async (rows, ctx) => {
+          seen.push(ctx.meta.shard);
+          // The run times out while its first batch is in the function, past delivery's status cache.
+          vi.setSystemTime(Date.now() + 2000);
+          await ledger.sweep();
+          for (const r of rows) ctx.commit(r);
+        }),
+        b: pass,
+      },
+    );
+    const ticks = [0, 1].map((index) => ({
+      flowId: 'f',
+      step: 0,
+      runId: 'r',
+      batchId: `r-shard-${index}`,
+      rows: [{ id: index }],
+      meta: { shard: { index, total: 2 } },
+    }));
+    const plain = await runBatches(e.plan('f'), ticks, e.registry, e.deps, {
+      ledger: await started(new MemoryRunLedger()),
+    });
+    expect(plain.output).toEqual([{ id: 0 }, { id: 1 }]);
+    expect(seen).toEqual([
+      { index: 0, total: 2 },
+      { index: 1, total: 2 },
+    ]);
+
+    ledger = await started(new MemoryRunLedger(), 1000);
+    const ended = await runBatches(e.plan('f'), ticks, e.registry, e.deps, { ledger });
+    expect(await ledger.status('r')).toBe('timed_out');
+    expect(ended.output).toEqual([]);
+    // Shard 0 was in step a when the run ended: its next batch is dropped in step b; shard 1 in a.
+    expect(ended.stats.steps.map((s) => [s.in, s.out, s.dropped, s.drops])).toEqual([
+      [2, 1, 1, { RUN_TIMED_OUT: 1 }],
+      [1, 0, 1, { RUN_TIMED_OUT: 1 }],
+    ]);
+  });
 });
+
+async function started(ledger: MemoryRunLedger, timeoutMs?: number): Promise<MemoryRunLedger> {
+  await ledger.start({
+    runId: 'r',
+    flowId: 'f',
+    trigger: 'manual',
+    roots: 2,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  });
+  return ledger;
+}
