@@ -108,6 +108,12 @@ export interface DynamoRunLedgerOptions {
   readonly retentionSeconds?: number;
   /** Epoch milliseconds. @default Date.now */
   readonly now?: () => number;
+  /**
+   * How long completions wait to be written together (group commit). 0: those of one turn of the
+   * event loop (the parallel records of one invocation). More gathers several invocations' where
+   * they overlap in one process (`kisflow dev`'s pollers), each waiting up to that long. @default 0
+   */
+  readonly groupCommitMs?: number;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -238,12 +244,14 @@ export class DynamoRunLedger implements RunLedger {
     }
   >();
   #flushing = false;
+  readonly #groupCommitMs: number;
 
   constructor(options: DynamoRunLedgerOptions) {
     this.#db = options.dynamodb;
     this.#table = options.tableName;
     this.#retention = options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS;
     this.#now = options.now ?? Date.now;
+    this.#groupCommitMs = options.groupCommitMs ?? 0;
   }
 
   #ttl(retentionSeconds?: number): number {
@@ -408,7 +416,8 @@ export class DynamoRunLedger implements RunLedger {
       this.#pending.get(batches[batches.length - 1]?.runId as string)?.waiters.push({ resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
-        setImmediate(() => void this.#flush());
+        if (this.#groupCommitMs > 0) setTimeout(() => void this.#flush(), this.#groupCommitMs);
+        else setImmediate(() => void this.#flush());
       }
     });
   }

@@ -8,7 +8,7 @@ import {
   rejectionReason,
 } from '../wire/dead-letter-record.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
-import { checkMessageLimit, packBatch, rowBytes } from '../wire/pack.ts';
+import { checkMessageLimit, type PackResult, packBatch, rowBytes } from '../wire/pack.ts';
 import { DEAD_LETTER_ATTRIBUTE_ROOM } from './dead-letters.ts';
 import type { RetryPolicy } from './retry.ts';
 import { type OutgoingMessage, type SendStats, SqsBatchSender } from './sqs-batch-send.ts';
@@ -71,6 +71,8 @@ export class SqsTransport implements Transport {
   readonly #stats: TransportStats = { requests: 0, messages: 0, bytes: 0, deadLetters: 0 };
   readonly #options: SqsTransportOptions;
   readonly #maxMessageBytes: number;
+  /** Packed batches, by the batch object (see `#pack`). */
+  readonly #packed = new WeakMap<StepBatch, PackResult>();
   // One sender per transport: the sends of records processed in parallel share its requests.
   readonly #sender: SqsBatchSender;
 
@@ -93,11 +95,7 @@ export class SqsTransport implements Transport {
 
   async send(to: Destination, batch: StepBatch): Promise<void> {
     const queueUrl = this.#options.queueUrl(to);
-    const { messages, oversize } = packBatch(
-      batch,
-      this.#maxMessageBytes,
-      this.#options.orderingOf?.(batch.flowId),
-    );
+    const { messages, oversize } = this.#pack(batch);
     // Everything that can fail without I/O is settled before the first send, so a failure never
     // leaves half a batch sent for a reason a retry cannot fix.
     let deadLetters: { url: string; messages: OutgoingMessage[] } | undefined;
@@ -136,7 +134,20 @@ export class SqsTransport implements Transport {
 
   /** How many messages `send` makes of a batch (the run ledger counts them before they leave). */
   messageCount(batch: StepBatch): number {
-    return packBatch(batch, this.#maxMessageBytes, this.#options.orderingOf?.(batch.flowId)).messages.length;
+    return this.#pack(batch).messages.length;
+  }
+
+  /**
+   * Packs once per batch object: delivery counts a batch's messages, then sends the same object,
+   * and encoding the rows is most of what packing costs.
+   */
+  #pack(batch: StepBatch): PackResult {
+    let packed = this.#packed.get(batch);
+    if (packed === undefined) {
+      packed = packBatch(batch, this.#maxMessageBytes, this.#options.orderingOf?.(batch.flowId));
+      this.#packed.set(batch, packed);
+    }
+    return packed;
   }
 
   async reject(to: Destination, rows: readonly RejectedRow[], batch: StepBatch): Promise<void> {

@@ -37,6 +37,9 @@ import { runInGroupOrder } from './group-order.ts';
 import { powertoolsLog } from './powertools-log.ts';
 import { createRecordHandler } from './record-handler.ts';
 
+/** How long completions wait to be written together outside Lambda (see DynamoRunLedgerOptions). */
+const DEV_GROUP_COMMIT_MS = 10;
+
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 
 export interface StepHandlerOptions {
@@ -250,7 +253,13 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
       wiring.runsTable === undefined
         ? {}
         : {
-            ledger: new DynamoRunLedger({ dynamodb, tableName: wiring.runsTable }),
+            ledger: new DynamoRunLedger({
+              dynamodb,
+              tableName: wiring.runsTable,
+              // A Lambda container runs one invocation at a time: waiting would gather nothing and
+              // be billed. Under `kisflow dev` a step's pollers share this handler, so it pays.
+              groupCommitMs: process.env.AWS_LAMBDA_FUNCTION_NAME === undefined ? DEV_GROUP_COMMIT_MS : 0,
+            }),
             // The SQS transport packs the same way: the run counts the messages it will send.
             messagesOf: (batch) => transport.messageCount(batch),
             ...(wiring.controlQueue === undefined
