@@ -7,6 +7,7 @@ import type { DeadLetterReason } from '../wire/dead-letter-record.ts';
 import { decodeEnvelope } from '../wire/envelope.ts';
 import { MESSAGE_METRICS } from '../wire/metric-names.ts';
 import { retryDelaySeconds } from './backoff.ts';
+import type { StreamCounter } from './stream-counts.ts';
 
 /** What the per-record decision needs: the step, and the effects it may have on the world. */
 export interface RecordHandlerOptions {
@@ -29,6 +30,12 @@ export interface RecordHandlerOptions {
   readonly metrics: Metrics;
   readonly dimensions: MetricDimensions;
   readonly log: Log;
+  /**
+   * Counts a batch of a continuous source (stream-counts.ts) once delivered or dead-lettered:
+   * such a batch's run is none the ledger tracks, so the delivery records nothing for it.
+   * @default - not counted
+   */
+  readonly countStream?: StreamCounter;
 }
 
 /**
@@ -97,14 +104,26 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
         });
         return;
       }
-      await delivery.deliver(batch, await options.run(batch, timeoutMs));
+      const outcome = await options.run(batch, timeoutMs);
+      await delivery.deliver(batch, outcome);
+      // After the sends: a failed count retries the message, whose sends are then no-ops by batch id.
+      const { stats } = outcome;
+      await options.countStream?.(batch, {
+        in: stats.in,
+        out: stats.out,
+        rejected: stats.rejected,
+        dropped: stats.dropped,
+      });
     } catch (err) {
       const ids = batch === undefined ? {} : { runId: batch.runId, batchId: batch.batchId };
       const { code, message } = describe(err);
       if (!isRetryable(err) || receiveCount >= options.maxReceiveCount) {
         // A throw here leaves the message for SQS to redeliver. The ledger first: a redelivered
         // dead letter is then a no-op there, where a second DLQ entry could not be taken back.
-        if (batch !== undefined) await delivery.deadLettered(batch);
+        if (batch !== undefined) {
+          await delivery.deadLettered(batch);
+          await options.countStream?.(batch, { in: batch.rows.length, deadLettered: batch.rows.length });
+        }
         await options.deadLetter(record, {
           code,
           message,

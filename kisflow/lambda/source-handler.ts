@@ -30,6 +30,7 @@ import type { SourceEventKind, SourceRecord } from '../sources/source-record.ts'
 import { encodeEnvelope } from '../wire/envelope.ts';
 import { stepDimensions } from '../wire/metric-names.ts';
 import { parseWiring, type StepWiring, WIRING_ENV } from '../wire/step-wiring.ts';
+import { streamRunId } from '../wire/stream-run.ts';
 import { EmfMetrics } from './emf-metrics.ts';
 import { createStepHandler, type StepHandler, type StepHandlerOptions } from './step-handler.ts';
 
@@ -146,8 +147,8 @@ export function createSourceHandler(options: SourceHandlerOptions): SourceHandle
       flowId,
       step: 0,
       stepKey,
-      // Continuous sources are not one run each: their batches are accounted per hour of arrival.
-      runId: `${kind}@${new Date().toISOString().slice(0, 13)}`,
+      // Continuous sources are not one run each: their batches are counted per minute of arrival.
+      runId: streamRunId(kind, record.arrivedAt ?? Date.now()),
       batchId,
       rows: record.rows ?? [],
       meta: record.meta,
