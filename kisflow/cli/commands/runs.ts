@@ -5,6 +5,9 @@ import { type AwsClients, createAwsClients, destroyAwsClients } from '../../aws/
 import { announceRunEnded } from '../../aws/control-queue.ts';
 import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
 import { queryRunLogs, stepLogGroups } from '../../aws/run-log-query.ts';
+import { mappedSourceKind } from '../../config/flow-source.ts';
+import { loadProject } from '../../config/index.ts';
+import type { FlowSpec } from '../../config/model.ts';
 import { resourceNames } from '../../config/names.ts';
 import { KisFlowError, UsageError } from '../../errors.ts';
 import { followRunLog, readRunLog, runLogDir } from '../../local/run-log.ts';
@@ -18,9 +21,11 @@ import {
 import { repairsOf } from '../../runs/retry-run.ts';
 import { RUN_STATUSES, type RunLedger, type RunRecord, type RunStatus } from '../../runs/run-ledger.ts';
 import { type DayStats, runStats } from '../../runs/run-stats.ts';
+import { lagText, type StreamStats, streamStats, streamWindow } from '../../runs/stream-stats.ts';
 import { openDeployment } from '../deployment-options.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { retryRunDeadLetters } from '../redrive-flow.ts';
+import { type LagOf, sourceLagReader } from '../source-lag.ts';
 import { formatTable } from './dlq.ts';
 
 /**
@@ -241,21 +246,64 @@ export function runDetail(
 export interface RunsStats {
   readonly days: DayStats[];
   readonly flows: FlowCost[];
+  /** The stream-fed flows' throughput and lag (their batches are no runs: stream buckets). */
+  readonly streams: StreamStats[];
 }
+
+/** Minutes `runs stats` measures a stream's throughput over. */
+export const STREAM_WINDOW_MINUTES = 15;
 
 export async function runsStats(
   ledger: RunLedger,
-  options: { jobId?: string; days: number; now: number; region?: string },
+  options: {
+    jobId?: string;
+    days: number;
+    now: number;
+    region?: string;
+    /** Flows whose stream source to report (the others are left out). @default - none */
+    flows?: readonly FlowSpec[];
+    /** @default - no lag known */
+    lagOf?: LagOf;
+  },
 ): Promise<RunsStats> {
   const DAY = 86_400_000;
   const since = Math.floor(options.now / DAY) * DAY - (options.days - 1) * DAY;
-  const runs = await ledger.list({
-    since,
-    until: options.now + 1,
-    limit: 100_000,
-    ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
+  const [runs, streams] = await Promise.all([
+    ledger.list({
+      since,
+      until: options.now + 1,
+      limit: 100_000,
+      ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
+    }),
+    streamsStats(ledger, options.flows ?? [], options.now, options.lagOf),
+  ]);
+  return {
+    days: runStats(runs, since, options.now + 1),
+    flows: costPerMillionRows(runs, options.region),
+    streams,
+  };
+}
+
+async function streamsStats(
+  ledger: RunLedger,
+  flows: readonly FlowSpec[],
+  now: number,
+  lagOf: LagOf = async () => null,
+): Promise<StreamStats[]> {
+  const window = streamWindow(now, STREAM_WINDOW_MINUTES);
+  const fed = flows.flatMap((flow) => {
+    const kind = mappedSourceKind(flow.source);
+    return kind === undefined ? [] : [{ flow, source: kind === 'dynamodbStream' ? 'dynamodb_stream' : kind }];
   });
-  return { days: runStats(runs, since, options.now + 1), flows: costPerMillionRows(runs, options.region) };
+  return Promise.all(
+    fed.map(async ({ flow, source }) => {
+      const [buckets, lag] = await Promise.all([
+        ledger.streamBuckets({ flowId: flow.flowId, granularity: 'minute', ...window }),
+        lagOf(flow),
+      ]);
+      return streamStats(flow.flowId, source, buckets, STREAM_WINDOW_MINUTES, lag);
+    }),
+  );
 }
 
 export function statsTable(stats: RunsStats): string {
@@ -273,7 +321,20 @@ export function statsTable(stats: RunsStats): string {
       ms(d.p95Ms),
     ]),
   );
-  if (stats.flows.length === 0) return days;
+  const streams =
+    stats.streams.length === 0
+      ? ''
+      : `\n${formatTable(
+          ['FLOW', 'SOURCE', `ROWS/MIN (${STREAM_WINDOW_MINUTES}m)`, 'LAG', 'STEPS IN/OUT/REJECTED'],
+          stats.streams.map((s) => [
+            s.flowId,
+            s.source,
+            String(s.rowsPerMinute),
+            lagText(s.lag),
+            s.steps.map((t) => `${t.step}:${t.in}/${t.out}/${t.rejected}`).join(' ') || '-',
+          ]),
+        )}`;
+  if (stats.flows.length === 0) return `${days}${streams}`;
   const flows = formatTable(
     ['FLOW', 'RUNS', 'ROWS', 'COST', 'PER MILLION ROWS'],
     stats.flows.map((f) => [
@@ -284,7 +345,7 @@ export function statsTable(stats: RunsStats): string {
       f.usdPerMillionRows === null ? '-' : usd(f.usdPerMillionRows),
     ]),
   );
-  return `${days}\n${flows}`;
+  return `${days}\n${flows}${streams}`;
 }
 
 /**
@@ -501,16 +562,31 @@ export function register(program: Command): void {
     });
 
   ledgerOptions(runs.command('stats'))
-    .description('runs, success ratio and p50/p95 duration per day; cost per million rows per flow')
+    .description(
+      'runs, success ratio and p50/p95 duration per day; cost per million rows per flow; stream-fed flows: rows/min and lag',
+    )
     .option('--job <job_id>', 'only this job')
     .option('--days <n>', 'this many days, today included', '7')
+    .option('--dir <path>', 'flows directory: its stream-fed flows get throughput and lag', 'flows')
     .option('--json', 'as one JSON object')
-    .action(async (opts: LedgerOptions & { job?: string; days: string; json?: boolean }) => {
+    .action(async (opts: LedgerOptions & { job?: string; days: string; dir: string; json?: boolean }) => {
       const days = positive(opts.days, '--days');
+      // Without the project there is no knowing which flows a stream feeds: no stream section.
+      const flows = existsSync(opts.dir)
+        ? [...(await loadProject(opts.dir)).flows.values()].filter((f) => f.enabled)
+        : [];
+      const lagOf = sourceLagReader(
+        resolveEndpoints({
+          root: process.cwd(),
+          ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+        }),
+      );
       const stats = await withLedger(opts, (ledger) =>
         runsStats(ledger, {
           days,
           now: Date.now(),
+          flows,
+          lagOf,
           ...(opts.job === undefined ? {} : { jobId: opts.job }),
           ...(opts.region === undefined ? {} : { region: opts.region }),
         }),

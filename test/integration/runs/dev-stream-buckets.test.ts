@@ -11,6 +11,9 @@ import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../../kisflow/aws/clients.ts';
+import { runsStats, STREAM_WINDOW_MINUTES, statsTable } from '../../../kisflow/cli/commands/runs.ts';
+import { resolveEndpoints } from '../../../kisflow/cli/endpoints.ts';
+import { sourceLagReader } from '../../../kisflow/cli/source-lag.ts';
 import { loadProject } from '../../../kisflow/config/index.ts';
 import type { FlowSpec, ProjectConfig } from '../../../kisflow/config/model.ts';
 import { type DevStack, startDevStack } from '../../../kisflow/local/dev-stack.ts';
@@ -33,7 +36,13 @@ beforeAll(async () => {
       kinesis: { streamArn: STREAM_ARN, startingPosition: 'trim_horizon', batchSize: 5, maxRetries: 3 },
     },
   };
-  project = { ...base, flows: new Map([['flaky', fed]]), jobs: new Map() };
+  project = {
+    ...base,
+    // Served on a free port: `runs stats` reads the iterator age there (through .kisflow/dev.json).
+    global: { ...base.global, prometheusEnable: true, prometheusServe: '127.0.0.1:0' },
+    flows: new Map([['flaky', fed]]),
+    jobs: new Map(),
+  };
 });
 
 afterAll(() => {
@@ -134,6 +143,28 @@ describe('stream buckets under kisflow dev', () => {
       await counted(stack, 8);
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await perStep(stack)).toEqual({ 0: [8, 8, 8], 1: [8, 8, 8] });
+
+      // `kisflow runs stats`: the flow's throughput from the buckets, its lag from dev's /metrics.
+      const stats = await runsStats(stack.ledger, {
+        days: 1,
+        now: Date.now(),
+        flows: [project.flows.get('flaky') as FlowSpec],
+        lagOf: sourceLagReader(resolveEndpoints({ root })),
+      });
+      expect(stats.streams).toEqual([
+        {
+          flowId: 'flaky',
+          source: 'kinesis',
+          windowMinutes: STREAM_WINDOW_MINUTES,
+          rowsPerMinute: Math.round((8 / STREAM_WINDOW_MINUTES) * 100) / 100,
+          steps: [
+            { step: 0, batches: 8, in: 8, out: 8, rejected: 0, deadLettered: 0 },
+            { step: 1, batches: 8, in: 8, out: 8, rejected: 0, deadLettered: 0 },
+          ],
+          lag: { metric: 'iterator_age_ms', value: expect.any(Number), from: 'dev' },
+        },
+      ]);
+      expect(statsTable(stats)).toMatch(/flaky\s+kinesis\s+0\.53\s+\d+(ms|\.\ds)\s+0:8\/8\/0 1:8\/8\/0/);
     } finally {
       kinesis.destroy();
       sqs.destroy();
