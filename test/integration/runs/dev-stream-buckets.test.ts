@@ -16,6 +16,8 @@ import { resolveEndpoints } from '../../../kisflow/cli/endpoints.ts';
 import { sourceLagReader } from '../../../kisflow/cli/source-lag.ts';
 import { loadProject } from '../../../kisflow/config/index.ts';
 import type { FlowSpec, ProjectConfig } from '../../../kisflow/config/model.ts';
+import type { ConsoleContext } from '../../../kisflow/console/console-context.ts';
+import { overview } from '../../../kisflow/console/views/overview.ts';
 import { type DevStack, startDevStack } from '../../../kisflow/local/dev-stack.ts';
 import { createKinesisClient } from '../../../kisflow/local/kinesis-client.ts';
 import type { StreamBucket } from '../../../kisflow/runs/run-ledger.ts';
@@ -164,6 +166,17 @@ describe('stream buckets under kisflow dev', () => {
           lag: { metric: 'iterator_age_ms', value: expect.any(Number), from: 'dev' },
         },
       ]);
+      // The console's Overview shows the same, from the same lookup of the deployment.
+      const context = {
+        ledger: stack.ledger,
+        endpoints: resolveEndpoints({ root }),
+        project: async () => project,
+        depths: async () => [],
+        now: () => Date.now(),
+      } as unknown as ConsoleContext;
+      expect((await overview(context, 1)).streams).toEqual(
+        stats.streams.map((s) => ({ ...s, lag: expect.anything() })),
+      );
       expect(statsTable(stats)).toMatch(/flaky\s+kinesis\s+0\.53\s+\d+(ms|\.\ds)\s+0:8\/8\/0 1:8\/8\/0/);
     } finally {
       kinesis.destroy();
