@@ -12,13 +12,16 @@ const SCRAPE_TIMEOUT_MS = 2_000;
 /**
  * Where the lag of the deployment the endpoints name is read: under `kisflow dev`, the local
  * Kinesis poller's iterator age at the dev stack's Prometheus endpoint (read once per reader:
- * one scrape serves every flow). Anywhere else, or with no endpoint served, null.
+ * one scrape serves every flow); on AWS, `cloud` (Lambda's `IteratorAge`/`OffsetLag` of the flow's
+ * first step: `cloudWatchLag` in aws/source-lag-metric.ts). Otherwise (another endpoint, dev
+ * without Prometheus, no `cloud`) null.
  *
  * @example
  * const lagOf = sourceLagReader(resolveEndpoints({ root: process.cwd() }));
  * await lagOf(flow); // { metric: 'iterator_age_ms', value: 120, from: 'dev' }
  */
-export function sourceLagReader(found: ResolvedEndpoints): LagOf {
+export function sourceLagReader(found: ResolvedEndpoints, cloud?: LagOf): LagOf {
+  if (found.source === 'aws' && cloud !== undefined) return cloud;
   if (found.source !== 'dev' || found.metricsUrl === undefined) return async () => null;
   const url = found.metricsUrl;
   let scraped: Promise<Map<string, number>> | undefined;
