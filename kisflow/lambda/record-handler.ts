@@ -32,7 +32,8 @@ export interface RecordHandlerOptions {
   readonly log: Log;
   /**
    * Counts a batch of a continuous source (stream-counts.ts) once delivered or dead-lettered:
-   * such a batch's run is none the ledger tracks, so the delivery records nothing for it.
+   * such a batch's run is none the ledger tracks, so the delivery records nothing for it. A
+   * redelivery counts once (by batch id); a count that fails is logged, not retried.
    * @default - not counted
    */
   readonly countStream?: StreamCounter;
@@ -87,6 +88,23 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
     );
   };
 
+  /**
+   * A count that fails is logged, never retried: the rows were sent on, and a stream must not stall
+   * on its own monitoring (a throttled runs table, a minute's bucket item at DynamoDB's 400 KB).
+   */
+  const countStream = async (batch: StepBatch, counters: Parameters<StreamCounter>[1]): Promise<void> => {
+    if (options.countStream === undefined) return;
+    try {
+      await options.countStream(batch, counters);
+    } catch (error) {
+      log.warn('stream batch not counted', {
+        runId: batch.runId,
+        batchId: batch.batchId,
+        ...describe(error),
+      });
+    }
+  };
+
   return async (record, timeoutMs) => {
     metrics.count(MESSAGE_METRICS.received, 1, dims);
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
@@ -106,9 +124,8 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
       }
       const outcome = await options.run(batch, timeoutMs);
       await delivery.deliver(batch, outcome);
-      // After the sends: a failed count retries the message, whose sends are then no-ops by batch id.
       const { stats } = outcome;
-      await options.countStream?.(batch, {
+      await countStream(batch, {
         in: stats.in,
         out: stats.out,
         rejected: stats.rejected,
@@ -122,7 +139,7 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
         // dead letter is then a no-op there, where a second DLQ entry could not be taken back.
         if (batch !== undefined) {
           await delivery.deadLettered(batch);
-          await options.countStream?.(batch, { in: batch.rows.length, deadLettered: batch.rows.length });
+          await countStream(batch, { in: batch.rows.length, deadLettered: batch.rows.length });
         }
         await options.deadLetter(record, {
           code,

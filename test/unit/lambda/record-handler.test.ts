@@ -295,4 +295,15 @@ describe('record handler', () => {
     });
     expect(bucket).toMatchObject({ step: 1, batches: 1, in: 2, deadLettered: 2, out: 0 });
   });
+
+  it('a stream count that fails is logged, and the batch is done all the same (a stream never stalls on it)', async () => {
+    const t = setup(undefined, {
+      countStream: () => Promise.reject(new Error('ItemCollectionSizeLimitExceeded')),
+    });
+    const stream = batchFor({ runId: streamRunId('kinesis', Date.parse('2026-12-03T12:14:31Z')) });
+    await t.handle(sqsRecord(encodeEnvelope(stream)));
+    expect(t.transport.take()).toMatchObject({ step: 2, rows: [{ id: 1 }] });
+    expect(t.deadLetters).toEqual([]);
+    expect(t.warnings).toEqual(['stream batch not counted']);
+  });
 });
