@@ -4,7 +4,7 @@
  * restart that reads the stream again from the start (its checkpoints lost) redelivers every
  * record: the flow runs them again, the buckets do not count them twice.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
@@ -22,6 +22,7 @@ import { type DevStack, startDevStack } from '../../../kisflow/local/dev-stack.t
 import { createKinesisClient } from '../../../kisflow/local/kinesis-client.ts';
 import type { StreamBucket } from '../../../kisflow/runs/run-ledger.ts';
 import { decodeEnvelope } from '../../../kisflow/wire/envelope.ts';
+import { kisflow } from '../dev/dev-process.ts';
 import { FIXTURE_ROOT } from '../runtime/harness.ts';
 
 const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/dev-counted';
@@ -177,6 +178,22 @@ describe('stream buckets under kisflow dev', () => {
       expect((await overview(context, 1)).streams).toEqual(
         stats.streams.map((s) => ({ ...s, lag: expect.anything() })),
       );
+      // The command itself, as a script runs it: the flows from --dir, the stack from .kisflow/dev.json.
+      cpSync(join(FIXTURE_ROOT, 'functions'), join(root, 'functions'), { recursive: true });
+      mkdirSync(join(root, 'flows'));
+      writeFileSync(
+        join(root, 'flows', 'runtime.yml'),
+        readFileSync(join(FIXTURE_ROOT, 'flows', 'runtime.yml'), 'utf8').replace(
+          'flow_id: flaky\n',
+          `flow_id: flaky\nsource:\n  kinesis: { stream_arn: "${STREAM_ARN}", starting_position: trim_horizon }\n`,
+        ),
+      );
+      const cli = await kisflow(root, ['runs', 'stats', '--days', '1', '--json']);
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(cli.stderr).not.toMatch(/lag of flow/);
+      expect(JSON.parse(cli.stdout).streams).toEqual([
+        expect.objectContaining({ flowId: 'flaky', steps: stats.streams[0]?.steps, lag: expect.anything() }),
+      ]);
       expect(statsTable(stats)).toMatch(/flaky\s+kinesis\s+0\.53\s+\d+(ms|\.\ds)\s+0:8\/8\/0 1:8\/8\/0/);
     } finally {
       kinesis.destroy();
