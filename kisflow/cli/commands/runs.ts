@@ -582,7 +582,15 @@ export function register(program: Command): void {
       const days = positive(opts.days, '--days');
       // Without the project there is no knowing which flows a stream feeds: no stream section.
       const flows = existsSync(opts.dir)
-        ? [...(await loadProject(opts.dir)).flows.values()].filter((f) => f.enabled)
+        ? await loadProject(opts.dir).then(
+            (project) => [...project.flows.values()].filter((f) => f.enabled),
+            (error: unknown) => {
+              process.stderr.write(
+                `warning: the flows in ${opts.dir} do not load (${error instanceof KisFlowError ? error.code : String(error)}; \`kisflow validate\` says why): no stream figures\n`,
+              );
+              return [];
+            },
+          )
         : [];
       const found = resolveEndpoints({
         root: process.cwd(),
