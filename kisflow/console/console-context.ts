@@ -1,6 +1,6 @@
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
 import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
-import { type EndpointSource, resolveEndpoints } from '../cli/endpoints.ts';
+import { type EndpointSource, type ResolvedEndpoints, resolveEndpoints } from '../cli/endpoints.ts';
 import type { TriggerTarget } from '../cli/trigger-job.ts';
 import { type ConfigIssue, validateProject } from '../config/index.ts';
 import type { ProjectConfig } from '../config/model.ts';
@@ -33,6 +33,8 @@ export interface ConsoleContext {
   readonly target: ConsoleTarget;
   readonly trigger: TriggerTarget;
   readonly source: EndpointSource;
+  /** What the deployment lookup found (a dev stack's Prometheus endpoint: the sources' lag). */
+  readonly endpoints?: ResolvedEndpoints;
   readonly prefix: string;
   readonly clients: AwsClients;
   readonly ledger: RunLedger;
@@ -127,6 +129,7 @@ export function openConsoleContext(target: ConsoleTarget): ConsoleContext {
       prefix,
     },
     source: found.source,
+    endpoints: found,
     prefix,
     clients,
     ledger,

@@ -7,6 +7,7 @@ import type { DeadLetterReason } from '../wire/dead-letter-record.ts';
 import { decodeEnvelope } from '../wire/envelope.ts';
 import { MESSAGE_METRICS } from '../wire/metric-names.ts';
 import { retryDelaySeconds } from './backoff.ts';
+import type { StreamCounter } from './stream-counts.ts';
 
 /** What the per-record decision needs: the step, and the effects it may have on the world. */
 export interface RecordHandlerOptions {
@@ -29,6 +30,13 @@ export interface RecordHandlerOptions {
   readonly metrics: Metrics;
   readonly dimensions: MetricDimensions;
   readonly log: Log;
+  /**
+   * Counts a batch of a continuous source (stream-counts.ts) once delivered or dead-lettered:
+   * such a batch's run is none the ledger tracks, so the delivery records nothing for it. A
+   * redelivery counts once (by batch id); a count that fails is logged, not retried.
+   * @default - not counted
+   */
+  readonly countStream?: StreamCounter;
 }
 
 /**
@@ -85,6 +93,23 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
     );
   };
 
+  /**
+   * A count that fails is logged, never retried: the rows were sent on, and a stream must not stall
+   * on its own monitoring (a throttled runs table, a minute's bucket item at DynamoDB's 400 KB).
+   */
+  const countStream = async (batch: StepBatch, counters: Parameters<StreamCounter>[1]): Promise<void> => {
+    if (options.countStream === undefined) return;
+    try {
+      await options.countStream(batch, counters);
+    } catch (error) {
+      log.warn('stream batch not counted', {
+        runId: batch.runId,
+        batchId: batch.batchId,
+        ...describe(error),
+      });
+    }
+  };
+
   return async (record, timeoutMs, usage) => {
     metrics.count(MESSAGE_METRICS.received, 1, dims);
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
@@ -104,13 +129,23 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
       }
       const outcome = await options.run(batch, timeoutMs);
       await delivery.deliver(batch, outcome, usage?.());
+      const { stats } = outcome;
+      await countStream(batch, {
+        in: stats.in,
+        out: stats.out,
+        rejected: stats.rejected,
+        dropped: stats.dropped,
+      });
     } catch (err) {
       const ids = batch === undefined ? {} : { runId: batch.runId, batchId: batch.batchId };
       const { code, message } = describe(err);
       if (!isRetryable(err) || receiveCount >= options.maxReceiveCount) {
         // A throw here leaves the message for SQS to redeliver. The ledger first: a redelivered
         // dead letter is then a no-op there, where a second DLQ entry could not be taken back.
-        if (batch !== undefined) await delivery.deadLettered(batch, usage?.());
+        if (batch !== undefined) {
+          await delivery.deadLettered(batch, usage?.());
+          await countStream(batch, { in: batch.rows.length, deadLettered: batch.rows.length });
+        }
         await options.deadLetter(record, {
           code,
           message,

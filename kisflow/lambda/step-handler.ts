@@ -36,6 +36,7 @@ import { EmfMetrics } from './emf-metrics.ts';
 import { runInGroupOrder } from './group-order.ts';
 import { powertoolsLog } from './powertools-log.ts';
 import { createRecordHandler } from './record-handler.ts';
+import { streamCounter } from './stream-counts.ts';
 
 /** How long completions wait to be written together outside Lambda (see DynamoRunLedgerOptions). */
 const DEV_GROUP_COMMIT_MS = 10;
@@ -279,6 +280,9 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     metrics,
     dimensions: dims,
     log: powertoolsLog(logger),
+    ...(wiring.runsTable === undefined
+      ? {}
+      : { countStream: streamCounter(new DynamoRunLedger({ dynamodb, tableName: wiring.runsTable })) }),
   });
 
   // Records run in parallel (their sends share SendMessageBatch requests in the transport), those

@@ -19,6 +19,8 @@ export interface DevEndpoints {
   readonly pid: number;
   /** The run ledger's table (`kisflow runs`/`jobs` use it with no flags). */
   readonly runsTable?: string;
+  /** The Prometheus endpoint, when served: `kisflow runs stats` reads the Kinesis iterator ages there. */
+  readonly metricsUrl?: string;
 }
 
 /** `<root>/.kisflow/dev.json`. */

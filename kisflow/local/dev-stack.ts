@@ -560,6 +560,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       prefix,
       pid: process.pid,
       runsTable: current.resources.runsTable,
+      ...(prometheus === undefined ? {} : { metricsUrl: prometheus.url }),
     });
     cleanups.push(() => {
       // Only our own file: another `kisflow dev` may have started since.

@@ -44,6 +44,23 @@ export class IteratorAges implements PrometheusSource {
   }
 }
 
+/**
+ * The iterator ages a `kisflow dev` serves at its Prometheus endpoint, per flow (the maximum over
+ * its shards): the reading side of `IteratorAges.renderPrometheus`.
+ */
+export function parseIteratorAges(text: string, namespace = 'kisflow'): Map<string, number> {
+  const name = `${namespace.replace(/[^a-zA-Z0-9_:]/g, '_')}_kinesis_iterator_age_ms`;
+  const ages = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const match = /flow="((?:[^"\\]|\\.)*)"[^}]*\}\s+(\d+(?:\.\d+)?)\s*$/.exec(line);
+    if (match === null) continue;
+    const flow = (match[1] as string).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    ages.set(flow, Math.max(ages.get(flow) ?? 0, Number(match[2])));
+  }
+  return ages;
+}
+
 function labelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }

@@ -44,6 +44,9 @@ function dynamodbStreamRecord(record: DynamoDBRecord, options: DynamodbStreamOpt
     itemId: sequence,
     orderKey: JSON.stringify(d.Keys ?? {}),
     raw: JSON.stringify(record),
+    ...(Number(d.ApproximateCreationDateTime) > 0
+      ? { arrivedAt: Math.round(Number(d.ApproximateCreationDateTime) * 1000) }
+      : {}),
     meta: {
       source: 'dynamodb_stream',
       stream: record.eventSourceARN,

@@ -31,6 +31,7 @@ function kafkaRecord(record: MSKRecord, format: KafkaFormat): SourceRecord {
     // Kafka keeps order per partition; a key always lands in one partition.
     orderKey: `${record.topic}-${record.partition}`,
     raw: JSON.stringify(record),
+    ...(Number(record.timestamp) > 0 ? { arrivedAt: Number(record.timestamp) } : {}),
     meta: {
       source: 'kafka',
       topic: record.topic,

@@ -23,6 +23,7 @@ function kinesisRecord(record: KinesisStreamRecord, format: KinesisFormat): Sour
     itemId: sequence,
     orderKey: String(k.partitionKey ?? ''),
     raw: JSON.stringify(record),
+    ...(arrived > 0 ? { arrivedAt: Math.round(arrived * 1000) } : {}),
     meta: {
       source: 'kinesis',
       stream: record.eventSourceARN,

@@ -27,6 +27,11 @@ export interface SourceRecord {
   readonly raw: string;
   /** Where the record came from (stream, shard or partition, sequence or offset, key, time): the batch's meta. */
   readonly meta: Readonly<Record<string, unknown>>;
+  /**
+   * When the record entered its stream or queue (epoch ms), as the source stamps it: the same on
+   * every redelivery, so the record's stream bucket (kisflow/wire/stream-run.ts) is too.
+   */
+  readonly arrivedAt?: number;
   /** The rows, when it decoded; empty for a record skipped on purpose (`skipped` says why). */
   readonly rows?: readonly Row[];
   readonly skipped?: string;

@@ -13,6 +13,9 @@ export function sqsRecords(event: SQSEvent): SourceRecord[] {
       itemId: record.messageId,
       orderKey: record.attributes?.MessageGroupId ?? record.messageId,
       raw: record.body,
+      ...(Number(record.attributes?.SentTimestamp) > 0
+        ? { arrivedAt: Number(record.attributes?.SentTimestamp) }
+        : {}),
       meta: {
         source: 'sqs',
         queue: record.eventSourceARN,

@@ -1,10 +1,15 @@
 import { existsSync } from 'node:fs';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { Command } from 'commander';
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { announceRunEnded } from '../../aws/control-queue.ts';
 import { DynamoRunLedger } from '../../aws/dynamodb-run-ledger.ts';
 import { queryRunLogs, stepLogGroups } from '../../aws/run-log-query.ts';
+import { cloudWatchLag } from '../../aws/source-lag-metric.ts';
+import { mappedSourceKind } from '../../config/flow-source.ts';
+import { loadProject } from '../../config/index.ts';
+import type { FlowSpec } from '../../config/model.ts';
 import { resourceNames } from '../../config/names.ts';
 import { KisFlowError, UsageError } from '../../errors.ts';
 import { followRunLog, readRunLog, runLogDir } from '../../local/run-log.ts';
@@ -18,9 +23,11 @@ import {
 import { repairsOf } from '../../runs/retry-run.ts';
 import { RUN_STATUSES, type RunLedger, type RunRecord, type RunStatus } from '../../runs/run-ledger.ts';
 import { type DayStats, runStats } from '../../runs/run-stats.ts';
+import { lagText, type StreamStats, streamStats, streamWindow } from '../../runs/stream-stats.ts';
 import { openDeployment } from '../deployment-options.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { retryRunDeadLetters } from '../redrive-flow.ts';
+import { type LagOf, sourceLagReader } from '../source-lag.ts';
 import { formatTable } from './dlq.ts';
 
 /**
@@ -241,21 +248,71 @@ export function runDetail(
 export interface RunsStats {
   readonly days: DayStats[];
   readonly flows: FlowCost[];
+  /** The stream-fed flows' throughput and lag (their batches are no runs: stream buckets). */
+  readonly streams: StreamStats[];
 }
+
+/** Minutes `runs stats` measures a stream's throughput over. */
+export const STREAM_WINDOW_MINUTES = 15;
 
 export async function runsStats(
   ledger: RunLedger,
-  options: { jobId?: string; days: number; now: number; region?: string },
+  options: {
+    jobId?: string;
+    days: number;
+    now: number;
+    region?: string;
+    /** Flows whose stream source to report (the others are left out). @default - none */
+    flows?: readonly FlowSpec[];
+    /** @default - no lag known */
+    lagOf?: LagOf;
+    /** A lag that could not be read shows as unknown; this hears why. @default - not told */
+    onLagError?: (flowId: string, error: unknown) => void;
+  },
 ): Promise<RunsStats> {
   const DAY = 86_400_000;
   const since = Math.floor(options.now / DAY) * DAY - (options.days - 1) * DAY;
-  const runs = await ledger.list({
-    since,
-    until: options.now + 1,
-    limit: 100_000,
-    ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
+  const [runs, streams] = await Promise.all([
+    ledger.list({
+      since,
+      until: options.now + 1,
+      limit: 100_000,
+      ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
+    }),
+    streamsStats(ledger, options.flows ?? [], options.now, options.lagOf, options.onLagError),
+  ]);
+  return {
+    days: runStats(runs, since, options.now + 1),
+    flows: costPerMillionRows(runs, options.region),
+    streams,
+  };
+}
+
+async function streamsStats(
+  ledger: RunLedger,
+  flows: readonly FlowSpec[],
+  now: number,
+  lagOf: LagOf = async () => null,
+  onLagError: (flowId: string, error: unknown) => void = () => {},
+): Promise<StreamStats[]> {
+  const window = streamWindow(now, STREAM_WINDOW_MINUTES);
+  const fed = flows.flatMap((flow) => {
+    const kind = mappedSourceKind(flow.source);
+    return kind === undefined ? [] : [{ flow, source: kind === 'dynamodbStream' ? 'dynamodb_stream' : kind }];
   });
-  return { days: runStats(runs, since, options.now + 1), flows: costPerMillionRows(runs, options.region) };
+  return Promise.all(
+    fed.map(async ({ flow, source }) => {
+      const [buckets, lag] = await Promise.all([
+        ledger.streamBuckets({ flowId: flow.flowId, granularity: 'minute', ...window }),
+        // The lag is beside the throughput, not in its way: an unreadable metric shows as unknown.
+        lagOf(flow).catch((error: unknown) => {
+          onLagError(flow.flowId, error);
+          return null;
+        }),
+      ]);
+      return streamStats(flow.flowId, source, buckets, STREAM_WINDOW_MINUTES, lag);
+    }),
+  );
 }
 
 export function statsTable(stats: RunsStats): string {
@@ -273,7 +330,20 @@ export function statsTable(stats: RunsStats): string {
       ms(d.p95Ms),
     ]),
   );
-  if (stats.flows.length === 0) return days;
+  const streams =
+    stats.streams.length === 0
+      ? ''
+      : `\n${formatTable(
+          ['FLOW', 'SOURCE', `ROWS/MIN (${STREAM_WINDOW_MINUTES}m)`, 'LAG', 'STEPS IN/OUT/REJECTED'],
+          stats.streams.map((s) => [
+            s.flowId,
+            s.source,
+            String(s.rowsPerMinute),
+            lagText(s.lag),
+            s.steps.map((t) => `${t.step}:${t.in}/${t.out}/${t.rejected}`).join(' ') || '-',
+          ]),
+        )}`;
+  if (stats.flows.length === 0) return `${days}${streams}`;
   const flows = formatTable(
     ['FLOW', 'RUNS', 'ROWS', 'COST', 'PER MILLION ROWS'],
     stats.flows.map((f) => [
@@ -284,7 +354,7 @@ export function statsTable(stats: RunsStats): string {
       f.usdPerMillionRows === null ? '-' : usd(f.usdPerMillionRows),
     ]),
   );
-  return `${days}\n${flows}`;
+  return `${days}\n${flows}${streams}`;
 }
 
 /**
@@ -506,20 +576,53 @@ export function register(program: Command): void {
     });
 
   ledgerOptions(runs.command('stats'))
-    .description('runs, success ratio and p50/p95 duration per day; cost per million rows per flow')
+    .description(
+      'runs, success ratio and p50/p95 duration per day; cost per million rows per flow; stream-fed flows: rows/min and lag',
+    )
     .option('--job <job_id>', 'only this job')
     .option('--days <n>', 'this many days, today included', '7')
+    .option('--dir <path>', 'flows directory: its stream-fed flows get throughput and lag', 'flows')
     .option('--json', 'as one JSON object')
-    .action(async (opts: LedgerOptions & { job?: string; days: string; json?: boolean }) => {
+    .action(async (opts: LedgerOptions & { job?: string; days: string; dir: string; json?: boolean }) => {
       const days = positive(opts.days, '--days');
+      // Without the project there is no knowing which flows a stream feeds: no stream section.
+      const flows = existsSync(opts.dir)
+        ? await loadProject(opts.dir).then(
+            (project) => [...project.flows.values()].filter((f) => f.enabled),
+            (error: unknown) => {
+              process.stderr.write(
+                `warning: the flows in ${opts.dir} do not load (${error instanceof KisFlowError ? error.code : String(error)}; \`kisflow validate\` says why): no stream figures\n`,
+              );
+              return [];
+            },
+          )
+        : [];
+      const found = resolveEndpoints({
+        root: process.cwd(),
+        ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+      });
+      const fed = flows.some((f) => mappedSourceKind(f.source) !== undefined);
+      const cloudwatch =
+        found.source === 'aws' && fed
+          ? new CloudWatchClient(opts.region === undefined ? {} : { region: opts.region })
+          : undefined;
       const stats = await withLedger(opts, (ledger) =>
         runsStats(ledger, {
           days,
           now: Date.now(),
+          flows,
+          lagOf: sourceLagReader(
+            found,
+            cloudwatch === undefined ? undefined : cloudWatchLag(cloudwatch, opts.prefix),
+          ),
+          onLagError: (flowId, error) =>
+            process.stderr.write(
+              `warning: the lag of flow ${flowId} could not be read (${(error as Error)?.message ?? String(error)}); shown as -\n`,
+            ),
           ...(opts.job === undefined ? {} : { jobId: opts.job }),
           ...(opts.region === undefined ? {} : { region: opts.region }),
         }),
-      );
+      ).finally(() => cloudwatch?.destroy());
       write(opts.json ? `${JSON.stringify(stats)}\n` : statsTable(stats));
     });
 

@@ -105,6 +105,9 @@ const en = {
   startedRun: 'Started run',
   noRuns: 'No runs.',
   all: 'all',
+  streams: 'Streams, last 15 min',
+  rowsPerMinute: 'Rows/min',
+  lag: 'Lag',
 };
 
 export type MessageKey = keyof typeof en;
@@ -213,6 +216,9 @@ const zh: Record<MessageKey, string> = {
   startedRun: '已启动运行',
   noRuns: '没有运行。',
   all: '全部',
+  streams: '数据流（近 15 分钟）',
+  rowsPerMinute: '行/分钟',
+  lag: '延迟',
 };
 
 const STATUS_ZH: Record<string, string> = {

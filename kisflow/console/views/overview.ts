@@ -1,5 +1,7 @@
 import { runsStats } from '../../cli/commands/runs.ts';
+import { sourceLagReader } from '../../cli/source-lag.ts';
 import type { DayStats } from '../../runs/run-stats.ts';
+import type { StreamStats } from '../../runs/stream-stats.ts';
 import type { ConsoleContext } from '../console-context.ts';
 import { sumSteps } from './step-totals.ts';
 
@@ -24,6 +26,8 @@ export interface Overview {
     readonly rejected: number;
   }[];
   readonly deadLetters: number;
+  /** The stream-fed flows: rows/min and lag (`kisflow runs stats`). */
+  readonly streams: readonly StreamStats[];
 }
 
 /** The Overview page: counts of the last 24 h, and the daily chart over `days` (`kisflow runs stats`). */
@@ -35,6 +39,8 @@ export async function overview(context: ConsoleContext, days: number): Promise<O
     runsStats(context.ledger, {
       days,
       now,
+      flows,
+      ...(context.endpoints === undefined ? {} : { lagOf: sourceLagReader(context.endpoints) }),
       ...(context.region === undefined ? {} : { region: context.region }),
     }),
     context.ledger.list({ since: now - DAY, limit: 100_000 }),
@@ -67,5 +73,6 @@ export async function overview(context: ConsoleContext, days: number): Promise<O
       }),
     ),
     deadLetters: depths.filter((d) => d.kind === 'dlq').reduce((n, d) => n + d.waiting + d.inFlight, 0),
+    streams: stats.streams,
   };
 }

@@ -7,11 +7,14 @@ import { Registry } from '../../../kisflow/engine/registry.ts';
 import { StepRunner } from '../../../kisflow/engine/step-runner.ts';
 import { InfrastructureError, StepError } from '../../../kisflow/errors.ts';
 import { createRecordHandler, type RecordHandlerOptions } from '../../../kisflow/lambda/record-handler.ts';
+import { streamCounter } from '../../../kisflow/lambda/stream-counts.ts';
 import { MemoryMetrics } from '../../../kisflow/memory/metrics.ts';
 import { MemoryTransport } from '../../../kisflow/memory/transport.ts';
 import type { StepBatch } from '../../../kisflow/ports.ts';
+import { MemoryRunLedger } from '../../../kisflow/runs/memory-run-ledger.ts';
 import type { DeadLetterReason } from '../../../kisflow/wire/dead-letter-record.ts';
 import { encodeEnvelope } from '../../../kisflow/wire/envelope.ts';
+import { streamRunId } from '../../../kisflow/wire/stream-run.ts';
 import { memoryDeps, project } from '../engine/project.ts';
 
 /** An SQS record as Lambda's event source mapping delivers it. */
@@ -236,5 +239,71 @@ describe('record handler', () => {
     expect(t.transport.rejected[0]?.reason).toMatch(/flow 'f' has no step 'nope'/);
     expect(t.delays).toEqual([]);
     expect(t.deadLetters).toEqual([]);
+  });
+
+  it('stream batches: counted per step in their minute of arrival, a redelivery once, other runs never', async () => {
+    const ledger = new MemoryRunLedger();
+    const keepOdd = defineFunction((rows, ctx) => {
+      for (const r of rows) {
+        if ((r.id as number) % 2 === 1) ctx.commit(r);
+        else ctx.reject(r, 'even ids are refused');
+      }
+    });
+    const t = setup(keepOdd, { countStream: streamCounter(ledger) });
+    const arrived = Date.parse('2026-12-03T12:14:31Z');
+    const stream = batchFor({
+      runId: streamRunId('kinesis', arrived),
+      rows: [{ id: 1 }, { id: 2 }, { id: 3 }],
+    });
+    await t.handle(sqsRecord(encodeEnvelope(stream)));
+    await t.handle(sqsRecord(encodeEnvelope(stream), 2));
+    await t.handle(sqsRecord(encodeEnvelope({ ...stream, runId: 'r', batchId: 'b2' })));
+    const buckets = await ledger.streamBuckets({
+      flowId: 'f',
+      granularity: 'minute',
+      since: arrived - 3_600_000,
+      until: arrived + 3_600_000,
+    });
+    expect(buckets).toEqual([
+      expect.objectContaining({
+        step: 1,
+        start: Date.parse('2026-12-03T12:14:00Z'),
+        batches: 1,
+        in: 3,
+        out: 2,
+        rejected: 1,
+      }),
+    ]);
+  });
+
+  it('stream batches dead-lettered: counted once as dead letters', async () => {
+    const ledger = new MemoryRunLedger();
+    const t = setup(undefined, {
+      run: () => Promise.reject(new StepError('ROWS_MUTATED', 'the function changed its input')),
+      countStream: streamCounter(ledger),
+    });
+    const arrived = Date.parse('2026-12-03T12:14:31Z');
+    const stream = batchFor({ runId: streamRunId('kafka', arrived), rows: [{ id: 1 }, { id: 2 }] });
+    await t.handle(sqsRecord(encodeEnvelope(stream)));
+    await t.handle(sqsRecord(encodeEnvelope(stream)));
+    expect(t.deadLetters).toHaveLength(2);
+    const [bucket] = await ledger.streamBuckets({
+      flowId: 'f',
+      granularity: 'hour',
+      since: 0,
+      until: arrived + 1,
+    });
+    expect(bucket).toMatchObject({ step: 1, batches: 1, in: 2, deadLettered: 2, out: 0 });
+  });
+
+  it('a stream count that fails is logged, and the batch is done all the same (a stream never stalls on it)', async () => {
+    const t = setup(undefined, {
+      countStream: () => Promise.reject(new Error('ItemCollectionSizeLimitExceeded')),
+    });
+    const stream = batchFor({ runId: streamRunId('kinesis', Date.parse('2026-12-03T12:14:31Z')) });
+    await t.handle(sqsRecord(encodeEnvelope(stream)));
+    expect(t.transport.take()).toMatchObject({ step: 2, rows: [{ id: 1 }] });
+    expect(t.deadLetters).toEqual([]);
+    expect(t.warnings).toEqual(['stream batch not counted']);
   });
 });

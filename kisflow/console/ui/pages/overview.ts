@@ -14,6 +14,19 @@ interface Overview {
   days: Day[];
   rowsPerStep: { flow: string; step: number; fid: string; in: number; out: number; rejected: number }[];
   deadLetters: number;
+  streams: {
+    flowId: string;
+    source: string;
+    rowsPerMinute: number;
+    lag: { metric: 'iterator_age_ms' | 'offset_lag_records'; value: number } | null;
+  }[];
+}
+
+// runs/stream-stats.ts's lagText again: the UI bundle imports nothing of the project outside ui/.
+function lagText(lag: Overview['streams'][number]['lag']): string {
+  if (lag === null) return '-';
+  if (lag.metric === 'offset_lag_records') return `${lag.value} records`;
+  return lag.value < 1000 ? `${lag.value}ms` : `${(lag.value / 1000).toFixed(1)}s`;
 }
 
 export function OverviewPage() {
@@ -50,7 +63,18 @@ export function OverviewPage() {
           (r) =>
             html`<tr><td><a href=${`#/flows/${encodeURIComponent(r.flow)}`}>${r.flow}</a></td><td>${r.step}</td><td>${r.fid}</td><td class="num">${r.in}</td><td class="num">${r.out}</td><td class="num">${r.rejected}</td></tr>`,
         )}</tbody></table>
+      </div>
+      ${
+        data.streams.length === 0
+          ? null
+          : html`<div class="panel" data-testid="streams"><h2>${t('streams')}</h2>
+        <table><thead><tr><th>${t('flow')}</th><th>${t('source')}</th><th class="num">${t('rowsPerMinute')}</th><th class="num">${t('lag')}</th></tr></thead>
+        <tbody>${data.streams.map(
+          (s) =>
+            html`<tr><td><a href=${`#/flows/${encodeURIComponent(s.flowId)}`}>${s.flowId}</a></td><td>${s.source}</td><td class="num">${s.rowsPerMinute}</td><td class="num">${lagText(s.lag)}</td></tr>`,
+        )}</tbody></table>
       </div>`
+      }`
     }
   </section>`;
 }
