@@ -1,3 +1,4 @@
+import { useEffect } from 'preact/hooks';
 import { useApi } from '../api.ts';
 import { FlowGraph, type GraphConnector, type GraphStep } from '../flow-graph.ts';
 import { html } from '../html.ts';
@@ -17,8 +18,17 @@ interface FlowView {
   jobs: { jobId: string; schedule: string }[];
 }
 
+const AGE_REFRESH_MS = 5_000;
+
 export function FlowPage({ flowId }: { flowId: string }) {
-  const { data, error } = useApi<FlowView>(`/api/flows/${encodeURIComponent(flowId)}`);
+  const { data, error, reload } = useApi<FlowView>(`/api/flows/${encodeURIComponent(flowId)}`);
+  // A waiting message ages with no change the event stream would report: read again while one waits.
+  const waiting = data?.steps.some((s) => (s.oldestAgeMs ?? 0) > 0) ?? false;
+  useEffect(() => {
+    if (!waiting) return;
+    const timer = setInterval(reload, AGE_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [waiting, reload]);
   return html`<section data-testid="page-flow">
     <h1>${t('flow')}: ${flowId}${data ? html` <small class="muted">${data.flowName}</small>` : ''}</h1>
     <${Problem} error=${error}/>
