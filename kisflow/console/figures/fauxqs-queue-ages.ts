@@ -1,3 +1,5 @@
+import { KisFlowError } from '../../errors.ts';
+
 /**
  * The age of the oldest message of queues served by fauxqs (the SQS emulator of `kisflow dev`).
  * SQS's GetQueueAttributes has no such attribute (AWS publishes it only as the CloudWatch metric
@@ -20,7 +22,11 @@ interface InspectedQueue {
 }
 
 /** The server at this endpoint is not fauxqs (no inspection endpoint): the age is unknown. */
-export class NoQueueInspection extends Error {}
+export class NoQueueInspection extends KisFlowError {
+  constructor(message: string, context: { endpoint: string; queue: string; status?: number }) {
+    super('NO_QUEUE_INSPECTION', message, context);
+  }
+}
 
 /**
  * Milliseconds since the oldest ready or in-flight message of the queue `name` was sent, 0 for an
@@ -37,7 +43,11 @@ export async function fauxqsOldestMessageAge(
   const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
   if (!response.ok) {
     await response.body?.cancel();
-    throw new NoQueueInspection(`${url.origin} answers ${response.status} to a fauxqs queue inspection`);
+    throw new NoQueueInspection(`${url.origin} answers ${response.status} to a fauxqs queue inspection`, {
+      endpoint: url.origin,
+      queue: name,
+      status: response.status,
+    });
   }
   let queue: InspectedQueue | null;
   try {
@@ -46,7 +56,10 @@ export async function fauxqsOldestMessageAge(
     queue = null;
   }
   if (typeof queue?.messages !== 'object' || queue.messages === null) {
-    throw new NoQueueInspection(`${url.origin} does not answer a fauxqs queue inspection`);
+    throw new NoQueueInspection(`${url.origin} does not answer a fauxqs queue inspection`, {
+      endpoint: url.origin,
+      queue: name,
+    });
   }
   const sent = [
     ...(queue.messages.ready ?? []),
