@@ -26,13 +26,14 @@ const failed = (error: unknown): StepFigure =>
  * One source per figure and deployment. On AWS, CloudWatch for both (what the flow's dashboard
  * and alarms read). Elsewhere (`kisflow dev`, `--endpoint`), the age from fauxqs's queue
  * inspection (a server that is not fauxqs reports none, so it is unknown) and the p95 from the
- * run ledger's per-run step timings over `runs`, the same runs as the page's counts.
+ * run ledger's per-run step timings over `runs`, the same runs as the page's counts (a promise:
+ * the queues are read while the ledger is).
  */
 export async function stepFigures(
   context: ConsoleContext,
   flowId: string,
   fids: readonly string[],
-  runs: readonly RunRecord[],
+  runs: Promise<readonly RunRecord[]>,
 ): Promise<StepFigures[]> {
   const queues = (await context.resources()).flows[flowId]?.stepQueues ?? [];
   if (context.source === 'aws') {
@@ -53,10 +54,13 @@ export async function stepFigures(
       (_, index) => read.get(index) ?? { oldestAge: unknown('noDatapoints'), p95: unknown('noDatapoints') },
     );
   }
-  const ages = await context.cached(`fauxqs#${flowId}`, FAUXQS_TTL_MS, () => fauxqsAges(context, queues));
+  const [ages, recent] = await Promise.all([
+    context.cached(`fauxqs#${flowId}`, FAUXQS_TTL_MS, () => fauxqsAges(context, queues)),
+    runs,
+  ]);
   return fids.map((fid, index) => ({
     oldestAge: ages[index] ?? unknown('ageUnsupported'),
-    p95: ledgerStepP95(runs, index, fid),
+    p95: ledgerStepP95(recent, index, fid),
   }));
 }
 

@@ -89,17 +89,18 @@ export async function flowView(context: ConsoleContext, flowId: string): Promise
   const project = await context.project();
   const flow = enabledFlow(project, flowId);
   const now = context.now();
-  const [runs, depths] = await Promise.all([
-    context.ledger.list({ flowId, since: now - DAY, limit: 100_000 }),
+  const listed = context.ledger.list({ flowId, since: now - DAY, limit: 100_000 });
+  const [runs, depths, figures] = await Promise.all([
+    listed,
     context.depths().then((all) => all.filter((d) => d.flowId === flowId)),
+    stepFigures(
+      context,
+      flowId,
+      flow.steps.map((s) => s.fid),
+      listed,
+    ),
   ]);
   const totals = sumSteps(runs);
-  const figures = await stepFigures(
-    context,
-    flowId,
-    flow.steps.map((s) => s.fid),
-    runs,
-  );
   const depth = (kind: 'input' | 'dlq', step: number) =>
     depths.find((d) => d.kind === kind && d.step === step);
   const steps = flow.steps.map((s, index): FlowStepView => {
