@@ -12,12 +12,14 @@ import {
   type GetMetricDataCommandOutput,
 } from '@aws-sdk/client-cloudwatch';
 import { describe, expect, it } from 'vitest';
+import type { ConsoleContext } from '../../../kisflow/console/console-context.ts';
 import {
   parseStepFigures,
   readCloudWatchStepFigures,
   stepFiguresRequest,
 } from '../../../kisflow/console/figures/cloudwatch-step-figures.ts';
 import { ledgerStepP95 } from '../../../kisflow/console/figures/ledger-step-p95.ts';
+import { stepFigures } from '../../../kisflow/console/figures/step-figures.ts';
 import type { RunRecord } from '../../../kisflow/runs/run-ledger.ts';
 
 const NOW = Date.parse('2026-12-03T12:34:56.789Z');
@@ -177,6 +179,69 @@ describe('CloudWatch step figures', () => {
     await expect(readCloudWatchStepFigures(client(denied), 'kisflow-orders', [], NOW)).rejects.toThrow(
       /not authorized/,
     );
+  });
+});
+
+describe('stepFigures on AWS', () => {
+  const queueUrls = [
+    'https://sqs.eu-west-1.amazonaws.com/123456789012/kisflow-orders--verify',
+    'https://sqs.eu-west-1.amazonaws.com/123456789012/kisflow-orders--save',
+  ];
+  const awsContext = (send: (command: unknown) => Promise<unknown>) =>
+    ({
+      source: 'aws',
+      prefix: 'kisflow',
+      resources: async () => ({ flows: { orders: { stepQueues: queueUrls } } }),
+      cloudwatch: () => ({ send }) as unknown as CloudWatchClient,
+      cached: <T>(_key: string, _ttl: number, read: () => Promise<T>) => read(),
+      now: () => NOW,
+    }) as unknown as ConsoleContext;
+
+  it("reads the flow's dashboard by its deployed name and each step queue by the name in its URL", async () => {
+    const sent: unknown[] = [];
+    const figures = await stepFigures(
+      awsContext(async (command) => {
+        sent.push(command);
+        if (command instanceof GetDashboardCommand) return { DashboardBody: '{"widgets":[]}' };
+        return answer([
+          { Id: 'age_0', Values: [12] },
+          { Id: 'age_1', Values: [0] },
+        ]);
+      }),
+      'orders',
+      ['verify', 'save'],
+      Promise.resolve([]),
+    );
+    expect((sent[0] as GetDashboardCommand).input.DashboardName).toBe('kisflow-orders');
+    const queries = (sent[1] as GetMetricDataCommand).input.MetricDataQueries ?? [];
+    expect(queries.map((q) => q.MetricStat?.Metric?.Dimensions?.[0]?.Value)).toEqual([
+      'kisflow-orders--verify',
+      'kisflow-orders--save',
+    ]);
+    expect(figures.map((f) => f.oldestAge.value)).toEqual([12_000, 0]);
+    expect(figures.map((f) => f.p95.note)).toEqual(['p95NoFunction', 'p95NoFunction']);
+  });
+
+  it('a refused read (IAM) leaves every figure unknown with the reason, not the page broken', async () => {
+    const figures = await stepFigures(
+      awsContext(async () => {
+        throw Object.assign(new Error('User is not authorized to perform: cloudwatch:GetDashboard'), {
+          name: 'AccessDenied',
+        });
+      }),
+      'orders',
+      ['verify', 'save'],
+      Promise.resolve([]),
+    );
+    expect(figures).toHaveLength(2);
+    for (const f of figures) {
+      expect(f.oldestAge).toEqual({
+        value: null,
+        note: 'readFailed',
+        detail: 'User is not authorized to perform: cloudwatch:GetDashboard',
+      });
+      expect(f.p95.note).toBe('readFailed');
+    }
   });
 });
 
