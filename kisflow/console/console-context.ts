@@ -1,3 +1,4 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
 import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
 import { type EndpointSource, type ResolvedEndpoints, resolveEndpoints } from '../cli/endpoints.ts';
@@ -39,6 +40,15 @@ export interface ConsoleContext {
   readonly clients: AwsClients;
   readonly ledger: RunLedger;
   readonly region?: string;
+  /** The SQS endpoint when it is not AWS itself (a `kisflow dev`, `--endpoint`). */
+  readonly sqsEndpoint?: string;
+  /** CloudWatch, for the Flow page's per-step figures on AWS (created on first use). */
+  cloudwatch(): CloudWatchClient;
+  /**
+   * `read()`'s answer, shared by every caller for `ttlMs` (pages poll; CloudWatch bills per
+   * metric read). A failed read is not kept.
+   */
+  cached<T>(key: string, ttlMs: number, read: () => Promise<T>): Promise<T>;
   /** The project, reloaded when the YAML changed (a short cache: pages ask often). */
   loaded(): Promise<LoadedProject>;
   /** The project, or a UsageError naming the first problem (the Config page shows them all). */
@@ -82,6 +92,8 @@ export function openConsoleContext(target: ConsoleTarget): ConsoleContext {
   let measured: { at: number; value: Promise<QueueDepth[]> } | undefined;
   let lastDepths: QueueDepth[] | undefined;
   let lastLoaded: LoadedProject | undefined;
+  let cloudwatch: CloudWatchClient | undefined;
+  const reads = new Map<string, { at: number; value: Promise<unknown> }>();
   const loaded = (): Promise<LoadedProject> => {
     if (cached === undefined || Date.now() - cached.at > PROJECT_TTL_MS) {
       const value = validateProject(target.dir, { root: target.root });
@@ -134,6 +146,22 @@ export function openConsoleContext(target: ConsoleTarget): ConsoleContext {
     clients,
     ledger,
     ...(target.region === undefined ? {} : { region: target.region }),
+    ...(found.sqsEndpoint === undefined ? {} : { sqsEndpoint: found.sqsEndpoint }),
+    cloudwatch() {
+      // The region the queues were located in.
+      cloudwatch ??= new CloudWatchClient({ region: clients.sqs.config.region });
+      return cloudwatch;
+    },
+    cached<T>(key: string, ttlMs: number, read: () => Promise<T>): Promise<T> {
+      const kept = reads.get(key);
+      if (kept !== undefined && Date.now() - kept.at <= ttlMs) return kept.value as Promise<T>;
+      const value = read();
+      reads.set(key, { at: Date.now(), value });
+      value.catch(() => {
+        if (reads.get(key)?.value === value) reads.delete(key);
+      });
+      return value;
+    },
     loaded,
     project,
     resources,
@@ -163,6 +191,9 @@ export function openConsoleContext(target: ConsoleTarget): ConsoleContext {
       return lastDepths !== undefined ? Promise.resolve(lastDepths) : measured.value;
     },
     now: () => Date.now(),
-    close: () => destroyAwsClients(clients),
+    close: () => {
+      destroyAwsClients(clients);
+      cloudwatch?.destroy();
+    },
   };
 }

@@ -73,6 +73,46 @@ describe('kisflow console in a browser', () => {
     expect(step0).toMatch(/0\s+verify_payment\s+V\s+—\s+5\s+5\s+0/);
   });
 
+  it('Flow: each step shows the age of its oldest message (fauxqs) and its p95 (the run ledger), with units and sources', async () => {
+    // The step p95 the ledger recorded, the largest over the flow's runs (what the tooltip says).
+    const runs = await stack.api<{ id: string }[]>('/api/runs?since=24h&flow=payment_settlement');
+    expect(runs.length).toBeGreaterThan(0);
+    const expected = new Map<number, number>();
+    for (const { id } of runs) {
+      const { run } = await stack.api<{
+        run: { steps: { index: number; timings: { p95_ms: number } | null }[] };
+      }>(`/api/runs/${encodeURIComponent(id)}`);
+      for (const s of run.steps) {
+        if (s.timings) expected.set(s.index, Math.max(expected.get(s.index) ?? 0, s.timings.p95_ms));
+      }
+    }
+    expect(expected.size).toBe(5);
+    await open('/flows/payment_settlement');
+    const age = page.locator('[data-testid="oldest-age-1"]');
+    const p95 = page.locator('[data-testid="p95-1"]');
+    // Live figures: poll until the page shows them (the first read may still be on its way).
+    await expect
+      .poll(async () => ((await age.count()) > 0 ? age.innerText() : ''), { timeout: 15_000 })
+      .toMatch(/^\d+(\.\d+)? (ms|s|min)$/);
+    // Every row has been through: the queue is empty now, which fauxqs reads as 0 (not unknown).
+    expect(await age.innerText()).toBe('0 ms');
+    expect(await age.getAttribute('data-note')).toBe('ageFauxqs');
+    expect(await age.getAttribute('title')).toContain('fauxqs');
+    expect(await p95.getAttribute('data-note')).toBe('p95Ledger');
+    expect(await p95.innerText()).toBe(`${expected.get(1)} ms`);
+    expect(expected.get(1)).toBeGreaterThan(0);
+    expect(await p95.getAttribute('title')).toContain(`runs: ${runs.length}`);
+    // The graph's nodes carry the same figures (each with its source as an SVG title).
+    const node = await svgText('[data-testid="step-1"]');
+    expect(node).toContain(`p95 ${expected.get(1)} ms`);
+    expect(node).toContain('fauxqs queue inspection); 0 when the queue is empty.Oldest 0 ms');
+    const view = await stack.api<{ steps: { p95Ms: number | null; oldestAgeMs: number | null }[] }>(
+      '/api/flows/payment_settlement',
+    );
+    expect(view.steps.map((s) => s.p95Ms)).toEqual([0, 1, 2, 3, 4].map((i) => expected.get(i)));
+    expect(view.steps.every((s) => s.oldestAgeMs === 0)).toBe(true);
+  });
+
   it('Runs: the list filters by flow; a run page shows its counters and its rejected rows', async () => {
     await open('/runs');
     await page.waitForSelector('[data-testid="runs-table"]');

@@ -1,5 +1,6 @@
 import { html } from './html.ts';
 import { t } from './i18n.ts';
+import { figureTitle, type StepFigure } from './step-figure.ts';
 import { ms } from './widgets.ts';
 
 export interface GraphStep {
@@ -16,6 +17,7 @@ export interface GraphStep {
   readonly dlq: number;
   readonly oldestAgeMs: number | null;
   readonly p95Ms: number | null;
+  readonly figures?: { readonly oldestAge: StepFigure; readonly p95: StepFigure };
 }
 
 export interface GraphConnector {
@@ -26,7 +28,7 @@ export interface GraphConnector {
 }
 
 const W = 200;
-const H = 104;
+const H = 124;
 const GAP = 56;
 const TOP = 16;
 const CONN_Y = TOP + H + 70;
@@ -91,7 +93,8 @@ export function FlowGraph({
         <text x=${W - 10} y="20" class=${`mode mode-${s.mode}`} text-anchor="end">${s.mode}</text>
         <text x="10" y="42">${t('in')} ${s.in} · ${t('out')} ${s.out} · ${t('rejected')} ${s.rejected}</text>
         <text x="10" y="62" data-testid=${`backlog-${s.index}`}>${t('backlog')} ${s.backlog}${s.inFlight > 0 ? ` (+${s.inFlight})` : ''} · ${t('dlq')} ${s.dlq}</text>
-        <text x="10" y="82">${t('errors')} ${s.errors} · ${t('p95')} ${ms(s.p95Ms)} · ${t('oldestAge')} ${ms(s.oldestAgeMs)}</text>
+        <text x="10" y="82">${t('errors')} ${s.errors}</text>
+        <text x="10" y="102" data-testid=${`figures-${s.index}`}><tspan><title>${figureTitle(s.figures?.p95)}</title>${t('p95')} ${ms(s.p95Ms)}</tspan> · <tspan><title>${figureTitle(s.figures?.oldestAge)}</title>${t('oldestAge')} ${ms(s.oldestAgeMs)}</tspan></text>
       </g>`,
     )}
     ${conns.map(

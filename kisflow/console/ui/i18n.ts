@@ -40,6 +40,22 @@ const en = {
   inFlight: 'In flight',
   oldestAge: 'Oldest',
   p95: 'p95',
+  p95Window: 'runs of the last 24 h, on AWS the last 5 min; hover a figure for its source',
+  ageFauxqs:
+    "Age of the oldest message in the step's input queue now (fauxqs queue inspection); 0 when the queue is empty.",
+  ageCloudWatch:
+    "Age of the oldest message in the step's input queue: CloudWatch AWS/SQS ApproximateAgeOfOldestMessage, Maximum over the last 5 min.",
+  ageUnsupported:
+    'Unknown: this SQS server reports no age of the oldest message (fauxqs and CloudWatch on AWS do).',
+  p95Ledger:
+    "The largest of the p95 batch durations of this step's runs in the last 24 h (runs: {n}; each at most 9 % above the true p95): a run ledger keeps no histogram to merge.",
+  p95NoRuns: 'Unknown: no run of the last 24 h timed a batch of this step.',
+  p95CloudWatch: "The step Lambda's Duration p95 over the last 5 min (CloudWatch AWS/Lambda).",
+  p95NoFunction:
+    "Unknown: the flow's CloudWatch dashboard names no Lambda for this step (redeploy the flow).",
+  noDatapoints:
+    'Unknown: CloudWatch has no datapoint in the last 5 min (no invocation, or the queue has been idle for 6 h).',
+  readFailed: 'Unknown: reading it failed: {n}',
   dlq: 'DLQ',
   connector: 'Connector',
   otherFlows: 'Joins',
@@ -151,6 +167,18 @@ const zh: Record<MessageKey, string> = {
   inFlight: '处理中',
   oldestAge: '最久等待',
   p95: 'p95',
+  p95Window: '最近 24 小时的运行，AWS 上为最近 5 分钟；悬停数字查看来源',
+  ageFauxqs: '该步骤输入队列中最早消息的当前等待时间（fauxqs 队列检查）；队列为空时为 0。',
+  ageCloudWatch:
+    '该步骤输入队列中最早消息的等待时间：CloudWatch AWS/SQS ApproximateAgeOfOldestMessage，最近 5 分钟的最大值。',
+  ageUnsupported: '未知：此 SQS 服务器不提供最早消息的等待时间（fauxqs 和 AWS 上的 CloudWatch 提供）。',
+  p95Ledger:
+    '该步骤最近 24 小时各次运行的 p95 批处理耗时中的最大值（运行数：{n}；每个最多比真实 p95 高 9%）：运行台账不保存可合并的直方图。',
+  p95NoRuns: '未知：最近 24 小时没有运行记录该步骤的批处理耗时。',
+  p95CloudWatch: '该步骤 Lambda 最近 5 分钟的 Duration p95（CloudWatch AWS/Lambda）。',
+  p95NoFunction: '未知：该流的 CloudWatch 仪表板没有列出此步骤的 Lambda（请重新部署该流）。',
+  noDatapoints: '未知：CloudWatch 最近 5 分钟没有数据点（没有调用，或队列已空闲 6 小时）。',
+  readFailed: '未知：读取失败：{n}',
   dlq: '死信队列',
   connector: '连接器',
   otherFlows: '连接的流',

@@ -1,6 +1,8 @@
 import { enabledFlow } from '../../cli/deployment.ts';
 import type { FunctionMode, ProjectConfig } from '../../config/model.ts';
 import type { ConsoleContext } from '../console-context.ts';
+import type { StepFigure } from '../figures/figure.ts';
+import { type StepFigures, stepFigures } from '../figures/step-figures.ts';
 import { sumSteps } from './step-totals.ts';
 
 const MODE_LETTER: Record<FunctionMode, string> = {
@@ -48,12 +50,12 @@ export interface FlowStepView {
   readonly inFlight: number;
   /** Messages in the step's DLQ now. */
   readonly dlq: number;
-  /**
-   * Not known to SQS's API (only to CloudWatch's ApproximateAgeOfOldestMessage) nor yet recorded
-   * per step by the run ledger: null until one of them is read.
-   */
+  /** Age of the oldest message in the step's input queue (ms); null when unknown (see the figure). */
   readonly oldestAgeMs: number | null;
+  /** The step's p95 duration (ms); null when unknown. */
   readonly p95Ms: number | null;
+  /** Where the two figures come from, or why they are unknown (the page's tooltips). */
+  readonly figures: { readonly oldestAge: StepFigure; readonly p95: StepFigure };
 }
 
 /** A connector this flow saves to or loads from, with the other flows it joins this one to. */
@@ -87,9 +89,16 @@ export async function flowView(context: ConsoleContext, flowId: string): Promise
   const project = await context.project();
   const flow = enabledFlow(project, flowId);
   const now = context.now();
-  const [runs, depths] = await Promise.all([
-    context.ledger.list({ flowId, since: now - DAY, limit: 100_000 }),
+  const listed = context.ledger.list({ flowId, since: now - DAY, limit: 100_000 });
+  const [runs, depths, figures] = await Promise.all([
+    listed,
     context.depths().then((all) => all.filter((d) => d.flowId === flowId)),
+    stepFigures(
+      context,
+      flowId,
+      flow.steps.map((s) => s.fid),
+      listed,
+    ),
   ]);
   const totals = sumSteps(runs);
   const depth = (kind: 'input' | 'dlq', step: number) =>
@@ -99,6 +108,7 @@ export async function flowView(context: ConsoleContext, flowId: string): Promise
     const t = totals.get(`${flowId}#${index}`);
     const input = depth('input', index);
     const dlq = depth('dlq', index);
+    const figure = figures[index] as StepFigures;
     return {
       index,
       fid: s.fid,
@@ -113,8 +123,9 @@ export async function flowView(context: ConsoleContext, flowId: string): Promise
       backlog: input?.waiting ?? 0,
       inFlight: input?.inFlight ?? 0,
       dlq: (dlq?.waiting ?? 0) + (dlq?.inFlight ?? 0),
-      oldestAgeMs: null,
-      p95Ms: null,
+      oldestAgeMs: figure.oldestAge.value,
+      p95Ms: figure.p95.value,
+      figures: figure,
     };
   });
   const cids = [...new Set(steps.flatMap((s) => (s.cid === null ? [] : [s.cid])))];

@@ -44,5 +44,14 @@ describe('step handler import graph', () => {
       ),
     ).toEqual([]);
     expect(project).toContain('kisflow/config/project-json.ts');
+    // The SDK is external (the runtime's), so its clients show as imports: the console's
+    // CloudWatch metrics reader must not be one of them.
+    const sdk = new Set(
+      Object.values(result.metafile.inputs).flatMap((i) =>
+        i.imports.flatMap((m) => (m.external && m.path.startsWith('@aws-sdk/') ? [m.path] : [])),
+      ),
+    );
+    expect(sdk).toContain('@aws-sdk/client-sqs');
+    expect(sdk).not.toContain('@aws-sdk/client-cloudwatch');
   });
 });
