@@ -140,11 +140,13 @@ describe('architecture: dependencies point inward', () => {
     expect(importers).toEqual(['kisflow/cli/commands/console.ts']);
   });
 
-  it('only aws/, lambda/, local/ and localstack/ import the AWS SDK; only lambda/ imports middy', () => {
+  // The console reads CloudWatch for its figures: like the CLI commands it is an outer adapter, and
+  // the test above and the import-graph test keep it out of every runtime and Lambda bundle.
+  it('only aws/, lambda/, local/, the CLI commands and the console import the AWS SDK; only lambda/ imports middy', () => {
     const all = ['kisflow', 'infra', 'functions'].flatMap(files);
     const sdk = all
       .filter((f) => imports(f).some((s) => s.startsWith('@aws-sdk/')))
-      .filter((f) => !/^kisflow\/(aws|lambda|local|cli\/commands)\//.test(f));
+      .filter((f) => !/^kisflow\/(aws|lambda|local|cli\/commands|console)\//.test(f));
     const middy = all
       .filter((f) => imports(f).some((s) => s.startsWith('@middy/')))
       .filter((f) => !f.startsWith('kisflow/lambda/'));

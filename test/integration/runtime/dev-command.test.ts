@@ -59,6 +59,7 @@ describe('kisflow dev (command)', () => {
       prefix: 'rt-cli',
       pid: child.pid,
       runsTable: 'rt-cli-runs',
+      metricsUrl,
     });
 
     const clients = createAwsClients({ sqsEndpoint, dynamodbEndpoint });
