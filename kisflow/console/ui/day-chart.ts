@@ -37,7 +37,7 @@ export function DayChart({ days }: { days: readonly Day[] }) {
           { size: 40 },
         ],
         series: [
-          { label: 'day', value: (_u, i) => (i === null ? '—' : (days[i]?.day ?? '—')) },
+          { label: t('day'), value: (_u, i) => (i === null ? '—' : (days[i]?.day ?? '—')) },
           {
             label: t('failed'),
             fill: '#e5534b',
