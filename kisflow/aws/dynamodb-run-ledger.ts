@@ -97,6 +97,8 @@ export const RUN_TABLE = {
 
 /** Shards of a stream minute (its batch-id guard): 4 × ~12,000 batches per minute and step. */
 const STREAM_SHARDS = 4;
+/** When a tally says a run may be complete and the sum says not yet: the waits before each look. */
+const CHECK_AGAIN_MS = [0, 50, 200];
 /** Completions per bundle item: about 150 bytes each, well inside DynamoDB's 400 KB item limit. */
 const BUNDLE_RECORDS = 1000;
 const DAY_MS = 86_400_000;
@@ -446,9 +448,11 @@ export class DynamoRunLedger implements RunLedger {
    * −roots, adds 1 − children per batch, so it reaches 0 when every batch announced is done. The
    * exact sum (each batch id once) is read only then. A redelivered batch with one child or none
    * adds 0 or +1 again: at worst the sum is read early. One with more children would hold the
-   * tally back, so those ids are kept in the item's `fanned` set and a repeat is added back. Bundles
-   * are written before the tally, so of concurrent writers the one whose tally comes last reads
-   * every bundle: a complete run is always noticed, and the conditional finish moves it once.
+   * tally back, so those ids are kept in the item's `fanned` set and a repeat is added back.
+   * Bundles and tally are written in parallel (one round trip per commit, which a chain's end waits
+   * for); the writer whose tally reaches 0 reads the sum, and looks again briefly when another
+   * writer's bundle has not landed yet. The conditional finish moves the run once; a run complete
+   * but unfinished after that (a bundle slower still, a crash) is finished by the sweep.
    */
   async #commit(runId: string, batches: readonly BatchCompletion[]): Promise<RunStatus | undefined> {
     const now = this.#now();
@@ -472,7 +476,9 @@ export class DynamoRunLedger implements RunLedger {
         ),
       );
     }
-    await Promise.all(writes);
+    const written = Promise.all(writes);
+    // Awaited below; a path that leaves before (no run item, a failed tally) must not crash on it.
+    written.catch(() => {});
     const fanned = records.filter((r) => (r.children ?? 0) > 1);
     const values: Item = {
       ':net': { N: String(records.reduce((n, r) => n + 1 - (r.children ?? 0), 0)) },
@@ -513,11 +519,20 @@ export class DynamoRunLedger implements RunLedger {
       if (isConditionFailure(error)) return undefined;
       throw error;
     }
+    await written;
     if (net < 0) return undefined;
-    const run = await this.get(runId);
-    if (run?.status !== 'running' || !isComplete(run.batches)) return undefined;
-    const status = finalStatus(run.batches, run.steps);
-    return (await this.#finish(run, status)) ? status : undefined;
+    // A concurrent writer's bundle may still be landing after its tally did: look again shortly
+    // before leaving the run to the sweep (which finishes complete runs nobody finished).
+    for (const wait of CHECK_AGAIN_MS) {
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const run = await this.get(runId);
+      if (run?.status !== 'running') return undefined;
+      if (isComplete(run.batches)) {
+        const status = finalStatus(run.batches, run.steps);
+        return (await this.#finish(run, status)) ? status : undefined;
+      }
+    }
+    return undefined;
   }
 
   /** Moves a running run to `status`; false when another call got there first. */

@@ -201,21 +201,31 @@ export class Delivery {
         carry: undefined,
       };
     }
-    const completion =
+    const recording =
       tracked && !handedOn
-        ? await (this.#ledger as CompletionLedger).completeMany(
+        ? (this.#ledger as CompletionLedger).completeMany(
             this.#withRun(runId, [...(batch.carry ?? []), own(children)]),
           )
         : undefined;
+    // A batch with children records them before any is sent (none may be counted before the parent
+    // that announced it); the end of a chain writes while it sends: a crash in between redelivers
+    // it, and its output goes out again under the same batch id.
+    let completion = children > 0 && recording !== undefined ? await recording : undefined;
     const sending = to === undefined ? undefined : this.#transport.send(to, sent as StepBatch);
     const rejecting =
       rejected.length > 0
         ? this.#transport.reject({ kind: 'rejected', flowId, step: batch.step }, rejected, batch)
         : undefined;
-    // Both sends run in parallel; when one fails, the first failure is thrown once both settled.
+    // Sends (and an end's write) run in parallel; the first failure is thrown once all settled.
     let failure: { reason: unknown } | undefined;
     if (sending !== undefined) await sending.catch((reason: unknown) => (failure ??= { reason }));
     if (rejecting !== undefined) await rejecting.catch((reason: unknown) => (failure ??= { reason }));
+    if (children === 0 && recording !== undefined) {
+      completion = await recording.catch((reason: unknown) => {
+        failure ??= { reason };
+        return undefined;
+      });
+    }
     // Before a failed send is thrown: a redelivery finds the run already final and never says so again.
     if (completion?.finished !== undefined) await this.#ended(runId, completion.finished);
     if (failure !== undefined) {

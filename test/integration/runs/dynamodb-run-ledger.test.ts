@@ -1,4 +1,4 @@
-import { type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoRunLedger } from '../../../kisflow/aws/dynamodb-run-ledger.ts';
 import { ensureTable } from '../../../kisflow/aws/tables.ts';
@@ -59,5 +59,30 @@ describe('DynamoRunLedger: a process killed between counting the last batch and 
     ).rejects.toThrow();
     expect(await ledger.sweep()).toEqual([]);
     expect((await ledger.get('s'))?.status).toBe('failed');
+  });
+});
+
+describe('DynamoRunLedger: bundles and tallies written in parallel by two processes', () => {
+  it("the writer whose tally ends the run waits for the other's slow bundle, then finishes it once", async () => {
+    await ensureTable(ctx.clients.dynamodb, 'runs-race', { ttlAttribute: 'ttl' });
+    // Process A's bundle write takes 120 ms to land; its tally lands at once.
+    const slowBundles = {
+      send: async (command: unknown) => {
+        if (command instanceof PutItemCommand && command.input.Item?.sk?.S?.startsWith('recs#')) {
+          await new Promise((r) => setTimeout(r, 120));
+        }
+        return ctx.clients.dynamodb.send(command as PutItemCommand);
+      },
+    } as unknown as DynamoDBClient;
+    const a = new DynamoRunLedger({ dynamodb: slowBundles, tableName: 'runs-race' });
+    const b = new DynamoRunLedger({ dynamodb: ctx.clients.dynamodb, tableName: 'runs-race' });
+    await b.start({ runId: 'race', flowId: 'Orders', trigger: 'manual', roots: 2 });
+    const first = a.complete({ runId: 'race', batchId: 'r0', step: 0, counters: { in: 1, out: 1 } });
+    await new Promise((r) => setTimeout(r, 30));
+    // B's tally reaches 0 while A's bundle is still on its way: B's first look sees one batch.
+    const last = await b.complete({ runId: 'race', batchId: 'r1', step: 0, counters: { in: 1, out: 1 } });
+    expect(await first).toEqual({});
+    expect(last).toEqual({ finished: 'succeeded' });
+    expect((await b.get('race'))?.batches).toEqual({ roots: 2, spawned: 0, done: 2, deadLettered: 0 });
   });
 });
