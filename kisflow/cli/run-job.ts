@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { JobSpec, Params, ProjectConfig } from '../config/model.ts';
 import type { EngineDeps } from '../engine/deps.ts';
 import { FlowPlan, type FlowResult, type Registry } from '../engine/index.ts';
@@ -10,7 +9,7 @@ import { jobPolicy } from '../runs/job-policy.ts';
 import { MemoryRunLedger } from '../runs/memory-run-ledger.ts';
 import { retryAttempt, rootRunId } from '../runs/retry-plan.ts';
 import type { RunRecord } from '../runs/run-ledger.ts';
-import { CONTROL_VERSION, type ControlMessage } from '../wire/control-message.ts';
+import { CONTROL_VERSION, type ControlMessage, manualFire } from '../wire/control-message.ts';
 
 export interface RunJobOptions {
   /** Params of this fire; they override the job's. */
@@ -101,16 +100,9 @@ export async function runJob(
   const runs: RunRecord[] = [];
   let abandoned = false;
 
-  const runId = `manual-${randomUUID()}`;
-  await control.handle({
-    v: CONTROL_VERSION,
-    kind: 'fire',
-    job: job.jobId,
-    at: new Date().toISOString(),
-    trigger: 'manual',
-    run: runId,
-    ...(options.params === undefined ? {} : { params: options.params }),
-  });
+  const fire = manualFire(job.jobId, options.params);
+  const runId = fire.run;
+  await control.handle(fire);
 
   for (;;) {
     const batches = ticks.shift();

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { findControlQueue, sendControlMessage } from '../aws/control-queue.ts';
 import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
@@ -7,7 +6,7 @@ import { resourceNames } from '../config/names.ts';
 import { InfrastructureError } from '../errors.ts';
 import { type FireOutcome, fireBatches, fireJob } from '../runs/fire-job.ts';
 import type { RunLedger } from '../runs/run-ledger.ts';
-import { CONTROL_VERSION } from '../wire/control-message.ts';
+import { manualFire } from '../wire/control-message.ts';
 import { type FlowDeployment, openFlowDeployment } from './deployment.ts';
 
 /** Where a trigger is sent: the deployment lookup of every operator command. */
@@ -54,19 +53,12 @@ export async function triggerJob(
       dynamodb: deployment.clients.dynamodb,
       tableName: resourceNames(deployment.prefix).runsTable(),
     });
-    const runId = `manual-${randomUUID()}`;
+    const fire = manualFire(job.jobId, params);
+    const runId = fire.run;
     // A deployment with job control: the fire goes where every fire goes (overlap, shards, pause).
     const control = await findControlQueue(deployment.clients.sqs, deployment.prefix);
     if (control !== undefined) {
-      await sendControlMessage(deployment.clients.sqs, control, {
-        v: CONTROL_VERSION,
-        kind: 'fire',
-        job: job.jobId,
-        at: new Date().toISOString(),
-        trigger: 'manual',
-        run: runId,
-        params,
-      });
+      await sendControlMessage(deployment.clients.sqs, control, fire);
       return await answered(ledger, job, runId, control, target.answerWithinMs ?? 30_000);
     }
     const outcome = await fireJob(ledger, {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 // zod/mini, as the envelope: the job-control Lambda parses these at cold start.
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
@@ -106,4 +107,23 @@ export function fireMessage(
   trigger: 'schedule' | 'misfire' = 'schedule',
 ): FireMessage {
   return { v: CONTROL_VERSION, kind: 'fire', job: jobId, at, trigger };
+}
+
+/**
+ * A manual fire (`kisflow jobs trigger`, the console, `kisflow run --job`): now, under a fresh run
+ * id the caller waits on.
+ */
+export function manualFire(
+  jobId: string,
+  params?: Readonly<Record<string, unknown>>,
+): FireMessage & { run: string } {
+  return {
+    v: CONTROL_VERSION,
+    kind: 'fire',
+    job: jobId,
+    at: new Date().toISOString(),
+    trigger: 'manual',
+    run: `manual-${randomUUID()}`,
+    ...(params === undefined ? {} : { params: { ...params } }),
+  } as FireMessage & { run: string };
 }
