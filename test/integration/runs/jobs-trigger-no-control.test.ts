@@ -16,12 +16,12 @@ import { triggerJob } from '../../../kisflow/cli/trigger-job.ts';
 import { loadProject } from '../../../kisflow/config/index.ts';
 import type { ProjectConfig } from '../../../kisflow/config/model.ts';
 import { KisFlowError } from '../../../kisflow/errors.ts';
-import { createJobControlHandler } from '../../../kisflow/lambda/job-control-handler.ts';
 import { writeDevEndpoints } from '../../../kisflow/local/dev-endpoints.ts';
-import { type Poller, startPoller } from '../../../kisflow/local/poller.ts';
+import type { Poller } from '../../../kisflow/local/poller.ts';
 import { type ProvisionedResources, provisionProject } from '../../../kisflow/local/provision.ts';
 import { decodeControl } from '../../../kisflow/wire/control-message.ts';
 import { useEmulators } from '../aws/harness.ts';
+import { startJobControlPoller } from './job-control-poller.ts';
 
 const exec = promisify(execFile);
 const bin = join(import.meta.dirname, '..', '..', '..', 'bin', 'kisflow.js');
@@ -132,30 +132,7 @@ describe('kisflow jobs trigger with no job control running', () => {
     expect(fires.filter((m) => m.kind === 'fire' && m.run === runId)).toEqual([
       expect.objectContaining({ kind: 'fire', job: 'Nightly', trigger: 'manual', run: runId }),
     ]);
-    const queues = resources.control as NonNullable<ProvisionedResources['control']>;
-    control = startPoller({
-      sqs: ctx.clients.sqs,
-      queueUrl: queues.queue,
-      handler: createJobControlHandler({
-        project,
-        wiring: {
-          controlQueue: queues.queue,
-          deadLetterQueue: queues.deadLetterQueue,
-          runsTable: resources.runsTable,
-          prefix: 'trignc',
-        },
-        clients: { sqs: ctx.clients.sqs, dynamodb: ctx.clients.dynamodb },
-        log: () => {},
-        logLevel: 'SILENT',
-      }),
-      batchSize: 10,
-      batchingWindowSeconds: 0,
-      maxConcurrency: 1,
-      timeoutSeconds: 60,
-      functionName: 'job-control',
-      waitTimeSeconds: 1,
-      onError: () => {},
-    });
+    control = startJobControlPoller(ctx.clients, project, resources, 'trignc');
     const ledger = new DynamoRunLedger({ dynamodb: ctx.clients.dynamodb, tableName: resources.runsTable });
     const deadline = Date.now() + 15_000;
     let run = await ledger.get(runId);

@@ -10,12 +10,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoRunLedger } from '../../../kisflow/aws/dynamodb-run-ledger.ts';
 import { loadProject } from '../../../kisflow/config/index.ts';
-import { createJobControlHandler } from '../../../kisflow/lambda/job-control-handler.ts';
 import { writeDevEndpoints } from '../../../kisflow/local/dev-endpoints.ts';
-import { type Poller, startPoller } from '../../../kisflow/local/poller.ts';
+import type { Poller } from '../../../kisflow/local/poller.ts';
 import { type ProvisionedResources, provisionProject } from '../../../kisflow/local/provision.ts';
 import { decodeEnvelope } from '../../../kisflow/wire/envelope.ts';
 import { drain, useEmulators } from '../aws/harness.ts';
+import { startJobControlPoller } from './job-control-poller.ts';
 
 const exec = promisify(execFile);
 const bin = join(import.meta.dirname, '..', '..', '..', 'bin', 'kisflow.js');
@@ -70,30 +70,7 @@ beforeAll(async () => {
     runsTable: resources.runsTable,
   });
   // Job control, as `kisflow dev` runs it: the trigger's fire goes through the control queue.
-  const queues = resources.control as NonNullable<ProvisionedResources['control']>;
-  control = startPoller({
-    sqs: ctx.clients.sqs,
-    queueUrl: queues.queue,
-    handler: createJobControlHandler({
-      project,
-      wiring: {
-        controlQueue: queues.queue,
-        deadLetterQueue: queues.deadLetterQueue,
-        runsTable: resources.runsTable,
-        prefix: 'trig',
-      },
-      clients: { sqs: ctx.clients.sqs, dynamodb: ctx.clients.dynamodb },
-      log: () => {},
-      logLevel: 'SILENT',
-    }),
-    batchSize: 10,
-    batchingWindowSeconds: 0,
-    maxConcurrency: 1,
-    timeoutSeconds: 60,
-    functionName: 'job-control',
-    waitTimeSeconds: 1,
-    onError: () => {},
-  });
+  control = startJobControlPoller(ctx.clients, project, resources, 'trig');
 });
 
 afterAll(async () => {
