@@ -17,14 +17,15 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { InfrastructureError } from '../errors.ts';
 import {
+  addCounters,
   addUsage,
   bucketStart,
   finalStatus,
   HOUR_MS,
   isComplete,
   MINUTE_MS,
+  NO_COUNTS,
   rollUp,
-  shardOf,
   sumCompletions,
 } from '../runs/run-accounting.ts';
 import {
@@ -64,7 +65,8 @@ import { TTL_ATTRIBUTE } from '../wire/table-keys.ts';
  * - `job#<job>` / `slot`: the run holding an exclusive job;
  * - `job#<job>` / `queue#<queued>#<id>`: fires queued behind it (overlap `serial`);
  * - `job#<job>` / `state`: paused or enabled, why, and the last fire handled (no TTL: it outlives runs);
- * - `stream#<flow>` / `<minute>#<step>#<shard>`: counters of a continuous stream per minute;
+ * - `stream#<flow>` / `<minute>#recs#<uuid>`: a bundle of a continuous stream's batches of that
+ *   minute (completion-record.ts's JSON, each with its step and counters), summed per step;
  * - `claim#<key>` / `claim`: who holds an operation (`claim`), until when.
  */
 export const RUN_TABLE = {
@@ -89,14 +91,12 @@ export const RUN_TABLE = {
     sk: `queue#${pad(queuedAt, 15)}#${runId}`,
   }),
   claimItem: (claimKey: string) => ({ pk: `claim#${claimKey}`, sk: 'claim' }),
-  streamItem: (flowId: string, minute: number, step: number, shard: number) => ({
+  streamBundleItem: (flowId: string, minute: number, unique: string) => ({
     pk: `stream#${flowId}`,
-    sk: `${pad(minute, 15)}#${pad(step, 4)}#${shard}`,
+    sk: `${pad(minute, 15)}#recs#${unique}`,
   }),
 } as const;
 
-/** Shards of a stream minute (its batch-id guard): 4 × ~12,000 batches per minute and step. */
-const STREAM_SHARDS = 4;
 /** When a tally says a run may be complete and the sum says not yet: the waits before each look. */
 const CHECK_AGAIN_MS = [0, 50, 200];
 /** Completions per bundle item: about 150 bytes each, well inside DynamoDB's 400 KB item limit. */
@@ -140,7 +140,7 @@ function isConditionFailure(error: unknown): boolean {
 
 function failure(operation: string, runId: string | undefined, error: unknown): InfrastructureError {
   const message = (error as Error)?.message ?? String(error);
-  // A shard's batch-id set past 400 KB: the run has more batches than the ledger can guard.
+  // The run item past 400 KB: its `fanned` set holds about 10,000 ids of batches that fanned out.
   const code = /item size/i.test(message) ? 'RUN_TOO_LARGE' : 'RUN_LEDGER_FAILED';
   return new InfrastructureError(
     code,
@@ -223,6 +223,20 @@ function decodeRun(items: readonly Item[]): RunRecord | undefined {
   };
 }
 
+/** A stream minute's bundle item as per-step buckets; `seen` keeps each step's batch ids across bundles. */
+function sumStreamBundles(flowId: string, item: Item, seen: Set<string>): StreamBucket[] {
+  const start = num(item, 'start');
+  const steps = new Map<number, StreamBucket>();
+  for (const c of decodeCompletions(JSON.parse(str(item, 'recs') ?? '[]'))) {
+    const id = `${start}#${c.step}#${c.batchId}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const b = steps.get(c.step) ?? { flowId, step: c.step, start, batches: 0, ...NO_COUNTS };
+    steps.set(c.step, { ...b, ...addCounters(b, c.counters), batches: b.batches + 1 });
+  }
+  return [...steps.values()];
+}
+
 /**
  * The run ledger in a DynamoDB table, exact without transactions (dynalite has no
  * TransactWriteItems): batch completions are appended as bundles (a redelivery appends its batch
@@ -242,6 +256,16 @@ export class DynamoRunLedger implements RunLedger {
     string,
     {
       batches: BatchCompletion[];
+      waiters: { resolve: (r: CompletionResult) => void; reject: (e: unknown) => void }[];
+    }
+  >();
+  /** Stream batches waiting for the same group commit, by flow and minute. */
+  readonly #pendingStreams = new Map<
+    string,
+    {
+      flowId: string;
+      minute: number;
+      batches: StreamBatch[];
       waiters: { resolve: (r: CompletionResult) => void; reject: (e: unknown) => void }[];
     }
   >();
@@ -416,18 +440,33 @@ export class DynamoRunLedger implements RunLedger {
       }
       // Waits on the run of its last batch: delivery passes one run's batches per call.
       this.#pending.get(batches[batches.length - 1]?.runId as string)?.waiters.push({ resolve, reject });
-      if (!this.#flushing) {
-        this.#flushing = true;
-        if (this.#groupCommitMs > 0) setTimeout(() => void this.#flush(), this.#groupCommitMs);
-        else setImmediate(() => void this.#flush());
-      }
+      this.#scheduleFlush();
     });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    if (this.#groupCommitMs > 0) setTimeout(() => void this.#flush(), this.#groupCommitMs);
+    else setImmediate(() => void this.#flush());
   }
 
   async #flush(): Promise<void> {
     this.#flushing = false;
     const pending = [...this.#pending];
     this.#pending.clear();
+    const streams = [...this.#pendingStreams.values()];
+    this.#pendingStreams.clear();
+    const streamed = streams.map(async ({ flowId, minute, batches, waiters }) => {
+      try {
+        await this.#commitStream(flowId, minute, batches);
+        for (const w of waiters) w.resolve({});
+      } catch (error) {
+        const failed = failure('recordStream', undefined, error);
+        for (const w of waiters) w.reject(failed);
+      }
+    });
+    await Promise.all(streamed);
     await Promise.all(
       pending.map(async ([runId, { batches, waiters }]) => {
         try {
@@ -796,43 +835,41 @@ export class DynamoRunLedger implements RunLedger {
     }
   }
 
-  async recordStream(batch: StreamBatch): Promise<boolean> {
+  /**
+   * Queued and appended with the other stream batches of its flow and minute made in this turn
+   * (group commit, as `completeMany`): one bundle item, no condition, so a write costs the units of
+   * its own few records however busy the minute is. Sums count each step's batch id once.
+   */
+  recordStream(batch: StreamBatch): Promise<void> {
     const minute = bucketStart(batch.at, MINUTE_MS);
-    const names: Record<string, string> = { '#ttl': RUN_TABLE.ttlAttribute };
-    const values: Item = {
-      ':b': { SS: [batch.batchId] },
-      ':bid': { S: batch.batchId },
-      ':one': { N: '1' },
-      ':start': { N: String(minute) },
-      ':step': { N: String(batch.step) },
-      ':ttl': { N: String(this.#ttl()) },
-    };
-    const adds = ['done :b', 'batches :one'];
-    STEP_COUNTERS.forEach((c, i) => {
-      const value = batch.counters[c] ?? 0;
-      if (!value) return;
-      names[`#c${i}`] = c;
-      values[`:c${i}`] = { N: String(value) };
-      adds.push(`#c${i} :c${i}`);
+    const k = `${batch.flowId}\u0000${minute}`;
+    return new Promise((resolve, reject) => {
+      let pending = this.#pendingStreams.get(k);
+      if (pending === undefined) {
+        pending = { flowId: batch.flowId, minute, batches: [], waiters: [] };
+        this.#pendingStreams.set(k, pending);
+      }
+      pending.batches.push(batch);
+      pending.waiters.push({ resolve: () => resolve(), reject });
+      this.#scheduleFlush();
     });
-    try {
-      await this.#db.send(
-        new UpdateItemCommand({
-          TableName: this.#table,
-          Key: key(
-            RUN_TABLE.streamItem(batch.flowId, minute, batch.step, shardOf(batch.batchId, STREAM_SHARDS)),
-          ),
-          UpdateExpression: `ADD ${adds.join(', ')} SET #ttl = if_not_exists(#ttl, :ttl), #start = :start, #step = :step`,
-          ConditionExpression: 'NOT contains(done, :bid)',
-          ExpressionAttributeNames: { ...names, '#start': 'start', '#step': 'step' },
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw failure('recordStream', undefined, error);
-    }
+  }
+
+  async #commitStream(flowId: string, minute: number, batches: readonly StreamBatch[]): Promise<void> {
+    const recs = encodeCompletions(
+      batches.map((b) => ({ batchId: b.batchId, step: b.step, counters: b.counters })),
+    );
+    await this.#db.send(
+      new PutItemCommand({
+        TableName: this.#table,
+        Item: {
+          ...key(RUN_TABLE.streamBundleItem(flowId, minute, randomUUID())),
+          start: { N: String(minute) },
+          recs: { S: JSON.stringify(recs) },
+          ttl: { N: String(this.#ttl()) },
+        },
+      }),
+    );
   }
 
   async streamBuckets(query: StreamQuery): Promise<StreamBucket[]> {
@@ -841,20 +878,26 @@ export class DynamoRunLedger implements RunLedger {
         from: pad(bucketStart(query.since, MINUTE_MS), 15),
         to: `${pad(query.until - 1, 15)}~`,
       });
-      const minutes = items
-        .map((item) => {
-          const counts = Object.fromEntries(
-            STEP_COUNTERS.map((c) => [c, num(item, c)]),
-          ) as unknown as StepCounters;
-          return {
-            flowId: query.flowId,
-            step: num(item, 'step'),
-            start: num(item, 'start'),
-            batches: num(item, 'batches'),
-            ...counts,
-          };
-        })
-        .filter((b) => b.start >= query.since && b.start < query.until);
+      const seen = new Set<string>();
+      const minutes = [
+        ...items
+          .filter((item) => item.recs !== undefined)
+          .flatMap((item) => sumStreamBundles(query.flowId, item, seen)),
+        ...items
+          .filter((item) => item.recs === undefined)
+          .map((item) => {
+            const counts = Object.fromEntries(
+              STEP_COUNTERS.map((c) => [c, num(item, c)]),
+            ) as unknown as StepCounters;
+            return {
+              flowId: query.flowId,
+              step: num(item, 'step'),
+              start: num(item, 'start'),
+              batches: num(item, 'batches'),
+              ...counts,
+            };
+          }),
+      ].filter((b) => b.start >= query.since && b.start < query.until);
       return rollUp(minutes, query.granularity === 'hour' ? HOUR_MS : MINUTE_MS);
     } catch (error) {
       throw failure('streamBuckets', undefined, error);

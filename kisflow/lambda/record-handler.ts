@@ -95,7 +95,7 @@ export function createRecordHandler(options: RecordHandlerOptions): RecordHandle
 
   /**
    * A count that fails is logged, never retried: the rows were sent on, and a stream must not stall
-   * on its own monitoring (a throttled runs table, a minute's bucket item at DynamoDB's 400 KB).
+   * on its own monitoring (a throttled runs table).
    */
   const countStream = async (batch: StepBatch, counters: Parameters<StreamCounter>[1]): Promise<void> => {
     if (options.countStream === undefined) return;

@@ -3,14 +3,11 @@ import type { RunLedger, StepCounters } from '../runs/run-ledger.ts';
 import { streamRunMinute } from '../wire/stream-run.ts';
 
 /**
- * Counts a batch of a continuous source in the ledger's stream buckets: true when counted, false
- * when that batch was counted before (a redelivery), undefined when the batch is of no stream
- * (its run is one the ledger tracks, or none: a schedule tick, an event).
+ * Counts a batch of a continuous source in the ledger's stream buckets (a redelivered batch is
+ * counted once there); a batch of no stream (its run is one the ledger tracks, or none: a schedule
+ * tick, an event) is left alone.
  */
-export type StreamCounter = (
-  batch: StepBatch,
-  counters: Partial<StepCounters>,
-) => Promise<boolean | undefined>;
+export type StreamCounter = (batch: StepBatch, counters: Partial<StepCounters>) => Promise<void>;
 
 /**
  * The stream counter over a ledger. Stream batches are no runs (a stream never ends), so the
@@ -24,8 +21,8 @@ export type StreamCounter = (
 export function streamCounter(ledger: Pick<RunLedger, 'recordStream'>): StreamCounter {
   return async (batch, counters) => {
     const at = streamRunMinute(batch.runId);
-    if (at === undefined) return undefined;
-    return ledger.recordStream({
+    if (at === undefined) return;
+    await ledger.recordStream({
       flowId: batch.flowId,
       batchId: batch.batchId,
       step: batch.step,

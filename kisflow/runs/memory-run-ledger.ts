@@ -203,19 +203,18 @@ export class MemoryRunLedger implements RunLedger {
     return this.#queues.get(jobId)?.shift()?.run;
   }
 
-  async recordStream(batch: StreamBatch): Promise<boolean> {
+  async recordStream(batch: StreamBatch): Promise<void> {
     const start = bucketStart(batch.at, MINUTE_MS);
     const key = `${batch.flowId}\u0000${batch.step}\u0000${start}`;
     const minute = this.#minutes.get(key) ?? {
       bucket: { flowId: batch.flowId, step: batch.step, start, batches: 0, ...NO_COUNTS },
       done: new Set<string>(),
     };
-    if (minute.done.has(batch.batchId)) return false;
+    if (minute.done.has(batch.batchId)) return;
     minute.done.add(batch.batchId);
     const b = minute.bucket;
     minute.bucket = { ...b, ...addCounters(b, batch.counters), batches: b.batches + 1 };
     this.#minutes.set(key, minute);
-    return true;
   }
 
   async streamBuckets(query: StreamQuery): Promise<StreamBucket[]> {

@@ -16,16 +16,6 @@ import { STEP_COUNTERS, USAGE_FIELDS } from './run-ledger.ts';
  * disagree.
  */
 
-/** FNV-1a of the batch id, mod `shards`: stable across processes and runtimes. */
-export function shardOf(batchId: string, shards: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < batchId.length; i++) {
-    hash ^= batchId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % shards;
-}
-
 export const NO_COUNTS: StepCounters = { in: 0, out: 0, rejected: 0, dropped: 0, deadLettered: 0, errors: 0 };
 export const NO_USAGE: RunUsage = {
   sqsRequests: 0,

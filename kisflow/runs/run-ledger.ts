@@ -298,8 +298,11 @@ export interface RunLedger {
   enqueue(run: RunStart, queuedAt: number): Promise<void>;
   /** Takes the oldest queued fire of a job, once: two callers never get the same one. */
   dequeue(jobId: string): Promise<RunStart | undefined>;
-  /** Counts a stream batch in its minute; false when that batch was already counted. */
-  recordStream(batch: StreamBatch): Promise<boolean>;
+  /**
+   * Counts a stream batch in its minute. A batch recorded again (a redelivery: the same `at`, so
+   * the same minute) is counted once in `streamBuckets`.
+   */
+  recordStream(batch: StreamBatch): Promise<void>;
   /** Per-step buckets, oldest first. */
   streamBuckets(query: StreamQuery): Promise<StreamBucket[]>;
 
