@@ -191,9 +191,9 @@ interface Generation {
 }
 
 /**
- * The handlers Kinesis-fed flows' first steps run on a `KinesisStreamEvent`: the same source
- * handler (kisflow/lambda/source-handler.ts) Lambda's Kinesis mapping invokes in AWS, here in the
- * dev process (the flow workers take SQS events only), with the step's own function and wiring.
+ * With an in-process registry (tests): the handlers Kinesis-fed flows' first steps run on a
+ * `KinesisStreamEvent`, the same source handler (kisflow/lambda/source-handler.ts) Lambda's Kinesis
+ * mapping invokes in AWS. Without one, each flow's worker runs it (FlowWorker.kinesisHandler).
  */
 async function kinesisHandlersFor(
   project: ProjectConfig,
@@ -395,12 +395,13 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         await Promise.all(workers.map((w) => w.stop()));
         throw failed.reason;
       }
-      const kinesisHandlers = await kinesisHandlersFor(
-        project,
-        kinesisFedFlows(flows),
-        (flow) => devWiring(project, flow, 0, resources),
-        { clients, metrics, logLevel },
-        options.registry,
+      // A Kinesis-fed first step runs in its flow's worker too: its function's exit, crash or hang
+      // fails that batch (the local mapping retries or bisects it), never the dev process.
+      const kinesisHandlers = new Map(
+        kinesisFedFlows(flows).map((flow) => [
+          flow.flowId,
+          (workers[flows.indexOf(flow)] as FlowWorker).kinesisHandler(),
+        ]),
       );
       return {
         project,

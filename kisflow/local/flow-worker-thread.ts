@@ -4,12 +4,13 @@
  * takes down only this thread (see flow-worker.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Context, SQSEvent } from 'aws-lambda';
+import type { Context, KinesisStreamEvent, SQSEvent } from 'aws-lambda';
 import { createAwsClients } from '../aws/clients.ts';
 import { type ProjectJson, projectFromJson } from '../config/project-json.ts';
 import type { ConnectorImplementation } from '../engine/connector.ts';
 import { loadFunctions } from '../engine/index.ts';
 import { KisFlowError } from '../errors.ts';
+import { createSourceHandler, type SourceHandler } from '../lambda/source-handler.ts';
 import { createStepHandler, type LogLevel, type StepHandler } from '../lambda/step-handler.ts';
 import type { MetricDimensions, Metrics } from '../ports.ts';
 import type { StepWiring } from '../wire/step-wiring.ts';
@@ -28,7 +29,10 @@ export interface InvokeRequest {
   readonly t: 'invoke';
   readonly id: number;
   readonly step: number;
-  readonly event: SQSEvent;
+  /** A step's SQS batch, or (`source`) the Kinesis records the first step's mapping read. */
+  readonly event: SQSEvent | KinesisStreamEvent;
+  /** For the first step's source handler (a Kinesis-fed flow), not its queue's step handler. */
+  readonly source?: boolean;
   readonly functionName: string;
   readonly requestId: string;
   readonly deadline: number;
@@ -104,7 +108,8 @@ function context(request: InvokeRequest): Context {
     functionName: request.functionName,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${request.functionName}`,
-    memoryLimitInMB: '256',
+    // As the flow deploys (tuning.memory): what a run's estimated GB-seconds are counted at.
+    memoryLimitInMB: String(memoryMb),
     awsRequestId: request.requestId,
     logGroupName: `/aws/lambda/${request.functionName}`,
     logStreamName: 'local',
@@ -116,10 +121,14 @@ function context(request: InvokeRequest): Context {
 }
 
 let handlers: StepHandler[];
+/** A Kinesis-fed flow's first step, as Lambda's Kinesis mapping invokes it. */
+let source: SourceHandler | undefined;
+let memoryMb = 256;
 try {
   const project = projectFromJson(data.project);
   const flow = project.flows.get(data.flowId);
   if (flow === undefined) throw new KisFlowError('UNKNOWN_FLOW', `There is no flow '${data.flowId}'.`);
+  memoryMb = flow.tuning.memoryMb;
   const registry = await loadFunctions(project, { flowIds: [data.flowId] });
   const types = new Set([...project.conns.values()].map((c) => c.type));
   const connectors: ConnectorImplementation[] = [...types].flatMap(
@@ -139,18 +148,42 @@ try {
       logLevel: data.logLevel,
     }),
   );
+  const first = flow.steps[0];
+  if (flow.source?.kinesis !== undefined && first !== undefined) {
+    source = createSourceHandler({
+      project,
+      flowId: data.flowId,
+      fn: registry.getFunction(first.fid),
+      connectors,
+      wiring: data.wirings[0] as StepWiring,
+      clients,
+      metrics,
+      logLevel: data.logLevel,
+    });
+  }
 } catch (err) {
   post({ t: 'load-failed', ...describe(err) });
   freeze();
 }
 
+/** The invocation a request asks for; undefined when there is no such handler. */
+const invoke = (request: InvokeRequest): Promise<unknown> | undefined =>
+  request.source
+    ? source?.(request.event as KinesisStreamEvent, context(request))
+    : handlers[request.step]?.(request.event as SQSEvent, context(request));
+
 port.on('message', (request: InvokeRequest) => {
-  const handler = handlers[request.step];
-  if (handler === undefined) {
-    post({ t: 'failed', id: request.id, code: 'UNKNOWN_STEP', message: `No step ${request.step}.` });
+  const running = invoke(request);
+  if (running === undefined) {
+    post({
+      t: 'failed',
+      id: request.id,
+      code: 'UNKNOWN_STEP',
+      message: request.source ? `Flow '${data.flowId}' has no Kinesis source.` : `No step ${request.step}.`,
+    });
     return;
   }
-  handler(request.event, context(request)).then(
+  running.then(
     (response) => {
       flushMetrics();
       post({ t: 'result', id: request.id, response });

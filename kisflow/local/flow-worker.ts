@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { KinesisStreamBatchResponse, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { deadLetterMessage } from '../aws/dead-letters.ts';
 import type { ProjectConfig } from '../config/model.ts';
 import { KisFlowError } from '../errors.ts';
@@ -10,6 +10,7 @@ import { retryDelaySeconds } from '../lambda/backoff.ts';
 import type { Metrics } from '../ports.ts';
 import { parseEnvelope } from '../wire/envelope.ts';
 import type { FlowWorkerData, InvokeRequest, WorkerReply } from './flow-worker-thread.ts';
+import type { KinesisEventHandler } from './kinesis-event.ts';
 import type { SqsEventHandler } from './poller.ts';
 
 export interface FlowWorkerOptions {
@@ -44,6 +45,11 @@ function runOf(body: string): { run?: string } {
 interface Pending {
   readonly request: InvokeRequest;
   readonly resolve: (response: SQSBatchResponse) => void;
+  /**
+   * A Kinesis batch's failure: thrown to the local mapping, which retries or bisects it as Lambda's
+   * does after a function error. Unset: an SQS batch, whose messages are handled here.
+   */
+  readonly reject?: (error: KisFlowError) => void;
   /** Was in flight, with others, when a worker died: it runs alone next, to find the culprit. */
   suspect: boolean;
   timer?: NodeJS.Timeout;
@@ -108,6 +114,30 @@ export class FlowWorker {
           deadline: 0,
         };
         this.#waiting.push({ request, resolve, suspect: false });
+        this.#pump();
+      });
+  }
+
+  /** The handler the local Kinesis mapping calls for a Kinesis-fed flow's first step. */
+  kinesisHandler(): KinesisEventHandler {
+    return (event, context) =>
+      new Promise<KinesisStreamBatchResponse>((resolve, reject) => {
+        const request: InvokeRequest = {
+          t: 'invoke',
+          id: this.#nextId++,
+          step: 0,
+          event,
+          source: true,
+          functionName: context.functionName,
+          requestId: context.awsRequestId || randomUUID(),
+          deadline: 0,
+        };
+        this.#waiting.push({
+          request,
+          resolve: resolve as (response: unknown) => void,
+          reject,
+          suspect: false,
+        });
         this.#pump();
       });
   }
@@ -278,7 +308,13 @@ export class FlowWorker {
    */
   async #fail(pending: Pending, code: string, message: string): Promise<void> {
     const { project, data, sqs, log } = this.#options;
-    const { step, event } = pending.request;
+    if (pending.reject !== undefined) {
+      log(`kisflow dev: flow ${data.flowId} Kinesis source (step 0): ${code}: ${message}`);
+      pending.reject(new KisFlowError(code, message, { flowId: data.flowId }));
+      return;
+    }
+    const { step } = pending.request;
+    const event = pending.request.event as SQSEvent;
     const flow = project.flows.get(data.flowId);
     const fid = flow?.steps[step]?.fid ?? '';
     const wiring = data.wirings[step];

@@ -174,4 +174,51 @@ describe('kisflow dev with a Kinesis-fed flow', () => {
       await stack.stop();
     }
   });
+
+  it("in the flow's worker: a source function that exits fails only its batch; the mapping retries it and each row reaches the output once", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kisflow-dev-kinesis-'));
+    roots.push(root);
+    const marker = join(root, 'exited');
+    const flaky = project.flows.get('flaky') as FlowSpec;
+    const exiting: FlowSpec = {
+      ...flaky,
+      steps: flaky.steps.map((s, i) =>
+        i === 0 ? { ...s, params: { ...s.params, fail_times: 0, exit_marker: marker } } : s,
+      ),
+      source: {
+        kinesis: { ...(flaky.source?.kinesis as KinesisSourceSpec), maxRetries: 3, bisectOnError: false },
+      },
+    };
+    // Worker threads (the default isolation), as `kisflow dev` runs a project.
+    const stack = await startDevStack({
+      dir: 'flows',
+      root,
+      project: { ...project, flows: new Map([['flaky', exiting]]) },
+      logLevel: 'SILENT',
+      log: () => {},
+      kinesisIdlePollMs: 50,
+    });
+    const kinesis = createKinesisClient({ endpoint: stack.kinesisEndpoint });
+    const { sqs } = createAwsClients({ sqsEndpoint: stack.sqsEndpoint });
+    try {
+      await put(kinesis, 200, 4);
+      const output = stack.resources.flows.flaky?.outputQueue as string;
+      const rows: Record<string, unknown>[] = [];
+      const deadline = Date.now() + 30_000;
+      for (let empty = 0; empty < 1 || rows.length < 4; ) {
+        if (Date.now() > deadline) throw new Error(`timed out with ${rows.length} rows at the output`);
+        const got = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: output, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+        );
+        for (const m of got.Messages ?? []) rows.push(...decodeEnvelope(m.Body as string).rows);
+        if (rows.length >= 4 && (got.Messages ?? []).length === 0) empty++;
+      }
+      expect(existsSync(marker)).toBe(true);
+      expect(rows.map((r) => r.i).sort()).toEqual([200, 201, 202, 203]);
+    } finally {
+      kinesis.destroy();
+      sqs.destroy();
+      await stack.stop();
+    }
+  });
 });
