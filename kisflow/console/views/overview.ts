@@ -1,12 +1,23 @@
+import { cloudWatchLag } from '../../aws/source-lag-metric.ts';
 import { runsStats } from '../../cli/commands/runs.ts';
-import { sourceLagReader } from '../../cli/source-lag.ts';
+import { type LagOf, sourceLagReader } from '../../cli/source-lag.ts';
 import type { DayStats } from '../../runs/run-stats.ts';
 import type { StreamStats } from '../../runs/stream-stats.ts';
 import type { ConsoleContext } from '../console-context.ts';
 import { sumSteps } from './step-totals.ts';
 
 const DAY = 86_400_000;
+/** A flow's CloudWatch lag is read at most this often (the metric itself is per minute). */
+const CLOUD_LAG_TTL_MS = 60_000;
 const ENDED = new Set(['succeeded', 'failed', 'partial', 'timed_out']);
+
+/** On AWS, the lag `kisflow runs stats` reads (CloudWatch), shared for a minute per flow. */
+function cloudLag(context: ConsoleContext): LagOf {
+  return (flow) =>
+    context.cached(`lag:${flow.flowId}`, CLOUD_LAG_TTL_MS, () =>
+      cloudWatchLag(context.cloudwatch(), context.prefix)(flow),
+    );
+}
 
 export interface Overview {
   readonly flows: number;
@@ -40,7 +51,9 @@ export async function overview(context: ConsoleContext, days: number): Promise<O
       days,
       now,
       flows,
-      ...(context.endpoints === undefined ? {} : { lagOf: sourceLagReader(context.endpoints) }),
+      ...(context.endpoints === undefined
+        ? {}
+        : { lagOf: sourceLagReader(context.endpoints, cloudLag(context)) }),
       ...(context.region === undefined ? {} : { region: context.region }),
     }),
     context.ledger.list({ since: now - DAY, limit: 100_000 }),
