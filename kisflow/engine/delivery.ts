@@ -174,7 +174,7 @@ export class Delivery {
           const carry = batch.carry ?? [];
           if (carry.length < MAX_CARRY && Date.now() - (carry[0]?.at ?? Date.now()) < MAX_CARRY_AGE_MS) {
             const carrying = nextBatch([...carry, own(1)]);
-            if (this.#messagesOf(carrying) === 1) {
+            if (this.#packsToOne(carrying)) {
               sent = carrying;
               children = 1;
               handedOn = true;
@@ -289,6 +289,20 @@ export class Delivery {
       ]),
     );
     await this.#ended(batch.runId, completion.finished);
+  }
+
+  /**
+   * Whether a batch carrying completions still makes one message. Not when the carry itself leaves
+   * no room under a small `max_message_bytes` (the packer refuses such an envelope): the chain is
+   * then written instead.
+   */
+  #packsToOne(batch: StepBatch): boolean {
+    try {
+      return this.#messagesOf(batch) === 1;
+    } catch (error) {
+      if ((error as { code?: string })?.code === 'META_TOO_LARGE') return false;
+      throw error;
+    }
   }
 
   #withRun(runId: string, completions: readonly CarriedCompletion[]): RunCompletion[] {

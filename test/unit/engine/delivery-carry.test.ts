@@ -125,3 +125,29 @@ describe('Delivery: completions handed on in the one child a batch sends', () =>
     expect(events[1]).toBe('send carry=1 after 1 write(s)');
   });
 });
+
+describe('Delivery: no carry where it does not fit', () => {
+  it('a carry too large for the message limit is written instead, and the rows still go on', async () => {
+    const plan = FlowPlan.build(
+      project({ funcs: [{ fid: 'a' }, { fid: 'b' }], flows: [{ flowId: 'f', steps: ['a', 'b'] }] }),
+      'f',
+    );
+    const { ledger, writes } = recordingLedger();
+    await ledger.start({ runId: 'r', flowId: 'f', trigger: 'manual', roots: 1 });
+    const transport = new MemoryTransport();
+    // As the SQS packer does when the envelope's fixed part alone is over the limit.
+    const messagesOf = (b: { carry?: readonly unknown[] }) => {
+      if ((b.carry?.length ?? 0) > 0) throw Object.assign(new Error('too large'), { code: 'META_TOO_LARGE' });
+      return 1;
+    };
+    const delivery = new Delivery(plan, transport, { ledger, messagesOf });
+    await delivery.deliver({ flowId: 'f', step: 0, runId: 'r', batchId: 'b', rows: rowsOf(2), meta: {} }, {
+      next: 1,
+      emitted: rowsOf(2),
+      rejected: [],
+      meta: {},
+      stats: { in: 2, out: 2, rejected: 0, dropped: 0, ms: 1 },
+    } as never);
+    expect(writes.map((w) => w.map((c) => [c.batchId, c.children]))).toEqual([[['b', 1]]]);
+  });
+});
