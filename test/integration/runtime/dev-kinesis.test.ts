@@ -62,6 +62,21 @@ function start(root: string, seen: number[], extra: Partial<DevStackOptions> = {
   });
 }
 
+/** The rows at the output once `n` arrived, then one more empty read: a duplicate would show. */
+async function outputRows(sqs: SQSClient, output: string, n: number): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  const deadline = Date.now() + 30_000;
+  for (let empty = 0; empty < 1 || rows.length < n; ) {
+    if (Date.now() > deadline) throw new Error(`timed out with ${rows.length} rows at the output`);
+    const got = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: output, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    for (const m of got.Messages ?? []) rows.push(...decodeEnvelope(m.Body as string).rows);
+    if (rows.length >= n && (got.Messages ?? []).length === 0) empty++;
+  }
+  return rows;
+}
+
 async function put(kinesis: KinesisClient, from: number, n: number): Promise<void> {
   await kinesis.send(
     new PutRecordsCommand({
@@ -154,18 +169,7 @@ describe('kisflow dev with a Kinesis-fed flow', () => {
     const { sqs } = createAwsClients({ sqsEndpoint: stack.sqsEndpoint });
     try {
       await put(kinesis, 100, 6);
-      const output = stack.resources.flows.flaky?.outputQueue as string;
-      const rows: Record<string, unknown>[] = [];
-      const deadline = Date.now() + 30_000;
-      // Until six rows arrived, then one more empty read: a seventh (a duplicate) would show.
-      for (let empty = 0; empty < 1 || rows.length < 6; ) {
-        if (Date.now() > deadline) throw new Error(`timed out with ${rows.length} rows at the output`);
-        const got = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: output, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
-        );
-        for (const m of got.Messages ?? []) rows.push(...decodeEnvelope(m.Body as string).rows);
-        if (rows.length >= 6 && (got.Messages ?? []).length === 0) empty++;
-      }
+      const rows = await outputRows(sqs, stack.resources.flows.flaky?.outputQueue as string, 6);
       expect(rows.map((r) => r.i).sort()).toEqual([100, 101, 102, 103, 104, 105]);
       expect(rows.every((r) => typeof r.topic === 'string')).toBe(true);
     } finally {
@@ -202,17 +206,7 @@ describe('kisflow dev with a Kinesis-fed flow', () => {
     const { sqs } = createAwsClients({ sqsEndpoint: stack.sqsEndpoint });
     try {
       await put(kinesis, 200, 4);
-      const output = stack.resources.flows.flaky?.outputQueue as string;
-      const rows: Record<string, unknown>[] = [];
-      const deadline = Date.now() + 30_000;
-      for (let empty = 0; empty < 1 || rows.length < 4; ) {
-        if (Date.now() > deadline) throw new Error(`timed out with ${rows.length} rows at the output`);
-        const got = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: output, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
-        );
-        for (const m of got.Messages ?? []) rows.push(...decodeEnvelope(m.Body as string).rows);
-        if (rows.length >= 4 && (got.Messages ?? []).length === 0) empty++;
-      }
+      const rows = await outputRows(sqs, stack.resources.flows.flaky?.outputQueue as string, 4);
       expect(existsSync(marker)).toBe(true);
       expect(rows.map((r) => r.i).sort()).toEqual([200, 201, 202, 203]);
     } finally {
