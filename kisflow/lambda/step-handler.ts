@@ -244,6 +244,17 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
         logger.warn('run ended; telling job control failed, its repair pass will', { runId, error }),
     );
 
+  // One ledger for run completions and stream counts: they share its group commits.
+  const runs =
+    wiring.runsTable === undefined
+      ? undefined
+      : new DynamoRunLedger({
+          dynamodb,
+          tableName: wiring.runsTable,
+          // A Lambda container runs one invocation at a time: waiting would gather nothing and be
+          // billed. Under `kisflow dev` a step's pollers share this handler, so it pays.
+          groupCommitMs: process.env.AWS_LAMBDA_FUNCTION_NAME === undefined ? DEV_GROUP_COMMIT_MS : 0,
+        });
   const handleRecord = createRecordHandler({
     flowId,
     step,
@@ -251,16 +262,10 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     delivery: new Delivery(
       plan,
       transport,
-      wiring.runsTable === undefined
+      runs === undefined
         ? {}
         : {
-            ledger: new DynamoRunLedger({
-              dynamodb,
-              tableName: wiring.runsTable,
-              // A Lambda container runs one invocation at a time: waiting would gather nothing and
-              // be billed. Under `kisflow dev` a step's pollers share this handler, so it pays.
-              groupCommitMs: process.env.AWS_LAMBDA_FUNCTION_NAME === undefined ? DEV_GROUP_COMMIT_MS : 0,
-            }),
+            ledger: runs,
             // The SQS transport packs the same way: the run counts the messages it will send.
             messagesOf: (batch) => transport.messageCount(batch),
             ...(wiring.controlQueue === undefined
@@ -280,9 +285,7 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     metrics,
     dimensions: dims,
     log: powertoolsLog(logger),
-    ...(wiring.runsTable === undefined
-      ? {}
-      : { countStream: streamCounter(new DynamoRunLedger({ dynamodb, tableName: wiring.runsTable })) }),
+    ...(runs === undefined ? {} : { countStream: streamCounter(runs) }),
   });
 
   // Records run in parallel (their sends share SendMessageBatch requests in the transport), those
