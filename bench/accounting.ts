@@ -9,7 +9,7 @@
  *
  * `node bin/run-ts.js bench/accounting.ts [rows] [rounds]`
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ import { buildProject } from '../kisflow/config/build-project.ts';
 import { defineFunction } from '../kisflow/engine/function.ts';
 import { Registry } from '../kisflow/engine/registry.ts';
 import { createStepHandler } from '../kisflow/lambda/step-handler.ts';
-import { devWiring } from '../kisflow/local/dev-stack.ts';
+import { devWiring, startDevStack } from '../kisflow/local/dev-stack.ts';
 import { type Poller, type SqsEventHandler, startPoller } from '../kisflow/local/poller.ts';
 import { provisionProject } from '../kisflow/local/provision.ts';
 import { MemoryMetrics } from '../kisflow/memory/index.ts';
@@ -36,7 +36,7 @@ const MAX_MESSAGE_BYTES = 16_384;
 const CONCURRENCY = 2;
 const TARGET = 0.9;
 
-const project = buildProject({
+const projectInput = (flowId: string) => ({
   funcs: [
     { fid: 'verify', fmode: 'Verify', source: { must: ['id', 'a', 'b'] } },
     { fid: 'add', fmode: 'Calculate' },
@@ -46,12 +46,35 @@ const project = buildProject({
   ],
   flows: [
     {
-      flow_id: FLOW,
+      flow_id: flowId,
       flows: ['verify', 'add', 'check', 'scale', 'emit'].map((fid) => ({ fid })),
       tuning: { batch_size: 10, max_concurrency: CONCURRENCY, max_message_bytes: MAX_MESSAGE_BYTES },
     },
   ],
 });
+const project = buildProject(projectInput(FLOW));
+
+/** The same functions as modules, for `kisflow dev`'s worker thread. */
+const MODULES: Record<string, string> = {
+  verify: '(_rows, ctx) => ctx.reuse()',
+  add: '(rows, ctx) => { for (const r of rows) ctx.commit({ ...r, c: r.a + r.b }); }',
+  check: '(_rows, ctx) => ctx.reuse()',
+  scale: '(rows, ctx) => { for (const r of rows) ctx.commit({ ...r, d: r.c * 3 }); }',
+  emit: '(rows, ctx) => { for (const r of rows) ctx.commit({ id: r.id, total: r.d + 1 }); }',
+};
+
+/** A project folder inside the repository (so `import 'kisflow'` resolves), git-ignored. */
+function writeModules(): string {
+  const root = mkdtempSync(join(process.cwd(), '.tmp-bench-'));
+  mkdirSync(join(root, 'functions'));
+  for (const [fid, body] of Object.entries(MODULES)) {
+    writeFileSync(
+      join(root, 'functions', `${fid}.ts`),
+      `import { defineFunction } from 'kisflow';\nexport default defineFunction(${body});\n`,
+    );
+  }
+  return root;
+}
 
 type R = Row & { a: number; b: number; c: number; d: number };
 const registry = new Registry()
@@ -225,6 +248,62 @@ async function pipeline(clients: AwsClients, prefix: string, accounting: boolean
   };
 }
 
+/**
+ * `kisflow dev` itself: the flow's functions in its worker thread, the pollers and emulators in
+ * this one. One flow for both sides: a run started in the ledger first (as `kisflow send` does) is
+ * accounted; one that is not is only looked up (delivery records runs the ledger knows).
+ */
+async function devPipeline(emulators: { sqsEndpoint: string; dynamodbEndpoint: string }, root: string) {
+  const flowId = 'acctw';
+  const stack = await startDevStack({
+    dir: '.',
+    root,
+    prefix: 'acctw',
+    project: buildProject(projectInput(flowId), { root }),
+    endpoints: { sqsEndpoint: emulators.sqsEndpoint, dynamodbEndpoint: emulators.dynamodbEndpoint },
+    logLevel: 'SILENT',
+    waitTimeSeconds: 1,
+  });
+  const clients = createAwsClients(emulators);
+  const queues = stack.resources.flows[flowId];
+  if (!queues) throw new Error('the bench flow was not provisioned');
+  const out = outputCounter(clients.sqs, queues.outputQueue);
+  const transport = new SqsTransport({
+    sqs: clients.sqs,
+    queueUrl: () => queues.stepQueues[0] as string,
+    maxMessageBytes: MAX_MESSAGE_BYTES,
+  });
+  const ledger = new DynamoRunLedger({ dynamodb: clients.dynamodb, tableName: stack.resources.runsTable });
+  return {
+    async run(runId: string, rows: readonly Row[], accounted: boolean): Promise<number> {
+      const started = performance.now();
+      const arrived = out.more(rows.length);
+      const batch = { flowId, step: 0, runId, batchId: runId, rows, meta: {} };
+      if (accounted) {
+        const roots = packBatch(batch, MAX_MESSAGE_BYTES).messages.length;
+        await ledger.start({ runId, flowId, trigger: 'api', roots });
+      }
+      await transport.send({ kind: 'step', flowId, step: 0 }, batch);
+      await arrived;
+      return performance.now() - started;
+    },
+    async status(runId: string) {
+      // The last completion is written while the output message leaves; allow for that.
+      for (let i = 0; i < 50; i++) {
+        const status = await ledger.status(runId);
+        if (status !== 'running') return status;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return 'running';
+    },
+    async stop() {
+      await out.stop();
+      await stack.stop();
+      destroyAwsClients(clients);
+    },
+  };
+}
+
 const rate = (rows: number, ms: number) => `${Math.round((rows / ms) * 1000).toLocaleString('en-US')} rows/s`;
 
 export async function run(
@@ -240,6 +319,8 @@ export async function run(
     sqsEndpoint: emulators.sqsEndpoint,
     dynamodbEndpoint: emulators.dynamodbEndpoint,
   });
+  const modulesRoot = writeModules();
+  const dev = await devPipeline(emulators, modulesRoot);
   const on = await pipeline(clients, 'acct-on', true);
   const off = await pipeline(clients, 'acct-off', false);
   try {
@@ -257,6 +338,45 @@ export async function run(
       `  ${n.toLocaleString('en-US')} rows in ${messages} messages of ≤ ${MAX_MESSAGE_BYTES} bytes, 5 steps, ${CONCURRENCY} pollers per step, on ${emulators.external ? emulators.dynamodbEndpoint : 'fauxqs + dynalite'}`,
     );
     let runs = 0;
+    const best = (xs: number[]) => Math.min(...xs);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
+    const verdict = (r: number) => (r >= TARGET ? 'met' : 'NOT met');
+
+    // 1. As `kisflow dev` runs a project: the functions in the flow's worker thread.
+    print('  kisflow dev (the flow in its worker thread, as `kisflow dev` runs a project):');
+    const devIds: string[] = [];
+    const devOn = () => {
+      const id = `acctw-${runs++}`;
+      devIds.push(id);
+      return dev.run(id, rows, true);
+    };
+    const devOff = () => dev.run(`acctw-${runs++}`, rows, false);
+    await devOff();
+    await devOn();
+    devIds.length = 0;
+    const devOnMs: number[] = [];
+    const devOffMs: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      if (i % 2 === 0) {
+        devOffMs.push(await devOff());
+        devOnMs.push(await devOn());
+      } else {
+        devOnMs.push(await devOn());
+        devOffMs.push(await devOff());
+      }
+      print(
+        `    round ${i + 1}: ledger off ${rate(n, devOffMs[i] as number)}, ledger on ${rate(n, devOnMs[i] as number)}`,
+      );
+    }
+    const devRatio = best(devOffMs) / best(devOnMs);
+    const devPaired = median(devOnMs.map((ms, i) => (devOffMs[i] as number) / ms));
+    const devStatuses = await Promise.all(devIds.map((id) => dev.status(id)));
+    print(
+      `    ratio on/off: ${devRatio.toFixed(2)} best-of-${rounds}, ${devPaired.toFixed(2)} median per round (target ≥ ${TARGET.toFixed(2)}): ${verdict(devRatio)}; runs recorded: ${devStatuses.filter((s) => s === 'succeeded').length} of ${devStatuses.length} succeeded`,
+    );
+
+    // 2. The steps' handlers in this thread, their DynamoDB client counting each request.
+    print('  the same steps in this thread, DynamoDB requests counted at the client:');
     const runIds: string[] = [];
     const timedOn = async () => {
       const id = `acct-${runs++}`;
@@ -283,29 +403,29 @@ export async function run(
         offMs.push(await timedOff());
       }
       print(
-        `  round ${i + 1}: ledger off ${rate(n, offMs[i] as number)}, ledger on ${rate(n, onMs[i] as number)}`,
+        `    round ${i + 1}: ledger off ${rate(n, offMs[i] as number)}, ledger on ${rate(n, onMs[i] as number)}`,
       );
     }
     const statuses = await Promise.all(runIds.map((id) => on.finalStatus(id)));
-    const best = (xs: number[]) => Math.min(...xs);
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
     const ratio = best(offMs) / best(onMs);
     const paired = median(onMs.map((ms, i) => (offMs[i] as number) / ms));
     const handled = on.messages() - warmMessages;
     const stepRequests = total(on.stepRequests);
     const startRequests = total(on.startRequests);
-    print(`  ledger off (best): ${rate(n, best(offMs))}`);
-    print(`  ledger on (best):  ${rate(n, best(onMs))}`);
+    print(`    ledger off (best): ${rate(n, best(offMs))}`);
+    print(`    ledger on (best):  ${rate(n, best(onMs))}`);
     print(
-      `  ratio on/off: ${ratio.toFixed(2)} best-of-${rounds}, ${paired.toFixed(2)} median per round (target ≥ ${TARGET.toFixed(2)}): ${ratio >= TARGET ? 'met' : 'NOT met'}`,
+      `    ratio on/off: ${ratio.toFixed(2)} best-of-${rounds}, ${paired.toFixed(2)} median per round (target ≥ ${TARGET.toFixed(2)}): ${ratio >= TARGET ? 'met' : 'NOT met'}`,
     );
     print(
-      `  DynamoDB requests added: ${(stepRequests / handled).toFixed(2)} per message a step handled (${handled} messages over ${rounds} runs: ${breakdown(on.stepRequests, handled)}), plus ${(startRequests / rounds).toFixed(1)} per run to start it (${breakdown(on.startRequests, rounds)})`,
+      `    DynamoDB requests added: ${(stepRequests / handled).toFixed(2)} per message a step handled (${handled} messages over ${rounds} runs: ${breakdown(on.stepRequests, handled)}), plus ${(startRequests / rounds).toFixed(1)} per run to start it (${breakdown(on.startRequests, rounds)})`,
     );
     print(
-      `  DynamoDB requests with the ledger off: ${total(off.stepRequests)}; runs recorded: ${statuses.filter((s) => s === 'succeeded').length} of ${statuses.length} succeeded exactly`,
+      `    DynamoDB requests with the ledger off: ${total(off.stepRequests)}; runs recorded: ${statuses.filter((s) => s === 'succeeded').length} of ${statuses.length} succeeded exactly`,
     );
   } finally {
+    await dev.stop();
+    rmSync(modulesRoot, { recursive: true, force: true });
     await on.stop();
     await off.stop();
     destroyAwsClients(clients);

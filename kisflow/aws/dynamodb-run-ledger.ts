@@ -102,6 +102,8 @@ const CHECK_AGAIN_MS = [0, 50, 200];
 /** Completions per bundle item: about 150 bytes each, well inside DynamoDB's 400 KB item limit. */
 const BUNDLE_RECORDS = 1000;
 const DAY_MS = 86_400_000;
+/** Fan-out ids remembered as announced: one forgotten costs a second update, never a wrong count. */
+const ANNOUNCED_KEPT = 10_000;
 
 export interface DynamoRunLedgerOptions {
   readonly dynamodb: DynamoDBClient;
@@ -271,6 +273,8 @@ export class DynamoRunLedger implements RunLedger {
   >();
   #flushing = false;
   readonly #groupCommitMs: number;
+  /** Fan-outs whose announcement this ledger has sent (bounded; see `#commit`). */
+  readonly #announced = new Set<string>();
 
   constructor(options: DynamoRunLedgerOptions) {
     this.#db = options.dynamodb;
@@ -486,8 +490,9 @@ export class DynamoRunLedger implements RunLedger {
    * Writes a run's completions as bundles, then tallies them on the run item: `t_net`, started at
    * −roots, adds 1 − children per batch, so it reaches 0 when every batch announced is done. The
    * exact sum (each batch id once) is read only then. A redelivered batch with one child or none
-   * adds 0 or +1 again: at worst the sum is read early. One with more children would hold the
-   * tally back, so those ids are kept in the item's `fanned` set and a repeat is added back.
+   * adds 0 or +1 again: at worst the sum is read early. A fan-out's announcement comes once per
+   * chain through it (delivery hands it on in every child) and would hold the tally back, so
+   * fan-out ids are kept in the item's `fanned` set and each announcement is counted once.
    * Bundles and tally are written in parallel (one round trip per commit, which a chain's end waits
    * for); the writer whose tally reaches 0 reads the sum, and looks again briefly when another
    * writer's bundle has not landed yet. The conditional finish moves the run once; a run complete
@@ -518,9 +523,18 @@ export class DynamoRunLedger implements RunLedger {
     const written = Promise.all(writes);
     // Awaited below; a path that leaves before (no run item, a failed tally) must not crash on it.
     written.catch(() => {});
-    const fanned = records.filter((r) => (r.children ?? 0) > 1);
+    // A fan-out's announcement (1 − children) counts once, though every chain through it carries
+    // it. A commit announces the fan-outs this ledger has not sent yet; those it has are left to
+    // the commit that carried them (should that one fail, its batches are redelivered and carry
+    // them again). Another process may have announced one first: the update's old `fanned` set
+    // says so, and a second update takes it back.
+    const fanned = records.filter((r) => (r.children ?? 0) > 1 && !this.#announced.has(r.batchId));
+    const announcing = new Set(fanned.map((r) => r.batchId));
+    for (const r of fanned) this.#announce(r.batchId);
+    const contribution = (r: BatchCompletion) =>
+      (r.children ?? 0) > 1 && !announcing.has(r.batchId) ? 0 : 1 - (r.children ?? 0);
     const values: Item = {
-      ':net': { N: String(records.reduce((n, r) => n + 1 - (r.children ?? 0), 0)) },
+      ':net': { N: String(records.reduce((n, r) => n + contribution(r), 0)) },
       ':now': { N: String(now) },
       ':wu': { N: String(writeUnits) },
     };
@@ -539,21 +553,23 @@ export class DynamoRunLedger implements RunLedger {
       );
       net = num(out.Attributes, 't_net') + Number(values[':net']?.N);
       const before = new Set(out.Attributes?.fanned?.SS ?? []);
-      const repeated = fanned.filter((r) => before.has(r.batchId));
-      if (repeated.length > 0) {
-        const back = repeated.reduce((n, r) => n + (r.children ?? 0) - 1, 0);
+      // Announced already (by another process, or by this batch's earlier delivery): taken back.
+      const fix = fanned.reduce((n, r) => n + (before.has(r.batchId) ? (r.children ?? 0) - 1 : 0), 0);
+      if (fix !== 0) {
         const fixed = await this.#db.send(
           new UpdateItemCommand({
             TableName: this.#table,
             Key: key(RUN_TABLE.runItem(runId)),
-            UpdateExpression: 'ADD t_net :back',
-            ExpressionAttributeValues: { ':back': { N: String(back) } },
+            UpdateExpression: 'ADD t_net :fix',
+            ExpressionAttributeValues: { ':fix': { N: String(fix) } },
             ReturnValues: 'UPDATED_NEW',
           }),
         );
         net = num(fixed.Attributes, 't_net');
       }
     } catch (error) {
+      // A tally that failed may not have landed: its announcements are made again next time.
+      for (const r of fanned) this.#announced.delete(r.batchId);
       // No run item: a run the ledger never started. Its bundles expire with their TTL.
       if (isConditionFailure(error)) return undefined;
       throw error;
@@ -572,6 +588,12 @@ export class DynamoRunLedger implements RunLedger {
       }
     }
     return undefined;
+  }
+
+  #announce(batchId: string): void {
+    if (this.#announced.size >= ANNOUNCED_KEPT)
+      this.#announced.delete(this.#announced.values().next().value as string);
+    this.#announced.add(batchId);
   }
 
   /** Moves a running run to `status`; false when another call got there first. */

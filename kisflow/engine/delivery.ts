@@ -42,7 +42,7 @@ export interface CompletionLedger {
 export interface DeliveryOptions {
   /** @default - the flow's `tuning.max_hops`, else DEFAULT_MAX_HOPS */
   readonly maxHops?: number;
-  /** Where each batch's completion is recorded, before its children are sent. @default - none */
+  /** Where each batch's completion is recorded (see `deliver`). @default - none */
   readonly ledger?: CompletionLedger;
   /**
    * Messages a batch for a step becomes when sent: SQS packs a large batch into several (and
@@ -110,11 +110,12 @@ export class Delivery {
    * carry the same batch ids, so nothing downstream is applied twice).
    *
    * With a ledger, the batch's completion (its counters and the number of messages sent on) is
-   * recorded before its children can be: a batch that sends one message on hands its completion,
-   * with those handed to it, on in that message (`StepBatch.carry`); any other batch writes them
-   * before its sends. So a child is never counted done before the parent that announced it, a
-   * linear flow writes once per chain instead of once per step, and a redelivered batch's
-   * completion is counted once (by batch id).
+   * recorded no later than its children's: the batch hands its completion, with those handed to
+   * it, on in every message it sends (`StepBatch.carry`), and the end of each chain writes what it
+   * carries. A child is then never counted done without the parent that announced it (the ledger
+   * counts each batch id once, and a fan-out's announcement once: see the run ledger), and a flow
+   * writes once per chain instead of once per step. A carry that would cost a message more, or
+   * that is long or old (MAX_CARRY, MAX_CARRY_AGE_MS), is written before the sends instead.
    */
   async deliver(batch: StepBatch, outcome: StepOutcome, usage?: CarriedCompletion['usage']): Promise<void> {
     const flowId = this.plan.flow.flowId;
@@ -170,21 +171,22 @@ export class Delivery {
           meta: outcome.meta,
           carry,
         });
+        sent = nextBatch(undefined);
         if (tracked) {
+          children = this.#messagesOf(sent);
           const carry = batch.carry ?? [];
-          if (carry.length < MAX_CARRY && Date.now() - (carry[0]?.at ?? Date.now()) < MAX_CARRY_AGE_MS) {
-            const carrying = nextBatch([...carry, own(1)]);
-            if (this.#packsToOne(carrying)) {
+          if (
+            children > 0 &&
+            carry.length < MAX_CARRY &&
+            Date.now() - (carry[0]?.at ?? Date.now()) < MAX_CARRY_AGE_MS
+          ) {
+            const carrying = nextBatch([...carry, own(children)]);
+            if (this.#packsTo(carrying, children)) {
               sent = carrying;
-              children = 1;
               handedOn = true;
             }
           }
-          if (!handedOn) {
-            sent = nextBatch(undefined);
-            children = this.#messagesOf(sent);
-          }
-        } else sent = nextBatch(undefined);
+        }
       }
     } else if (outcome.emitted.length > 0) {
       // Output envelopes carry the step index one past the last: they are addressed to no step.
@@ -229,8 +231,15 @@ export class Delivery {
     // Before a failed send is thrown: a redelivery finds the run already final and never says so again.
     if (completion?.finished !== undefined) await this.#ended(runId, completion.finished);
     if (failure !== undefined) {
-      // Handed on, nothing was written: a dead letter then records the chain itself.
-      if (children > 0 && !handedOn) this.#remember(batchId, children);
+      // Handed on to one message, nothing was written: a dead letter then records the chain itself.
+      // Handed on to several, some may have left carrying the chain: it is written now, and a dead
+      // letter takes back the children (the sent ones are counted when they end, as any child).
+      if (handedOn && children > 1) {
+        await (this.#ledger as CompletionLedger).completeMany(
+          this.#withRun(runId, [...(batch.carry ?? []), own(children)]),
+        );
+      }
+      if (children > 1 || (children > 0 && !handedOn)) this.#remember(batchId, children);
       throw failure.reason;
     }
   }
@@ -292,13 +301,13 @@ export class Delivery {
   }
 
   /**
-   * Whether a batch carrying completions still makes one message. Not when the carry itself leaves
-   * no room under a small `max_message_bytes` (the packer refuses such an envelope): the chain is
-   * then written instead.
+   * Whether a batch carrying completions still makes `messages` messages: carrying then costs no
+   * message. Not when the carry itself leaves no room under a small `max_message_bytes` (the
+   * packer refuses such an envelope): the chain is then written instead.
    */
-  #packsToOne(batch: StepBatch): boolean {
+  #packsTo(batch: StepBatch, messages: number): boolean {
     try {
-      return this.#messagesOf(batch) === 1;
+      return this.#messagesOf(batch) === messages;
     } catch (error) {
       if ((error as { code?: string })?.code === 'META_TOO_LARGE') return false;
       throw error;

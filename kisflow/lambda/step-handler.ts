@@ -116,6 +116,33 @@ export function engineTimeoutMs(flowTimeoutMs: number, context: Partial<Context>
   return Math.max(1, Math.min(flowTimeoutMs, remaining - margin));
 }
 
+const ledgers = new WeakMap<DynamoDBClient, Map<string, DynamoRunLedger>>();
+
+/**
+ * One ledger per client and table for run completions and stream counts, whichever step records
+ * them: under `kisflow dev` a flow's steps share a thread, and so its group commits and what it
+ * knows of the fan-outs it announced (a chain that ends at another step then costs no correction).
+ */
+function sharedLedger(dynamodb: DynamoDBClient, tableName: string): DynamoRunLedger {
+  let byTable = ledgers.get(dynamodb);
+  if (byTable === undefined) {
+    byTable = new Map();
+    ledgers.set(dynamodb, byTable);
+  }
+  let ledger = byTable.get(tableName);
+  if (ledger === undefined) {
+    ledger = new DynamoRunLedger({
+      dynamodb,
+      tableName,
+      // A Lambda container runs one invocation at a time: waiting would gather nothing and be
+      // billed. Under `kisflow dev` the steps' pollers share this ledger, so it pays.
+      groupCommitMs: process.env.AWS_LAMBDA_FUNCTION_NAME === undefined ? DEV_GROUP_COMMIT_MS : 0,
+    });
+    byTable.set(tableName, ledger);
+  }
+  return ledger;
+}
+
 /**
  * Builds the Lambda handler of one flow step. Everything expensive (the plan, the StepRunner, SDK
  * clients, stores, transport, Powertools objects) is made here, once per container; an invocation
@@ -244,17 +271,7 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
         logger.warn('run ended; telling job control failed, its repair pass will', { runId, error }),
     );
 
-  // One ledger for run completions and stream counts: they share its group commits.
-  const runs =
-    wiring.runsTable === undefined
-      ? undefined
-      : new DynamoRunLedger({
-          dynamodb,
-          tableName: wiring.runsTable,
-          // A Lambda container runs one invocation at a time: waiting would gather nothing and be
-          // billed. Under `kisflow dev` a step's pollers share this handler, so it pays.
-          groupCommitMs: process.env.AWS_LAMBDA_FUNCTION_NAME === undefined ? DEV_GROUP_COMMIT_MS : 0,
-        });
+  const runs = wiring.runsTable === undefined ? undefined : sharedLedger(dynamodb, wiring.runsTable);
   const handleRecord = createRecordHandler({
     flowId,
     step,

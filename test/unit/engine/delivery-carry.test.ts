@@ -4,6 +4,7 @@ import { defineFunction } from '../../../kisflow/engine/function.ts';
 import { FlowPlan } from '../../../kisflow/engine/plan.ts';
 import { rootBatches } from '../../../kisflow/engine/run-flow.ts';
 import { MemoryTransport } from '../../../kisflow/memory/transport.ts';
+import type { StepBatch } from '../../../kisflow/ports.ts';
 import { MemoryRunLedger } from '../../../kisflow/runs/memory-run-ledger.ts';
 import { engine, project, rowsOf } from './project.ts';
 
@@ -35,7 +36,7 @@ async function run(
   return { ...recorded, status: await recorded.ledger.status('r') };
 }
 
-describe('Delivery: completions handed on in the one child a batch sends', () => {
+describe('Delivery: completions handed on in the children a batch sends', () => {
   it('a linear flow writes once per chain, at its end, with every step of the chain in order', async () => {
     const e = engine(
       { funcs: [{ fid: 'a' }, { fid: 'b' }, { fid: 'c' }], flows: [{ flowId: 'f', steps: ['a', 'b', 'c'] }] },
@@ -79,25 +80,28 @@ describe('Delivery: completions handed on in the one child a batch sends', () =>
     expect((await ledger.get('r'))?.batches).toEqual({ roots: 1, spawned: 40, done: 41, deadLettered: 0 });
   });
 
-  it('a batch that packs to more than one message writes its chain before any is sent', async () => {
+  it('a batch that packs to several messages hands its chain on in each, unless that costs a message', async () => {
     const plan = FlowPlan.build(
       project({ funcs: [{ fid: 'a' }, { fid: 'b' }], flows: [{ flowId: 'f', steps: ['a', 'b'] }] }),
       'f',
     );
     const { ledger, writes } = recordingLedger();
-    await ledger.start({ runId: 'r', flowId: 'f', trigger: 'manual', roots: 1 });
+    await ledger.start({ runId: 'r', flowId: 'f', trigger: 'manual', roots: 2 });
     const events: string[] = [];
+    const sentBatches: StepBatch[] = [];
     const transport = new MemoryTransport();
     const send = transport.send.bind(transport);
     transport.send = (to, batch) => {
       events.push(`send carry=${batch.carry?.length ?? 0} after ${writes.length} write(s)`);
+      sentBatches.push(batch);
       return send(to, batch);
     };
+    // 3 rows make 2 messages; a carry of more than 3 completions makes them 3.
     const delivery = new Delivery(plan, transport, {
       ledger,
-      messagesOf: (b) => (b.rows.length > 2 ? 2 : 1),
+      messagesOf: (b) => (b.rows.length > 2 ? 2 : 1) + ((b.carry?.length ?? 0) > 3 ? 1 : 0),
     });
-    const carried = { batchId: 'up', step: 0, children: 1, at: Date.now() };
+    const carried = (id: string) => ({ batchId: id, step: 0, children: 1, at: Date.now() });
     const outcome = (rows: number) => ({
       next: 1,
       emitted: rowsOf(rows),
@@ -105,24 +109,27 @@ describe('Delivery: completions handed on in the one child a batch sends', () =>
       meta: {},
       stats: { in: rows, out: rows, rejected: 0, dropped: 0, ms: 1 },
     });
-    const batch = {
-      flowId: 'f',
-      step: 0,
-      runId: 'r',
-      batchId: 'b',
-      rows: rowsOf(3),
-      meta: {},
-      carry: [carried],
-    };
-    await delivery.deliver(batch, outcome(3) as never);
-    expect(events).toEqual(['send carry=0 after 1 write(s)']);
-    expect(writes[0]?.map((c) => [c.batchId, c.children])).toEqual([
+    const batch = { flowId: 'f', step: 0, runId: 'r', batchId: 'b', rows: rowsOf(3), meta: {} };
+    await delivery.deliver({ ...batch, carry: [carried('up')] }, outcome(3) as never);
+    expect(events).toEqual(['send carry=2 after 0 write(s)']);
+    expect(writes).toEqual([]);
+    const sent = sentBatches.at(-1);
+    expect(sent?.carry?.map((c) => [c.batchId, c.children])).toEqual([
       ['up', 1],
       ['b', 2],
     ]);
-    // One message: handed on, nothing written.
-    await delivery.deliver({ ...batch, batchId: 'c', carry: undefined }, outcome(1) as never);
-    expect(events[1]).toBe('send carry=1 after 1 write(s)');
+    // A carry of 4 would make a third message: the chain is written before the sends instead.
+    await delivery.deliver(
+      { ...batch, batchId: 'c', carry: [carried('u1'), carried('u2'), carried('u3')] },
+      outcome(3) as never,
+    );
+    expect(events[1]).toBe('send carry=0 after 1 write(s)');
+    expect(writes[0]?.map((c) => [c.batchId, c.children])).toEqual([
+      ['u1', 1],
+      ['u2', 1],
+      ['u3', 1],
+      ['c', 2],
+    ]);
   });
 });
 

@@ -136,6 +136,35 @@ export function runLedgerContract(name: string, factory: LedgerFactory): void {
       expect(got?.steps[1]?.in).toBe(60);
     });
 
+    it('fan-outs carried in every chain through them (two levels, any order, one repeated) finish once, exactly', async () => {
+      await ledger.start(run('carry'));
+      // root → 3 parts; part p1 → 2 parts. Each leaf's chain carries its whole lineage.
+      const root = { batchId: 'root', step: 0, counters: { in: 9, out: 9 }, children: 3 };
+      const p = (i: number) => ({ batchId: `p${i}`, step: 1, counters: { in: 3, out: 3 }, children: 1 });
+      const p1 = { ...p(1), children: 2 };
+      const leaf = (id: string) => ({ batchId: id, step: 2, counters: { in: 1, out: 1 } });
+      const chains = [
+        [root, p1, leaf('l1.1')],
+        [root, p(2), leaf('l2')],
+        [root, p1, leaf('l1.0')],
+        [root, p(2), leaf('l2')],
+        [root, p(0), leaf('l0')],
+      ].map((chain) => chain.map((c) => ({ ...c, runId: 'carry' })));
+      const results = [];
+      for (const chain of chains.slice(0, 3)) results.push(await ledger.completeMany(chain));
+      expect((await ledger.get('carry'))?.status).toBe('running');
+      results.push(...(await Promise.all(chains.slice(3).map((chain) => ledger.completeMany(chain)))));
+      expect(results.filter((r) => r.finished !== undefined)).toEqual([{ finished: 'succeeded' }]);
+      const got = await ledger.get('carry');
+      expect(got?.status).toBe('succeeded');
+      expect(got?.batches).toEqual({ roots: 1, spawned: 7, done: 8, deadLettered: 0 });
+      expect(got?.steps.map((s) => [s.index, s.in])).toEqual([
+        [0, 9],
+        [1, 9],
+        [2, 4],
+      ]);
+    });
+
     it('a crash between a batch and its children: the redelivered parent counts nothing twice', async () => {
       await ledger.start(run('r1'));
       // The parent's completion is recorded, then the process dies before its children are sent.
