@@ -7,6 +7,7 @@ import {
   rejectedRecord,
   rejectionReason,
 } from '../wire/dead-letter-record.ts';
+import { encodeRow } from '../wire/envelope.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
 import { checkMessageLimit, type PackResult, packBatch, rowBytes, withCarry } from '../wire/pack.ts';
 import { DEAD_LETTER_ATTRIBUTE_ROOM } from './dead-letters.ts';
@@ -73,6 +74,16 @@ export class SqsTransport implements Transport {
   readonly #maxMessageBytes: number;
   /** Packed batches, by the batch object (see `#pack`). */
   readonly #packed = new WeakMap<StepBatch, PackResult>();
+  /** Rows' envelope texts, kept while the rows live: a batch packed again encodes none twice. */
+  readonly #encoded = new WeakMap<Row, string>();
+  readonly #encode = (row: Row): string => {
+    let json = this.#encoded.get(row);
+    if (json === undefined) {
+      json = encodeRow(row);
+      this.#encoded.set(row, json);
+    }
+    return json;
+  };
   /** The last pack of each rows array without a carry (see `#pack`). */
   readonly #plainPacks = new WeakMap<readonly Row[], { batch: StepBatch; packed: PackResult }>();
   // One sender per transport: the sends of records processed in parallel share its requests.
@@ -151,7 +162,12 @@ export class SqsTransport implements Transport {
       if (plain !== undefined && sameHeader(plain.batch, batch)) {
         packed = withCarry(plain.packed, batch.carry ?? [], this.#maxMessageBytes);
       }
-      packed ??= packBatch(batch, this.#maxMessageBytes, this.#options.orderingOf?.(batch.flowId));
+      packed ??= packBatch(
+        batch,
+        this.#maxMessageBytes,
+        this.#options.orderingOf?.(batch.flowId),
+        this.#encode,
+      );
       this.#packed.set(batch, packed);
       if (batch.carry === undefined) this.#plainPacks.set(batch.rows, { batch, packed });
     }

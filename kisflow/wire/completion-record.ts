@@ -7,8 +7,43 @@ import type { CarriedCompletion } from '../ports.ts';
  * `carry` (ports.ts `StepBatch.carry`) and in the run ledger's record bundles
  * (kisflow/aws/dynamodb-run-ledger.ts), so a record reads the same wherever it rests.
  * `{ b: batchId, s: step, f: fid, c: counters, n: children, o: 'd' when dead-lettered,
- *   ms: duration, at: when done, u: usage }`.
+ *   ms: duration, at: when done, u: usage }`, counters and usage by the short names below with
+ * zeros left out: it rides in every message of a chain, so its bytes are paid per message.
+ * Records written before the short names (long names: `in`, `sqsRequests`, ...) read the same.
  */
+
+/** Counter and usage names on the wire (`c` and `u`); any other name is read as it is. */
+const SHORT: Readonly<Record<string, string>> = {
+  in: 'i',
+  out: 'o',
+  rejected: 'r',
+  dropped: 'd',
+  deadLettered: 'l',
+  errors: 'e',
+  sqsRequests: 'q',
+  lambdaInvocations: 'v',
+  lambdaGbSeconds: 'g',
+  dynamodbReadUnits: 'dr',
+  dynamodbWriteUnits: 'dw',
+};
+const LONG: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(SHORT).map(([long, short]) => [short, long]),
+);
+
+function shorten(values: Readonly<Record<string, number | undefined>>, round?: (v: number) => number) {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined || v === 0) continue;
+    out[SHORT[k] ?? k] = round === undefined ? v : round(v);
+  }
+  return out;
+}
+
+function lengthen(values: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(values)) out[LONG[k] ?? k] = v;
+  return out;
+}
 const recordSchema = z.object({
   b: z.string().check(z.minLength(1)),
   s: z.int().check(z.nonnegative()),
@@ -29,14 +64,14 @@ type Wire = z.infer<typeof recordSchema>;
 function toWire(c: StoredCompletion): Wire {
   const w: Record<string, unknown> = { b: c.batchId, s: c.step };
   if (c.fid !== undefined) w.f = c.fid;
-  if (c.counters !== undefined) w.c = c.counters;
+  if (c.counters !== undefined) w.c = shorten(c.counters);
   if (c.children !== undefined && c.children !== 0) w.n = c.children;
   if (c.outcome === 'dead_lettered') w.o = 'd';
   if (c.durationMs !== undefined) w.ms = Math.round(c.durationMs * 100) / 100;
   if (c.at !== undefined) w.at = c.at;
   if (c.usage !== undefined) {
     // Shares of a request are fractions: 6 significant digits are plenty for an estimate.
-    w.u = Object.fromEntries(Object.entries(c.usage).map(([k, v]) => [k, Number(v.toPrecision(6))]));
+    w.u = shorten(c.usage, (v) => Number(v.toPrecision(6)));
   }
   return w as Wire;
 }
@@ -46,12 +81,12 @@ function fromWire(w: Wire): StoredCompletion {
     batchId: w.b,
     step: w.s,
     ...(w.f === undefined ? {} : { fid: w.f }),
-    ...(w.c === undefined ? {} : { counters: w.c }),
+    ...(w.c === undefined ? {} : { counters: lengthen(w.c) }),
     children: w.n ?? 0,
     ...(w.o === 'd' ? { outcome: 'dead_lettered' as const } : {}),
     ...(w.ms === undefined ? {} : { durationMs: w.ms }),
     ...(w.at === undefined ? {} : { at: w.at }),
-    ...(w.u === undefined ? {} : { usage: w.u }),
+    ...(w.u === undefined ? {} : { usage: lengthen(w.u) }),
   };
 }
 

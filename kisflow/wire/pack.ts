@@ -63,6 +63,7 @@ export function packBatch(
   batch: StepBatch,
   maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
   ordering?: readonly string[],
+  encode: (row: Row) => string = encodeRow,
 ): PackResult {
   checkMessageLimit(maxMessageBytes);
   const headerOf = (part: number, group?: number) => ({
@@ -90,7 +91,7 @@ export function packBatch(
   const messages: PackedMessage[] = [];
   const oversize: Row[] = [];
   const pack = (rows: readonly Row[], group?: number) => {
-    const filled = fillMessages(rows, encodeRow, overhead, maxMessageBytes);
+    const filled = fillMessages(rows, encode, overhead, maxMessageBytes);
     for (const o of filled.oversize) oversize.push(o.item);
     filled.fills.forEach((fill, part) => {
       const header = headerOf(part, group);
