@@ -13,6 +13,7 @@ export type {
   FunctionHandler,
   KeyedState,
   KisFunction,
+  Shard,
 } from './engine/function.ts';
 export { defineFunction } from './engine/function.ts';
 export {

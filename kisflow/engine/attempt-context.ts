@@ -10,6 +10,7 @@ import type {
   FunctionMetrics,
   KeyedState,
 } from './function.ts';
+import { type Shard, shardOf } from './function.ts';
 import { AttemptState } from './keyed-state.ts';
 import { rowProblem } from './row-values.ts';
 import { AttemptConnector } from './step-connector.ts';
@@ -77,6 +78,10 @@ export class AttemptContext implements FunctionContext {
 
   get params(): Params {
     return this.#scope.params;
+  }
+
+  get shard(): Shard | undefined {
+    return shardOf(this.#scope.meta.shard);
   }
 
   get flow(): FlowInfo {

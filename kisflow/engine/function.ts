@@ -42,12 +42,33 @@ export interface FlowInfo {
   readonly fid: string;
 }
 
+/** One shard of a job fire (see `FunctionContext.shard`). */
+export interface Shard {
+  readonly index: number;
+  readonly total: number;
+}
+
+/** The shard a batch's metadata names (`meta.shard`, as job fires set it), if well formed. */
+export function shardOf(value: unknown): Shard | undefined {
+  const s = value as { index?: unknown; total?: unknown } | undefined;
+  if (typeof s !== 'object' || s === null) return undefined;
+  const { index, total } = s;
+  if (!Number.isInteger(index) || !Number.isInteger(total)) return undefined;
+  if ((index as number) < 0 || (index as number) >= (total as number)) return undefined;
+  return { index: index as number, total: total as number };
+}
+
 export interface FunctionContext<P extends Params = Params> {
   /** The step's params over the function's `default_params`. */
   readonly params: P;
   readonly flow: FlowInfo;
   /** Flow-level metadata, carried to the following steps. */
   readonly meta: Record<string, unknown>;
+  /**
+   * Which part of a sharded job fire this batch is (`shards: N` on the job): `index` from 0 to
+   * `total - 1`. Undefined when the run is no sharded fire.
+   */
+  readonly shard: Shard | undefined;
   readonly cache: FunctionCache;
   /** Throws ConnectorError when the function has no `option.cid`. */
   readonly connector: Connector;

@@ -100,7 +100,7 @@ const PROJECT: Record<string, string> = {
   'flows/app.yml': FLOWS,
   'functions/tag_shard.ts': `import { defineFunction } from '${api}';
 export default defineFunction((rows, ctx) => {
-  for (const row of rows) ctx.commit({ job: row.job_id, region: ctx.meta.region, day: ctx.meta.day, shard: ctx.meta.shard });
+  for (const row of rows) ctx.commit({ job: row.job_id, region: ctx.meta.region, day: ctx.meta.day, shard: ctx.shard });
 });
 `,
   'functions/boom.ts': `import { defineFunction } from '${api}';
@@ -163,7 +163,7 @@ afterAll(async () => {
 });
 
 describe('kisflow run --job', () => {
-  it('shards: 4 makes one run of 4 tick batches, each function sees its ctx.meta.shard; exit 0, run id last', async () => {
+  it('shards: 4 makes one run of 4 tick batches, each function sees its ctx.shard; exit 0, run id last', async () => {
     const r = await kisflow(['run', '--job', 'Sharded', '--fresh', '--param', 'day=2026-12-01']);
     expect(r.code, r.stderr).toBe(0);
     const lines = stdoutLines(r.stdout);

@@ -82,7 +82,7 @@ describe('runFlow with a run ledger', () => {
       { funcs: [{ fid: 'a' }, { fid: 'b' }], flows: [{ flowId: 'f', steps: ['a', 'b'] }] },
       {
         a: defineFunction(async (rows, ctx) => {
-          seen.push(ctx.meta.shard);
+          seen.push(ctx.shard);
           // The run times out while its first batch is in the function, past delivery's status cache.
           vi.setSystemTime(Date.now() + 2000);
           await ledger.sweep();
