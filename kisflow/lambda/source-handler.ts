@@ -3,6 +3,7 @@
 // path, and their per-key ordering rule is one rule; split by kind, each part would restate it.
 import { createHash } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type {
   Context,
@@ -32,7 +33,9 @@ import { stepDimensions } from '../wire/metric-names.ts';
 import { parseWiring, type StepWiring, WIRING_ENV } from '../wire/step-wiring.ts';
 import { streamRunId } from '../wire/stream-run.ts';
 import { EmfMetrics } from './emf-metrics.ts';
+import { sharedLedger } from './shared-ledger.ts';
 import { createStepHandler, type StepHandler, type StepHandlerOptions } from './step-handler.ts';
+import { streamCounter } from './stream-counts.ts';
 
 /** Counts a source adds to its first step's metrics. */
 export const SOURCE_METRICS = {
@@ -78,8 +81,9 @@ export function sourceBatchId(kind: SourceEventKind, origin: string, itemId: str
  * Builds the first step's handler of a flow fed by a source. Each record is decoded alone and its
  * rows run as one batch of step 0 through the step handler (the same engine, delivery, retries and
  * dead letters as a message of the step's queue), so:
- * - a record that does not decode is dead-lettered to the step's DLQ with its code and reason, and
- *   its neighbours go on;
+ * - a record that does not decode is dead-lettered to the step's DLQ with its code and reason
+ *   (once: not while the mapping will hand it over again), its neighbours go on, and the stream's
+ *   minute counts it (one in, dead-lettered; a record skipped on purpose: one in, dropped);
  * - a record whose step run fails (retryably) is named in `batchItemFailures`, as is every later
  *   record with the same order key (partition key, item key, Kafka partition, FIFO group): Lambda
  *   then retries from it, and records of one key are never applied out of order. Records of
@@ -105,7 +109,11 @@ export function createSourceHandler(options: SourceHandlerOptions): SourceHandle
   }
   const wiring: StepWiring = parseWiring(options.wiring ?? readWiringText());
   const sqs = options.clients?.sqs ?? new SQSClient({});
-  const clients = { ...options.clients, sqs };
+  const dynamodb = options.clients?.dynamodb ?? new DynamoDBClient({});
+  const clients = { ...options.clients, sqs, dynamodb };
+  // Records that become no rows are counted in the stream's buckets too, through the step's ledger.
+  const countStream =
+    wiring.runsTable === undefined ? undefined : streamCounter(sharedLedger(dynamodb, wiring.runsTable));
   const step: StepHandler = createStepHandler({ ...options, project, step: 0, wiring, clients });
   const decoding = options.decoding ?? sourceDecoding(flow.source);
   const sourceQueueArn = flow.source?.sqs?.queueArn;
@@ -119,9 +127,30 @@ export function createSourceHandler(options: SourceHandlerOptions): SourceHandle
     ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
   });
 
-  /** Dead-letters what cannot become rows; resolves when it is safe to move past the record. */
-  const settleWithoutRows = async (record: SourceRecord): Promise<void> => {
+  /**
+   * Dead-letters what cannot become rows; resolves when it is safe to move past the record. Each
+   * is counted in the stream's minute as one record in, dead-lettered or dropped on purpose.
+   */
+  const settleWithoutRows = async (
+    kind: SourceEventKind,
+    record: SourceRecord,
+    origin: string,
+  ): Promise<void> => {
+    const count = (counters: { in: number; deadLettered?: number; dropped?: number }) =>
+      countStream?.(
+        {
+          flowId,
+          step: 0,
+          runId: streamRunId(kind, record.arrivedAt ?? Date.now()),
+          batchId: sourceBatchId(kind, origin, record.itemId),
+          rows: [],
+          meta: {},
+        },
+        counters,
+      );
     if (record.problem !== undefined) {
+      // Counted first: a count is idempotent, a dead letter sent twice is not.
+      await count({ in: 1, deadLettered: 1 });
       await deadLetterMessage(sqs, wiring.deadLetterQueue, record.raw, {
         code: record.problem.code,
         message: record.problem.reason,
@@ -137,6 +166,7 @@ export function createSourceHandler(options: SourceHandlerOptions): SourceHandle
       });
       return;
     }
+    await count({ in: 1, dropped: 1 });
     metrics.count(SOURCE_METRICS.skipped, 1, dims);
     logger.info('source record skipped', { itemId: record.itemId, reason: record.skipped });
   };
@@ -189,6 +219,8 @@ export function createSourceHandler(options: SourceHandlerOptions): SourceHandle
     const records = sourceRecords(kind, event, decoding);
     const failed = new Set<string>();
     // Waves: the n-th record of every order key together; a key whose record failed stops there.
+    // Records that become no rows wait for the end: one the mapping hands over again (see below)
+    // must not be dead-lettered twice.
     const groups = new Map<string, SourceRecord[]>();
     for (const record of records) {
       const group = groups.get(record.orderKey);
@@ -198,40 +230,52 @@ export function createSourceHandler(options: SourceHandlerOptions): SourceHandle
     const blocked = new Set<string>();
     const longest = Math.max(0, ...[...groups.values()].map((g) => g.length));
     for (let wave = 0; wave < longest; wave++) {
-      const current = [...groups.entries()].flatMap(([key, group]) =>
-        blocked.has(key) || group[wave] === undefined ? [] : [group[wave] as SourceRecord],
+      const toRun = [...groups.entries()].flatMap(([key, group]) => {
+        const r = group[wave];
+        return blocked.has(key) || r === undefined || (r.rows?.length ?? 0) === 0 ? [] : [r];
+      });
+      if (toRun.length === 0) continue;
+      const response = await step(
+        { Records: toRun.map((r) => asMessage(kind, r, origin)) },
+        context ?? ({} as Context),
       );
-      const toRun = current.filter((r) => (r.rows?.length ?? 0) > 0);
-      const settled = await Promise.allSettled(
-        current
-          .filter((r) => (r.rows?.length ?? 0) === 0)
-          .map(async (r) => {
-            try {
-              await settleWithoutRows(r);
-            } catch (error) {
-              logger.error('could not dead-letter a source record; it will be retried', {
-                itemId: r.itemId,
-                error: (error as Error).message,
-              });
-              throw r;
-            }
-          }),
-      );
-      for (const s of settled) if (s.status === 'rejected') failed.add((s.reason as SourceRecord).itemId);
-      if (toRun.length > 0) {
-        const response = await step(
-          { Records: toRun.map((r) => asMessage(kind, r, origin)) },
-          context ?? ({} as Context),
-        );
-        for (const f of response.batchItemFailures) failed.add(f.itemIdentifier);
-      }
-      for (const r of current) if (failed.has(r.itemId)) blocked.add(r.orderKey);
+      for (const f of response.batchItemFailures) failed.add(f.itemIdentifier);
+      for (const r of toRun) if (failed.has(r.itemId)) blocked.add(r.orderKey);
     }
     // From a key's first failed record on, every record is retried: none is applied ahead of it.
-    const batchItemFailures = [...groups.values()].flatMap((group) => {
-      const first = group.findIndex((r) => failed.has(r.itemId));
-      return first < 0 ? [] : group.slice(first).map((r) => ({ itemIdentifier: r.itemId }));
-    });
+    const retried = (): SourceRecord[] =>
+      [...groups.values()].flatMap((group) => {
+        const first = group.findIndex((r) => failed.has(r.itemId));
+        return first < 0 ? [] : group.slice(first);
+      });
+    // What the mapping hands over again: a stream (Kinesis, DynamoDB) resumes at its first failed
+    // record, every later one included; a Kafka batch with a failure comes back whole; SQS
+    // redelivers only the failed messages.
+    const handedAgain = (): Set<SourceRecord> => {
+      const again = retried();
+      if (again.length === 0) return new Set();
+      if (kind === 'kafka') return new Set(records);
+      if (kind === 'sqs') return new Set(again);
+      const cut = Math.min(...again.map((r) => records.indexOf(r)));
+      return new Set(records.slice(cut));
+    };
+    // In record order, each at most once: a settle that fails makes it (and, on a stream, all after
+    // it) come back, so none after it is settled now.
+    let again = handedAgain();
+    for (const r of records) {
+      if ((r.rows?.length ?? 0) > 0 || again.has(r)) continue;
+      try {
+        await settleWithoutRows(kind, r, origin);
+      } catch (error) {
+        logger.error('could not dead-letter a source record; it will be retried', {
+          itemId: r.itemId,
+          error: (error as Error).message,
+        });
+        failed.add(r.itemId);
+        again = handedAgain();
+      }
+    }
+    const batchItemFailures = retried().map((r) => ({ itemIdentifier: r.itemId }));
     if (emf !== undefined) emf.powertools.publishStoredMetrics();
     // Kafka mappings do take ReportBatchItemFailures now (provisioned mode only: aws-cdk-lib
     // 2.276's KafkaEventSourceProps.reportBatchItemFailures), but no local authoritative source

@@ -11,7 +11,6 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { sendControlMessage } from '../aws/control-queue.ts';
 import { deadLetterMessage } from '../aws/dead-letters.ts';
 import { DynamoConnectorStore } from '../aws/dynamodb-connector-store.ts';
-import { DynamoRunLedger } from '../aws/dynamodb-run-ledger.ts';
 import { DynamoStateStore } from '../aws/dynamodb-state-store.ts';
 import { changeVisibility, queueUrlOfArn, setVisibility } from '../aws/queue-messages.ts';
 import { SqsTransport } from '../aws/sqs-transport.ts';
@@ -36,10 +35,8 @@ import { EmfMetrics } from './emf-metrics.ts';
 import { runInGroupOrder } from './group-order.ts';
 import { powertoolsLog } from './powertools-log.ts';
 import { createRecordHandler } from './record-handler.ts';
+import { sharedLedger } from './shared-ledger.ts';
 import { streamCounter } from './stream-counts.ts';
-
-/** How long completions wait to be written together outside Lambda (see DynamoRunLedgerOptions). */
-const DEV_GROUP_COMMIT_MS = 10;
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 
@@ -114,33 +111,6 @@ export function engineTimeoutMs(flowTimeoutMs: number, context: Partial<Context>
   if (remaining === undefined || !Number.isFinite(remaining)) return flowTimeoutMs;
   const margin = Math.min(LAMBDA_TIMEOUT_MARGIN_MS, remaining / 5);
   return Math.max(1, Math.min(flowTimeoutMs, remaining - margin));
-}
-
-const ledgers = new WeakMap<DynamoDBClient, Map<string, DynamoRunLedger>>();
-
-/**
- * One ledger per client and table for run completions and stream counts, whichever step records
- * them: under `kisflow dev` a flow's steps share a thread, and so its group commits and what it
- * knows of the fan-outs it announced (a chain that ends at another step then costs no correction).
- */
-function sharedLedger(dynamodb: DynamoDBClient, tableName: string): DynamoRunLedger {
-  let byTable = ledgers.get(dynamodb);
-  if (byTable === undefined) {
-    byTable = new Map();
-    ledgers.set(dynamodb, byTable);
-  }
-  let ledger = byTable.get(tableName);
-  if (ledger === undefined) {
-    ledger = new DynamoRunLedger({
-      dynamodb,
-      tableName,
-      // A Lambda container runs one invocation at a time: waiting would gather nothing and be
-      // billed. Under `kisflow dev` the steps' pollers share this ledger, so it pays.
-      groupCommitMs: process.env.AWS_LAMBDA_FUNCTION_NAME === undefined ? DEV_GROUP_COMMIT_MS : 0,
-    });
-    byTable.set(tableName, ledger);
-  }
-  return ledger;
 }
 
 /**

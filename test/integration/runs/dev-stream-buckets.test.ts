@@ -201,4 +201,70 @@ describe('stream buckets under kisflow dev', () => {
       await stack.stop();
     }
   });
+
+  it('counts a record that decodes to no row: one in, dead-lettered with its reason, beside the rows that went on', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kisflow-dev-buckets-'));
+    roots.push(root);
+    const stack = await start(root);
+    const kinesis = createKinesisClient({ endpoint: stack.kinesisEndpoint });
+    const { sqs } = createAwsClients({ sqsEndpoint: stack.sqsEndpoint });
+    try {
+      await kinesis.send(
+        new PutRecordsCommand({
+          StreamName: 'dev-counted',
+          Records: [
+            { Data: Buffer.from('{"i": 100}'), PartitionKey: 'a' },
+            { Data: Buffer.from('not json {'), PartitionKey: 'b' },
+            { Data: Buffer.from('{"i": 101}'), PartitionKey: 'c' },
+          ],
+        }),
+      );
+      const output = stack.resources.flows.flaky?.outputQueue as string;
+      expect((await outputRows(sqs, output, 2)).sort()).toEqual([100, 101]);
+      const step0 = async () => {
+        const now = Date.now();
+        const buckets = await stack.ledger.streamBuckets({
+          flowId: 'flaky',
+          granularity: 'minute',
+          since: now - 3_600_000,
+          until: now + 60_000,
+        });
+        return buckets
+          .filter((b) => b.step === 0)
+          .reduce(
+            (sum, b) => ({
+              batches: sum.batches + b.batches,
+              in: sum.in + b.in,
+              out: sum.out + b.out,
+              deadLettered: sum.deadLettered + b.deadLettered,
+            }),
+            { batches: 0, in: 0, out: 0, deadLettered: 0 },
+          );
+      };
+      const deadline = Date.now() + 20_000;
+      while ((await step0()).batches < 3 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(await step0()).toEqual({ batches: 3, in: 3, out: 2, deadLettered: 1 });
+      const dlq = stack.resources.flows.flaky?.stepDeadLetterQueues[0] as string;
+      const dead = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: dlq,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          MessageAttributeNames: ['All'],
+        }),
+      );
+      // Once, though the mapping handed it over again (the first attempt of its neighbours failed).
+      expect(
+        dead.Messages?.map((m) => [
+          Buffer.from(JSON.parse(m.Body as string).kinesis.data, 'base64').toString(),
+          m.MessageAttributes?.['kisflow.error.code']?.StringValue,
+        ]),
+      ).toEqual([['not json {', 'SOURCE_NOT_JSON']]);
+    } finally {
+      kinesis.destroy();
+      sqs.destroy();
+      await stack.stop();
+    }
+  });
 });
