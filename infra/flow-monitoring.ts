@@ -33,15 +33,26 @@ export const OUTPUT_QUEUE_AGE_ALARM = Duration.days(1);
 export const SOURCE_ITERATOR_AGE_ALARM = Duration.minutes(15);
 export const SOURCE_OFFSET_LAG_ALARM = 10_000;
 
-/** A stream source feeding the first step, watched by how far its mapping lags. */
-export interface MonitoredSource {
-  /** `iterator_age`: Kinesis, DynamoDB Streams; `offset_lag`: Kafka. */
-  readonly lag: 'iterator_age' | 'offset_lag';
-  /** The first step's function (the mapping's metrics are the function's). */
-  readonly function: IFunction;
-  /** @default SOURCE_ITERATOR_AGE_ALARM, or SOURCE_OFFSET_LAG_ALARM records */
-  readonly threshold?: number;
-}
+/** How long an existing SQS queue feeding the first step may hold its oldest message before it alarms. */
+export const SOURCE_QUEUE_AGE_ALARM = Duration.minutes(15);
+
+/** A source feeding the first step, watched by how far it lags. */
+export type MonitoredSource =
+  | {
+      /** `iterator_age`: Kinesis, DynamoDB Streams; `offset_lag`: Kafka. */
+      readonly lag: 'iterator_age' | 'offset_lag';
+      /** The first step's function (the mapping's metrics are the function's). */
+      readonly function: IFunction;
+      /** @default SOURCE_ITERATOR_AGE_ALARM ms, or SOURCE_OFFSET_LAG_ALARM records */
+      readonly threshold?: number;
+    }
+  | {
+      /** An existing queue (not in this stack): the age of its oldest message. */
+      readonly lag: 'oldest_message_age';
+      readonly queueName: string;
+      /** Seconds. @default SOURCE_QUEUE_AGE_ALARM */
+      readonly threshold?: number;
+    };
 
 export interface MonitoredStep {
   readonly step: number;
@@ -265,8 +276,37 @@ export class FlowMonitoring extends Construct {
       }
     }
   }
-  /** Lambda's own lag metric of the mapping: the dashboard row and an alarm on its maximum. */
+  /**
+   * Lambda's own lag metric of the mapping (an existing queue: its oldest message's age), the
+   * dashboard row and an alarm on its maximum.
+   */
   #sourceLag(source: MonitoredSource, name: (suffix: string) => string | undefined): Alarm {
+    if (source.lag === 'oldest_message_age') {
+      const metric = new Metric({
+        namespace: 'AWS/SQS',
+        metricName: 'ApproximateAgeOfOldestMessage',
+        dimensionsMap: { QueueName: source.queueName },
+        statistic: 'Maximum',
+        period: Duration.minutes(1),
+      });
+      const threshold = source.threshold ?? SOURCE_QUEUE_AGE_ALARM.toSeconds();
+      this.dashboard.addWidgets(
+        new GraphWidget({
+          title: 'source: lag',
+          left: [metric.with({ label: `oldest message in ${source.queueName} (s)` })],
+          width: 8,
+        }),
+      );
+      return new Alarm(this, 'SourceLag', {
+        alarmName: name('source-lag'),
+        alarmDescription: `The flow's source queue ${source.queueName} has held a message for more than ${threshold} s: the first step cannot keep up, or is failing.`,
+        metric,
+        threshold,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    }
     const iterator = source.lag === 'iterator_age';
     const metric = new Metric({
       namespace: 'AWS/Lambda',

@@ -5,7 +5,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { type IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { mappedSourceKind } from '../kisflow/config/flow-source.ts';
+import { mappedSourceKind, queueNameOfArn } from '../kisflow/config/flow-source.ts';
 import type { FlowSpec, FuncSpec, FunctionMode, ProjectConfig } from '../kisflow/config/model.ts';
 import { fifoQueues, logicalSafeId, resourceNames, safeId, stepKeys } from '../kisflow/config/names.ts';
 import { maxReceiveCount } from '../kisflow/config/redelivery.ts';
@@ -306,12 +306,18 @@ function bundlingMistake<T>(func: FuncSpec, build: () => T): T {
   }
 }
 
-/** Stream sources are watched by their mapping's lag (SQS sources by the queue, like any queue). */
+/** Stream sources are watched by their mapping's lag, an existing queue by its oldest message. */
 function sourceMonitoring(
   source: FlowSpec['source'],
   first: IFunction | undefined,
 ): { source?: MonitoredSource } {
   const kind = mappedSourceKind(source);
-  if (first === undefined || kind === undefined || kind === 'sqs') return {};
+  if (first === undefined || kind === undefined) return {};
+  const queueArn = source?.sqs?.queueArn;
+  if (kind === 'sqs') {
+    return queueArn === undefined
+      ? {}
+      : { source: { lag: 'oldest_message_age', queueName: queueNameOfArn(queueArn) } };
+  }
   return { source: { lag: kind === 'kafka' ? 'offset_lag' : 'iterator_age', function: first } };
 }

@@ -1,4 +1,5 @@
 import { type CloudWatchClient, GetMetricDataCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
+import { queueNameOfArn } from '../config/flow-source.ts';
 import type { FlowSpec } from '../config/model.ts';
 import { resourceNames } from '../config/names.ts';
 import type { SourceLag } from '../runs/stream-stats.ts';
@@ -47,10 +48,22 @@ export async function lagFunctionNames(
 }
 
 /** The metric's Maximum over its latest minute with data (of the last 10), or undefined with none. */
-export async function latestLag(
+export function latestLag(
   cloudwatch: CloudWatchClient,
   metric: LagMetricName,
   functionName: string,
+  now: number,
+): Promise<number | undefined> {
+  return latestMetric(
+    cloudwatch,
+    { namespace: 'AWS/Lambda', metric, dimension: 'FunctionName', value: functionName },
+    now,
+  );
+}
+
+async function latestMetric(
+  cloudwatch: CloudWatchClient,
+  m: { namespace: string; metric: string; dimension: string; value: string },
   now: number,
 ): Promise<number | undefined> {
   const out = await cloudwatch.send(
@@ -63,9 +76,9 @@ export async function latestLag(
           Id: 'lag',
           MetricStat: {
             Metric: {
-              Namespace: 'AWS/Lambda',
-              MetricName: metric,
-              Dimensions: [{ Name: 'FunctionName', Value: functionName }],
+              Namespace: m.namespace,
+              MetricName: m.metric,
+              Dimensions: [{ Name: m.dimension, Value: m.value }],
             },
             Period: 60,
             Stat: 'Maximum',
@@ -79,7 +92,8 @@ export async function latestLag(
 
 /**
  * A stream-fed flow's lag on AWS: the Maximum of its first step's `IteratorAge` (Kinesis, DynamoDB
- * Streams) or `OffsetLag` (Kafka) over the latest minute; null when the metric has no data.
+ * Streams) or `OffsetLag` (Kafka) over the latest minute, or of an existing source queue's
+ * `ApproximateAgeOfOldestMessage`; null when the metric has no data.
  *
  * @example
  * const lagOf = cloudWatchLag(new CloudWatchClient({}), 'kisflow');
@@ -92,8 +106,23 @@ export function cloudWatchLag(
 ): (flow: FlowSpec) => Promise<SourceLag | null> {
   const names = resourceNames(prefix);
   return async (flow) => {
-    // An existing SQS queue has no mapping lag metric (its backlog is the queue's age of oldest message).
-    if (flow.source?.sqs !== undefined) return null;
+    // An existing SQS queue: its backlog is the age of its oldest message (SQS publishes it per minute).
+    const queueArn = flow.source?.sqs?.queueArn;
+    if (queueArn !== undefined) {
+      const seconds = await latestMetric(
+        cloudwatch,
+        {
+          namespace: 'AWS/SQS',
+          metric: 'ApproximateAgeOfOldestMessage',
+          dimension: 'QueueName',
+          value: queueNameOfArn(queueArn),
+        },
+        now(),
+      );
+      return seconds === undefined
+        ? null
+        : { metric: 'oldest_message_age_ms', value: seconds * 1000, from: 'cloudwatch' };
+    }
     const kafka = flow.source?.kafka !== undefined;
     const metric = kafka ? 'OffsetLag' : 'IteratorAge';
     const [fn] = await lagFunctionNames(cloudwatch, metric, names.flowStackName(flow.flowId));

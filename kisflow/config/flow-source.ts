@@ -420,3 +420,8 @@ export function streamedConnectors(flows: Iterable<{ readonly source?: FlowSourc
   }
   return cids;
 }
+
+/** The queue name of an SQS ARN (`arn:aws:sqs:<region>:<account>:<name>`): its metrics' `QueueName`. */
+export function queueNameOfArn(arn: string): string {
+  return arn.split(':')[5] ?? arn;
+}

@@ -8,7 +8,7 @@ export interface SourceLag {
    * `iterator_age_ms` (Kinesis, DynamoDB Streams: age of the last record read) or
    * `offset_lag_records` (Kafka: records written but not yet read by the consumer group).
    */
-  readonly metric: 'iterator_age_ms' | 'offset_lag_records';
+  readonly metric: 'iterator_age_ms' | 'offset_lag_records' | 'oldest_message_age_ms';
   /** The maximum over the source's shards or partitions. */
   readonly value: number;
   /** `dev`: the local Kinesis poller (Prometheus); `cloudwatch`: Lambda's metric, its last minute. */

@@ -278,7 +278,7 @@ describe('source lag monitoring', () => {
     }
   });
 
-  it("alarms on a Kafka mapping's OffsetLag; an SQS source is watched by its queue, not a lag metric", () => {
+  it("alarms on a Kafka mapping's OffsetLag; an existing source queue on its oldest message's age", () => {
     const kafka = sourced({
       kafka: {
         mskClusterArn: MSK,
@@ -288,6 +288,22 @@ describe('source lag monitoring', () => {
       },
     } as FlowSourceSpec).flow;
     expect(lagAlarm(kafka).map((a) => a.Properties.MetricName)).toEqual(['OffsetLag']);
-    expect(lagAlarm(sourced({ sqs: { queueArn: QUEUE } } as FlowSourceSpec).flow)).toEqual([]);
+    const fromQueue = sourced({ sqs: { queueArn: QUEUE } } as FlowSourceSpec).flow;
+    expect(lagAlarm(fromQueue)).toEqual([]);
+    const queueAlarms = Object.values(fromQueue.findResources('AWS::CloudWatch::Alarm')).filter(
+      (a) =>
+        a.Properties.AlarmName?.endsWith?.('source-lag') ||
+        a.Properties.AlarmDescription?.includes?.('source queue'),
+    );
+    expect(queueAlarms.map((a) => a.Properties)).toEqual([
+      expect.objectContaining({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: 'orders-in' }],
+        Statistic: 'Maximum',
+        Threshold: 15 * 60,
+        AlarmActions: [expect.anything()],
+      }),
+    ]);
   });
 });

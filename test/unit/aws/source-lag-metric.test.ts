@@ -86,14 +86,29 @@ describe('source lag on AWS (CloudWatch)', () => {
     });
   });
 
-  it('Kafka: OffsetLag in records; an SQS source, or no data points, has no lag', async () => {
+  it('Kafka: OffsetLag in records; no data points, no lag', async () => {
     const cw = fakeCloudWatch([17]);
     const lagOf = cloudWatchLag(cw.client, undefined, () => now);
     const kafka = flow({ kafka: { topic: 't' } } as unknown as FlowSpec['source']);
     expect(await lagOf(kafka)).toEqual({ metric: 'offset_lag_records', value: 17, from: 'cloudwatch' });
     expect(cw.queried[0]?.MetricDataQueries?.[0]?.MetricStat?.Metric?.MetricName).toBe('OffsetLag');
-    expect(await lagOf(flow({ sqs: { queueArn: 'arn:aws:sqs:us-east-1:1:q' } }))).toBeNull();
     const empty = cloudWatchLag(fakeCloudWatch([]).client);
     expect(await empty(kafka)).toBeNull();
+  });
+
+  it("an existing source queue: its ApproximateAgeOfOldestMessage (seconds) as ms, by the queue's name", async () => {
+    const cw = fakeCloudWatch([42]);
+    const lagOf = cloudWatchLag(cw.client, undefined, () => now);
+    expect(await lagOf(flow({ sqs: { queueArn: 'arn:aws:sqs:us-east-1:1:orders-in' } }))).toEqual({
+      metric: 'oldest_message_age_ms',
+      value: 42_000,
+      from: 'cloudwatch',
+    });
+    expect(cw.listed).toEqual([]);
+    expect(cw.queried[0]?.MetricDataQueries?.[0]?.MetricStat?.Metric).toEqual({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: 'orders-in' }],
+    });
   });
 });

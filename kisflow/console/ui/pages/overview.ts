@@ -18,7 +18,7 @@ interface Overview {
     flowId: string;
     source: string;
     rowsPerMinute: number;
-    lag: { metric: 'iterator_age_ms' | 'offset_lag_records'; value: number } | null;
+    lag: { metric: 'iterator_age_ms' | 'offset_lag_records' | 'oldest_message_age_ms'; value: number } | null;
   }[];
 }
 
