@@ -9,7 +9,7 @@
  *
  * `node bin/run-ts.js bench/accounting.ts [rows] [rounds]`
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,7 @@ import type { Row } from '../kisflow/ports.ts';
 import type { RunStatus } from '../kisflow/runs/run-ledger.ts';
 import { packBatch } from '../kisflow/wire/pack.ts';
 import { startEmulators } from '../localstack/emulators.ts';
+import { writeFunctionModules } from './function-modules.ts';
 
 const FLOW = 'acct';
 const MAX_MESSAGE_BYTES = 16_384;
@@ -62,19 +63,6 @@ const MODULES: Record<string, string> = {
   scale: '(rows, ctx) => { for (const r of rows) ctx.commit({ ...r, d: r.c * 3 }); }',
   emit: '(rows, ctx) => { for (const r of rows) ctx.commit({ id: r.id, total: r.d + 1 }); }',
 };
-
-/** A project folder inside the repository (so `import 'kisflow'` resolves), git-ignored. */
-function writeModules(): string {
-  const root = mkdtempSync(join(process.cwd(), '.tmp-bench-'));
-  mkdirSync(join(root, 'functions'));
-  for (const [fid, body] of Object.entries(MODULES)) {
-    writeFileSync(
-      join(root, 'functions', `${fid}.ts`),
-      `import { defineFunction } from 'kisflow';\nexport default defineFunction(${body});\n`,
-    );
-  }
-  return root;
-}
 
 type R = Row & { a: number; b: number; c: number; d: number };
 const registry = new Registry()
@@ -319,7 +307,7 @@ export async function run(
     sqsEndpoint: emulators.sqsEndpoint,
     dynamodbEndpoint: emulators.dynamodbEndpoint,
   });
-  const modulesRoot = writeModules();
+  const modulesRoot = writeFunctionModules(MODULES);
   const dev = await devPipeline(emulators, modulesRoot);
   const on = await pipeline(clients, 'acct-on', true);
   const off = await pipeline(clients, 'acct-off', false);

@@ -15,7 +15,7 @@
  *
  * `node bin/run-ts.js bench/dev-throughput.ts [rows] [rounds]`
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,7 @@ import { startDevStack } from '../kisflow/local/dev-stack.ts';
 import type { Row, StepBatch } from '../kisflow/ports.ts';
 import { packBatch } from '../kisflow/wire/pack.ts';
 import { startEmulators } from '../localstack/emulators.ts';
+import { writeFunctionModules } from './function-modules.ts';
 
 const MAX_MESSAGE_BYTES = 16_384;
 const CONCURRENCY = 2;
@@ -87,19 +88,6 @@ const MODULES: Record<string, string> = {
   scale: '(rows, ctx) => { for (const r of rows) ctx.commit({ ...r, d: r.c * 3 }); }',
   emit: '(rows, ctx) => { for (const r of rows) ctx.commit({ id: r.id, total: r.d + 1 }); }',
 };
-
-/** A project folder inside the repository (so `import 'kisflow'` resolves), git-ignored. */
-function writeModules(): string {
-  const root = mkdtempSync(join(process.cwd(), '.tmp-bench-'));
-  mkdirSync(join(root, 'functions'));
-  for (const [fid, body] of Object.entries(MODULES)) {
-    writeFileSync(
-      join(root, 'functions', `${fid}.ts`),
-      `import { defineFunction } from 'kisflow';\nexport default defineFunction(${body});\n`,
-    );
-  }
-  return root;
-}
 
 const registry = new Registry()
   .addFunction(
@@ -249,7 +237,7 @@ export async function run(
   const n = options.rows ?? 20_000;
   const rounds = options.rounds ?? 5;
   const dataDir = mkdtempSync(join(tmpdir(), 'kisflow-bench-'));
-  const modulesRoot = writeModules();
+  const modulesRoot = writeFunctionModules(MODULES);
   const emulators = await startEmulators({ dataDir });
   const clients = createAwsClients({
     sqsEndpoint: emulators.sqsEndpoint,
