@@ -9,7 +9,7 @@ import {
 } from '../wire/dead-letter-record.ts';
 import { encodeRow } from '../wire/envelope.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES } from '../wire/limits.ts';
-import { checkMessageLimit, type PackResult, packBatch, rowBytes, withCarry } from '../wire/pack.ts';
+import { checkMessageLimit, type PackResult, packBatch, rowBytes } from '../wire/pack.ts';
 import { DEAD_LETTER_ATTRIBUTE_ROOM } from './dead-letters.ts';
 import type { RetryPolicy } from './retry.ts';
 import { type OutgoingMessage, type SendStats, SqsBatchSender } from './sqs-batch-send.ts';
@@ -84,8 +84,6 @@ export class SqsTransport implements Transport {
     }
     return json;
   };
-  /** The last pack of each rows array without a carry (see `#pack`). */
-  readonly #plainPacks = new WeakMap<readonly Row[], { batch: StepBatch; packed: PackResult }>();
   // One sender per transport: the sends of records processed in parallel share its requests.
   readonly #sender: SqsBatchSender;
 
@@ -157,19 +155,15 @@ export class SqsTransport implements Transport {
   #pack(batch: StepBatch): PackResult {
     let packed = this.#packed.get(batch);
     if (packed === undefined) {
-      // Delivery packs a batch without completions to hand on, then the same rows with them.
-      const plain = batch.carry === undefined ? undefined : this.#plainPacks.get(batch.rows);
-      if (plain !== undefined && sameHeader(plain.batch, batch)) {
-        packed = withCarry(plain.packed, batch.carry ?? [], this.#maxMessageBytes);
-      }
-      packed ??= packBatch(
+      // Delivery packs a batch, then the same rows with completions to hand on: the rows' texts
+      // are kept (`#encode`), so the second pack measures them again but encodes none.
+      packed = packBatch(
         batch,
         this.#maxMessageBytes,
         this.#options.orderingOf?.(batch.flowId),
         this.#encode,
       );
       this.#packed.set(batch, packed);
-      if (batch.carry === undefined) this.#plainPacks.set(batch.rows, { batch, packed });
     }
     return packed;
   }
@@ -216,20 +210,6 @@ export class SqsTransport implements Transport {
       return undefined;
     }
   }
-}
-
-/** Whether two batches differ in their carry only. */
-function sameHeader(a: StepBatch, b: StepBatch): boolean {
-  return (
-    a.rows === b.rows &&
-    a.flowId === b.flowId &&
-    a.step === b.step &&
-    a.stepKey === b.stepKey &&
-    a.runId === b.runId &&
-    a.batchId === b.batchId &&
-    a.hops === b.hops &&
-    a.meta === b.meta
-  );
 }
 
 function describe(to: Destination): string {

@@ -2,15 +2,16 @@ import type { Params } from '../config/model.ts';
 import { ConnectorError, StepError } from '../errors.ts';
 import type { Log, RejectedRow, Row } from '../ports.ts';
 import type { BatchScope } from './batch-scope.ts';
-import type {
-  Connector,
-  FlowInfo,
-  FunctionCache,
-  FunctionContext,
-  FunctionMetrics,
-  KeyedState,
+import {
+  type Connector,
+  type FlowInfo,
+  type FunctionCache,
+  type FunctionContext,
+  type FunctionMetrics,
+  type KeyedState,
+  type Shard,
+  shardOf,
 } from './function.ts';
-import { type Shard, shardOf } from './function.ts';
 import { AttemptState } from './keyed-state.ts';
 import { rowProblem } from './row-values.ts';
 import { AttemptConnector } from './step-connector.ts';

@@ -1,5 +1,5 @@
 import { KisFlowError, OversizeError } from '../errors.ts';
-import type { CarriedCompletion, Row, StepBatch } from '../ports.ts';
+import type { Row, StepBatch } from '../ports.ts';
 import { childBatchId } from './batch-id.ts';
 import { ENVELOPE_TAIL, encodeRow, envelopeHead } from './envelope.ts';
 import { fillMessages } from './fill-messages.ts';
@@ -53,6 +53,8 @@ export function checkMessageLimit(maxMessageBytes: number): void {
  *
  * An empty batch still yields one (empty) message: `forceNext()` continues a flow with no rows.
  * A row that cannot fit even alone is returned in `oversize` for the caller to dead-letter.
+ * `encode` gives a row's envelope text (`encodeRow`); a caller that packs the same rows twice
+ * passes one that keeps the texts (the SQS transport does).
  *
  * @example
  * const { messages, oversize } = packBatch(batch, 262_144);
@@ -116,28 +118,6 @@ export function packBatch(
     });
   }
   return { messages, oversize };
-}
-
-/**
- * `packed` (a batch packed without completions to hand on) with `carry` in every message's head,
- * its rows not encoded again: each message keeps its rows' bytes under a longer head. When every
- * message still fits, a fresh greedy pack of the carrying batch would cut the rows at the same
- * places (a row that did not fit before fits even less). Undefined when one would not fit.
- */
-export function withCarry(
-  packed: PackResult,
-  carry: readonly CarriedCompletion[],
-  maxMessageBytes: number,
-): PackResult | undefined {
-  const messages: PackedMessage[] = [];
-  for (const m of packed.messages) {
-    const { rows, ...header } = m.batch;
-    const rowsText = m.body.slice(envelopeHead(header).length);
-    const body = envelopeHead({ ...header, carry }) + rowsText;
-    if (Buffer.byteLength(body, 'utf8') > maxMessageBytes) return undefined;
-    messages.push({ ...m, body, batch: { ...m.batch, carry } });
-  }
-  return { messages, oversize: packed.oversize };
 }
 
 /** Rows by message group, groups in the order of their first row, rows in order within each. */

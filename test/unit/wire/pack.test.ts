@@ -3,7 +3,7 @@ import { KisFlowError, OversizeError } from '../../../kisflow/errors.ts';
 import type { Row, StepBatch } from '../../../kisflow/ports.ts';
 import { BATCH_ID_LENGTH, childBatchId } from '../../../kisflow/wire/batch-id.ts';
 import { decodeEnvelope } from '../../../kisflow/wire/envelope.ts';
-import { packBatch, rowBytes, withCarry } from '../../../kisflow/wire/pack.ts';
+import { packBatch, rowBytes } from '../../../kisflow/wire/pack.ts';
 
 function rows(
   n: number,
@@ -115,27 +115,5 @@ describe('packBatch', () => {
     const { messages } = packBatch(batch, 2_048);
     expect(messages.length).toBeGreaterThan(1);
     for (const m of messages) expect(decodeEnvelope(m.body)).toMatchObject({ stepKey: 'price~2', hops: 7 });
-  });
-});
-
-describe('withCarry', () => {
-  const carry = [{ batchId: 'up', step: 0, children: 3, counters: { in: 9, out: 9 }, at: 1 }];
-
-  it('gives the messages a fresh pack of the carrying batch gives, without encoding the rows again', () => {
-    // Rows of about 1 KB: each message of 4 KB keeps room for the carry.
-    const wide = rows(10, (i) => ({ id: i, pad: 'x'.repeat(1000) }));
-    const plain = packBatch(batchOf(wide), 4096);
-    const carried = withCarry(plain, carry, 4096);
-    const fresh = packBatch({ ...batchOf(wide), carry }, 4096);
-    expect(plain.messages.length).toBeGreaterThan(2);
-    expect(carried?.messages.map((m) => m.body)).toEqual(fresh.messages.map((m) => m.body));
-    expect(carried?.messages.map((m) => m.batch.carry)).toEqual(fresh.messages.map(() => carry));
-    expect(decodeEnvelope(carried?.messages[1]?.body ?? '').carry).toEqual(carry);
-  });
-
-  it('is undefined when a message would then pass the limit', () => {
-    // One row per message, each message nearly full: no room for the carry.
-    const big = rows(3, (i) => ({ id: i, pad: 'x'.repeat(3930) }));
-    expect(withCarry(packBatch(batchOf(big), 4096), carry, 4096)).toBeUndefined();
   });
 });
