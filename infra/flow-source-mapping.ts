@@ -17,6 +17,7 @@ import type {
   ProvisionedPollers,
 } from '../kisflow/config/model.ts';
 import { resourceNames, safeId } from '../kisflow/config/names.ts';
+import { kafkaReportsItemFailures } from '../kisflow/sources/source-event.ts';
 
 /**
  * The SSM parameter holding the stream ARN of a connector's table. DynamoDB names a stream only
@@ -192,6 +193,8 @@ export class FlowSourceMapping extends Construct {
           ? {}
           : { maxRecordAge: Duration.seconds(f.maxRecordAgeSeconds) }),
         ...(secret ? { sourceAccessConfigurations: secret } : {}),
+        // Provisioned mode only; the source handler answers in the matching shape.
+        reportBatchItemFailures: kafkaReportsItemFailures(f),
         onFailure,
       });
       if (f.mskClusterArn) {

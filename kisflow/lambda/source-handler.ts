@@ -7,10 +7,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type {
   Context,
-  DynamoDBBatchResponse,
   KinesisStreamBatchResponse,
   KinesisStreamEvent,
-  SQSBatchResponse,
   SQSEvent,
   SQSRecord,
 } from 'aws-lambda';
@@ -21,13 +19,14 @@ import { type ProjectJson, projectFromJson } from '../config/project-json.ts';
 import { EnvelopeError, InfrastructureError, StepError } from '../errors.ts';
 import type { Metrics, StepBatch } from '../ports.ts';
 import {
+  kafkaReportsItemFailures,
   type SourceDecoding,
   type SourceEvent,
   sourceDecoding,
   sourceEventKind,
   sourceRecords,
 } from '../sources/source-event.ts';
-import type { SourceEventKind, SourceRecord } from '../sources/source-record.ts';
+import type { KafkaItemIdentifier, SourceEventKind, SourceRecord } from '../sources/source-record.ts';
 import { encodeEnvelope } from '../wire/envelope.ts';
 import { stepDimensions } from '../wire/metric-names.ts';
 import { parseWiring, type StepWiring, WIRING_ENV } from '../wire/step-wiring.ts';
@@ -53,15 +52,24 @@ export interface SourceHandlerOptions extends Omit<StepHandlerOptions, 'step'> {
   readonly decoding?: SourceDecoding;
 }
 
-/** Lambda's partial batch response for every kind: the ids (sequence numbers, message ids) to retry. */
-export type SourceBatchResponse = KinesisStreamBatchResponse & DynamoDBBatchResponse & SQSBatchResponse;
+/**
+ * Lambda's partial batch response for every kind: the records to retry, by sequence number or
+ * message id, or (Kafka) by topic-partition and offset.
+ */
+export interface SourceBatchResponse {
+  readonly batchItemFailures: { readonly itemIdentifier: string | KafkaItemIdentifier }[];
+}
 
 /**
  * The handler of a flow's first step when a mapping feeds it: the source's events (Kinesis,
  * DynamoDB Streams, Kafka, an existing SQS queue), and the step's own queue's (`kisflow send`,
  * jobs, redrives), which go to the step handler unchanged.
  */
-export type SourceHandler = (event: SourceEvent, context?: Context) => Promise<SourceBatchResponse>;
+export interface SourceHandler {
+  /** A stream's records: named by sequence number, as a Kinesis mapping reads them. */
+  (event: KinesisStreamEvent, context?: Context): Promise<KinesisStreamBatchResponse>;
+  (event: SourceEvent, context?: Context): Promise<SourceBatchResponse>;
+}
 
 /** The Kinesis view of a source handler, as a local shard poller calls it. */
 export type KinesisSourceHandler = (
@@ -90,8 +98,10 @@ export function sourceBatchId(kind: SourceEventKind, origin: string, itemId: str
  *   different keys run in parallel;
  * - a stream position is reported done only after the step's output was sent on (durable in the
  *   next step's queue or the output queue).
- * Kafka mappings take no item ids that name a record: a Kafka batch with a failed record throws,
- * and Lambda retries the whole batch (records already done are no-ops by batch id).
+ * A Kafka mapping reads partial batch responses only in provisioned mode (`provisioned_pollers`,
+ * kafkaReportsItemFailures): there a failed record is named by topic-partition and offset, and
+ * its partition resumes from it; otherwise a Kafka batch with a failed record throws, and Lambda
+ * retries the whole batch (records already done are no-ops by batch id).
  *
  * @example
  * export const handler = createSourceHandler({ project, flowId: 'orders', fn });
@@ -117,6 +127,7 @@ export function createSourceHandler(options: SourceHandlerOptions): SourceHandle
   const step: StepHandler = createStepHandler({ ...options, project, step: 0, wiring, clients });
   const decoding = options.decoding ?? sourceDecoding(flow.source);
   const sourceQueueArn = flow.source?.sqs?.queueArn;
+  const kafkaPartial = kafkaReportsItemFailures(flow.source?.kafka);
   const stepKey = stepKeys(flow.steps.map((s) => s.fid))[0] as string;
   const dims = Object.freeze(stepDimensions(flowId, 0, fid));
   const emf = options.metrics === undefined ? new EmfMetrics(wiring.metricsNamespace, dims) : undefined;
@@ -249,13 +260,14 @@ export function createSourceHandler(options: SourceHandlerOptions): SourceHandle
         return first < 0 ? [] : group.slice(first);
       });
     // What the mapping hands over again: a stream (Kinesis, DynamoDB) resumes at its first failed
-    // record, every later one included; a Kafka batch with a failure comes back whole; SQS
-    // redelivers only the failed messages.
+    // record, every later one included; a Kafka batch with a failure comes back whole, unless the
+    // mapping takes partial responses (then each failed partition resumes at its first failure);
+    // SQS redelivers only the failed messages.
     const handedAgain = (): Set<SourceRecord> => {
       const again = retried();
       if (again.length === 0) return new Set();
-      if (kind === 'kafka') return new Set(records);
-      if (kind === 'sqs') return new Set(again);
+      if (kind === 'kafka' && !kafkaPartial) return new Set(records);
+      if (kind === 'sqs' || kind === 'kafka') return new Set(again);
       const cut = Math.min(...again.map((r) => records.indexOf(r)));
       return new Set(records.slice(cut));
     };
@@ -275,23 +287,22 @@ export function createSourceHandler(options: SourceHandlerOptions): SourceHandle
         again = handedAgain();
       }
     }
-    const batchItemFailures = retried().map((r) => ({ itemIdentifier: r.itemId }));
+    const toRetry = retried();
     if (emf !== undefined) emf.powertools.publishStoredMetrics();
-    // Kafka mappings do take ReportBatchItemFailures now (provisioned mode only: aws-cdk-lib
-    // 2.276's KafkaEventSourceProps.reportBatchItemFailures), but no local authoritative source
-    // gives the itemIdentifier a Kafka failure must carry (@types/aws-lambda 8.10.164 types
-    // MSKHandler as returning void, and has no Kafka batch response). Until one does, the batch is
-    // thrown whole rather than answered in a guessed shape Lambda might read as all-succeeded.
-    if (kind === 'kafka' && batchItemFailures.length > 0) {
+    // Without ReportBatchItemFailures on the mapping, Lambda would read any answer as success.
+    if (kind === 'kafka' && !kafkaPartial && toRetry.length > 0) {
       throw new InfrastructureError(
         'SOURCE_BATCH_RETRY',
-        `${batchItemFailures.length} of ${records.length} Kafka records of flow '${flowId}' failed (first: ${batchItemFailures[0]?.itemIdentifier}); Lambda retries the batch, and records already done are not applied again.`,
-        { flowId, failed: batchItemFailures.map((f) => f.itemIdentifier) },
+        `${toRetry.length} of ${records.length} Kafka records of flow '${flowId}' failed (first: ${toRetry[0]?.itemId}); Lambda retries the batch, and records already done are not applied again.`,
+        { flowId, failed: toRetry.map((r) => r.itemId) },
       );
     }
+    const batchItemFailures = toRetry.map((r) => ({
+      itemIdentifier: kind === 'kafka' ? (r.position as KafkaItemIdentifier) : r.itemId,
+    }));
     return { batchItemFailures };
   };
-  return handle;
+  return handle as SourceHandler;
 }
 
 function isFromQueue(event: SQSEvent, queueArn: string | undefined): boolean {

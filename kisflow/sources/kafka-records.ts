@@ -21,15 +21,18 @@ export function kafkaRecords(
   event: MSKEvent | SelfManagedKafkaEvent,
   format: KafkaFormat = 'json',
 ): SourceRecord[] {
-  return Object.values(event.records ?? {}).flatMap((records) => records.map((r) => kafkaRecord(r, format)));
+  return Object.entries(event.records ?? {}).flatMap(([partition, records]) =>
+    records.map((r) => kafkaRecord(r, format, partition)),
+  );
 }
 
-function kafkaRecord(record: MSKRecord, format: KafkaFormat): SourceRecord {
+function kafkaRecord(record: MSKRecord, format: KafkaFormat, partition: string): SourceRecord {
   const key = record.key === undefined || record.key === null ? undefined : base64Text(record.key, 'key');
   const base = {
     itemId: kafkaItemId(record),
     // Kafka keeps order per partition; a key always lands in one partition.
-    orderKey: `${record.topic}-${record.partition}`,
+    orderKey: partition,
+    position: { partition, offset: Number(record.offset) },
     raw: JSON.stringify(record),
     ...(Number(record.timestamp) > 0 ? { arrivedAt: Number(record.timestamp) } : {}),
     meta: {

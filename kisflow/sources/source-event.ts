@@ -34,6 +34,16 @@ export function sourceEventKind(event: unknown): SourceEventKind | undefined {
   return undefined;
 }
 
+/**
+ * Whether a Kafka source's mapping takes partial batch responses (`ReportBatchItemFailures`).
+ * Lambda offers it for Kafka in provisioned mode only, and a mapping without it reads any answer
+ * as success, so the mapping's flag and the handler's answer both come from this one rule.
+ * https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+ */
+export function kafkaReportsItemFailures(kafka: FlowSourceSpec['kafka']): boolean {
+  return kafka?.provisionedPollers !== undefined;
+}
+
 /** How the records of a flow's source decode (its `format`, and whether a stream is a connector's). */
 export interface SourceDecoding {
   readonly kinesisFormat?: KinesisFormat;

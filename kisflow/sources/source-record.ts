@@ -36,6 +36,17 @@ export interface SourceRecord {
   readonly rows?: readonly Row[];
   readonly skipped?: string;
   readonly problem?: RecordProblem;
+  /** A Kafka record's position: what a Kafka partial batch response names instead of `itemId`. */
+  readonly position?: KafkaItemIdentifier;
+}
+
+/**
+ * How a Kafka partial batch response names a record: its topic-partition (the key of the event's
+ * `records`, `<topic>-<partition>`) and its offset; Lambda resumes that partition there.
+ */
+export interface KafkaItemIdentifier {
+  readonly partition: string;
+  readonly offset: number;
 }
 
 /** The record with what its payload decoded to. */

@@ -193,6 +193,8 @@ describe('source: Kafka', () => {
       ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 4 },
       BisectBatchOnFunctionError: true,
       MaximumRetryAttempts: 5,
+      // Provisioned mode: the source handler names failed records by topic-partition and offset.
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
     expectWiredToFirstStep(t);
     expect(statements(t)).toContainEqual(
@@ -222,6 +224,8 @@ describe('source: Kafka', () => {
       SelfManagedEventSource: { Endpoints: { KafkaBootstrapServers: ['b-1:9096', 'b-2:9096'] } },
       SourceAccessConfigurations: [{ Type: 'SASL_SCRAM_512_AUTH', URI: SECRET }],
       Topics: ['orders'],
+      // On-demand mode has no partial responses: the handler throws a failed batch whole.
+      FunctionResponseTypes: Match.absent(),
     });
     expectWiredToFirstStep(t);
     expect(statements(t)).toContainEqual(

@@ -210,7 +210,7 @@ describe('source handler', () => {
     expect(metrics.counter('source_records_skipped')).toBe(1);
   });
 
-  it('throws a Kafka batch with a failed record, for Lambda to retry it whole', async () => {
+  it('throws a Kafka batch with a failed record when the mapping is not provisioned (no partial responses), for Lambda to retry it whole', async () => {
     const failing = defineFunction(() => {
       throw new InfrastructureError('DOWN', 'downstream is down');
     });
@@ -224,6 +224,56 @@ describe('source handler', () => {
       },
     });
     await expect(handler(fixture('kafka-orders.json'))).rejects.toMatchObject({ code: 'SOURCE_BATCH_RETRY' });
+  });
+
+  it('answers a provisioned Kafka mapping by topic-partition and offset: a failed partition resumes at its first failure, the others go on', async () => {
+    const failing = defineFunction((rows, c) => {
+      for (const row of rows) {
+        if (row.order_id === 'o-2') throw new InfrastructureError('DOWN', 'downstream is down');
+        c.commit(row);
+      }
+    });
+    const { q1, handler } = await setup(failing, {
+      kafka: {
+        bootstrapServers: ['b-1:9096'],
+        secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k',
+        topic: 'orders',
+        consumerGroup: 'g',
+        startingPosition: 'latest',
+        provisionedPollers: { minimum: 1, maximum: 2 },
+      },
+    });
+    const record = (partition: number, offset: number, row: object) => ({
+      topic: 'orders',
+      partition,
+      offset,
+      timestamp: 1767225600000 + offset,
+      timestampType: 'CREATE_TIME',
+      key: Buffer.from(`k${partition}`).toString('base64'),
+      value: Buffer.from(JSON.stringify(row)).toString('base64'),
+      headers: [],
+    });
+    const event = {
+      eventSource: 'SelfManagedKafka',
+      bootstrapServers: 'b-1:9096',
+      records: {
+        'orders-0': [
+          record(0, 40, { order_id: 'o-1' }),
+          record(0, 41, { order_id: 'o-2' }),
+          record(0, 42, { order_id: 'o-3' }),
+        ],
+        'orders-1': [record(1, 7, { order_id: 'o-4' })],
+      },
+    };
+    expect(await handler(event)).toEqual({
+      batchItemFailures: [
+        { itemIdentifier: { partition: 'orders-0', offset: 41 } },
+        { itemIdentifier: { partition: 'orders-0', offset: 42 } },
+      ],
+    });
+    // o-3 waits for o-2: a partition's records are never applied out of order.
+    const rows = (await drain(ctx.clients.sqs, q1)).flatMap((m) => decodeEnvelope(m.Body ?? '').rows);
+    expect(rows.map((r) => r.order_id).sort()).toEqual(['o-1', 'o-4']);
   });
 
   it('decodes DynamoDB stream images into change rows', async () => {
