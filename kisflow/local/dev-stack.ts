@@ -456,6 +456,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           checkpoints,
           iteratorAges,
           metrics,
+          ledger,
           log,
           ...(options.kinesisIdlePollMs === undefined ? {} : { idlePollMs: options.kinesisIdlePollMs }),
         }),

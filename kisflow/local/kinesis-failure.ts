@@ -43,10 +43,16 @@ export interface KinesisBatchFailure {
   /** `RETRIES_EXHAUSTED` or `RECORD_AGE_EXCEEDED`. */
   readonly code: string;
   readonly reason: string;
+  /**
+   * The records of the range not done: all of them, unless the handler's last partial batch
+   * response named which failed (the failure record names only the range).
+   */
+  readonly undone: readonly _Record[];
 }
 
 export function kinesisFailure(options: {
   readonly records: readonly _Record[];
+  readonly undone: readonly _Record[];
   readonly shardId: string;
   readonly streamArn: string;
   readonly functionArn: string;
@@ -62,6 +68,7 @@ export function kinesisFailure(options: {
   return {
     code: condition === 'RecordAgeExceeded' ? 'RECORD_AGE_EXCEEDED' : 'RETRIES_EXHAUSTED',
     reason: options.reason,
+    undone: options.undone,
     record: {
       requestContext: {
         requestId: options.requestId,

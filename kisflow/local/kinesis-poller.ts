@@ -82,6 +82,8 @@ interface Outcome {
   readonly failedAt?: number;
   /** The invocation failed as a whole (threw, timed out, answered nonsense), not record by record. */
   readonly functionError?: boolean;
+  /** The sequence numbers the answer named as failed (a partial batch response). */
+  readonly named?: ReadonlySet<string>;
   readonly reason?: string;
 }
 
@@ -223,7 +225,11 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
         };
       failedAt = Math.min(failedAt, i);
     }
-    return { failedAt, reason: `the handler reported record ${records[failedAt]?.SequenceNumber} failed` };
+    return {
+      failedAt,
+      named: new Set(items.map((item) => item.itemIdentifier)),
+      reason: `the handler reported record ${records[failedAt]?.SequenceNumber} failed`,
+    };
   };
 
   const commit = (shardId: string, record: _Record | undefined): void => {
@@ -239,9 +245,12 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
     condition: KinesisFailureCondition,
     invokeCount: number,
     reason: string,
+    named?: ReadonlySet<string>,
   ): Promise<boolean> => {
     const failure = kinesisFailure({
       records,
+      // Records the last answer did not name were done (a key behind none that failed).
+      undone: named === undefined ? records : records.filter((r) => named.has(r.SequenceNumber ?? '')),
       shardId,
       streamArn,
       functionArn,
@@ -280,12 +289,14 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
     let pending = batch;
     let retries = retriesSoFar;
     let reason = 'record age exceeded before the first invocation';
+    let named: ReadonlySet<string> | undefined;
     for (;;) {
       // Arrival times grow along a shard: the records past their age are a prefix.
       const fresh = pending.findIndex((r) => !tooOld(r));
       if (fresh !== 0) {
         const old = fresh === -1 ? pending : pending.slice(0, fresh);
-        if (!(await giveUp(shardId, mark, old, 'RecordAgeExceeded', retries + 1, reason))) return false;
+        if (!(await giveUp(shardId, mark, old, 'RecordAgeExceeded', retries + 1, reason, named)))
+          return false;
         if (fresh === -1) return true;
         pending = pending.slice(fresh);
       }
@@ -295,6 +306,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
         return true;
       }
       reason = outcome.reason ?? 'failed';
+      named = outcome.named;
       if (outcome.failedAt > 0) {
         mark(pending[outcome.failedAt - 1]);
         pending = pending.slice(outcome.failedAt);
@@ -309,7 +321,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
       }
       retries++;
       if (maxRetries >= 0 && retries > maxRetries)
-        return giveUp(shardId, mark, pending, 'RetryAttemptsExhausted', retries, reason);
+        return giveUp(shardId, mark, pending, 'RetryAttemptsExhausted', retries, reason, named);
       await sleep(backoff(retryDelayMs, retries), stopping.signal);
       if (stopped()) return false;
     }

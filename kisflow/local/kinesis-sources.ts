@@ -9,7 +9,11 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { FlowSpec } from '../config/model.ts';
 import { flowMetricLabel } from '../config/names.ts';
 import { InfrastructureError, UsageError } from '../errors.ts';
+import { sourceBatchId } from '../lambda/source-handler.ts';
+import { streamCounter } from '../lambda/stream-counts.ts';
 import type { Metrics } from '../ports.ts';
+import type { RunLedger } from '../runs/run-ledger.ts';
+import { streamRunId } from '../wire/stream-run.ts';
 import type { KinesisCheckpoints } from './kinesis-checkpoints.ts';
 import { type KinesisEventHandler, streamNameOf } from './kinesis-event.ts';
 import { sendKinesisFailure } from './kinesis-failure.ts';
@@ -82,6 +86,11 @@ export interface KinesisSourcesOptions {
   readonly iteratorAges: IteratorAges;
   /** Where records dropped by the filter criteria are counted (`kinesis_records_filtered`). */
   readonly metrics: Metrics;
+  /**
+   * The runs ledger whose stream buckets count the records a mapping gave up on, each one in,
+   * dead-lettered. @default - not counted
+   */
+  readonly ledger?: Pick<RunLedger, 'recordStream'>;
   readonly log: (line: string) => void;
   /** @default - the poller's own */
   readonly idlePollMs?: number;
@@ -94,6 +103,7 @@ export interface KinesisSourcesOptions {
  */
 export function startKinesisSources(options: KinesisSourcesOptions): KinesisPoller[] {
   const { kinesis, sqs, checkpoints, iteratorAges, metrics, log } = options;
+  const countStream = options.ledger === undefined ? undefined : streamCounter(options.ledger);
   return kinesisFedFlows(options.flows).map((flow) => {
     const source = flow.source?.kinesis as NonNullable<NonNullable<FlowSpec['source']>['kinesis']>;
     const deadLetterQueue = options.deadLetterQueue(flow);
@@ -124,6 +134,22 @@ export function startKinesisSources(options: KinesisSourcesOptions): KinesisPoll
       timeoutSeconds: flow.tuning.timeoutSeconds,
       functionName: `${flow.flowId}-0-${flow.steps[0]?.fid ?? 'source'}`,
       onFailure: async (failure) => {
+        // Counted first: a count is idempotent by batch id, a failure record sent twice is not.
+        await Promise.all(
+          failure.undone.map((r) =>
+            countStream?.(
+              {
+                flowId: flow.flowId,
+                step: 0,
+                runId: streamRunId('kinesis', r.ApproximateArrivalTimestamp?.getTime() ?? Date.now()),
+                batchId: sourceBatchId('kinesis', source.streamArn, r.SequenceNumber ?? ''),
+                rows: [],
+                meta: {},
+              },
+              { in: 1, deadLettered: 1 },
+            ),
+          ),
+        );
         await sendKinesisFailure(sqs, deadLetterQueue, failure, flow.flowId);
         log(
           `kisflow dev: flow ${flow.flowId}: ${failure.record.KinesisBatchInfo.batchSize} Kinesis record(s) of ${failure.record.KinesisBatchInfo.shardId} dead-lettered (${failure.code}): ${failure.reason}`,

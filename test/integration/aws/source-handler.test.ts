@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, SelfManagedKafkaEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { FlowSourceSpec, ProjectConfig } from '../../../kisflow/config/model.ts';
 import { defineFunction, type KisFunction } from '../../../kisflow/engine/function.ts';
@@ -248,12 +248,12 @@ describe('source handler', () => {
       partition,
       offset,
       timestamp: 1767225600000 + offset,
-      timestampType: 'CREATE_TIME',
+      timestampType: 'CREATE_TIME' as const,
       key: Buffer.from(`k${partition}`).toString('base64'),
       value: Buffer.from(JSON.stringify(row)).toString('base64'),
       headers: [],
     });
-    const event = {
+    const event: SelfManagedKafkaEvent = {
       eventSource: 'SelfManagedKafka',
       bootstrapServers: 'b-1:9096',
       records: {

@@ -117,6 +117,28 @@ async function counted(stack: DevStack, rows: number): Promise<void> {
   }
 }
 
+/** Step 0's buckets over the last hour, summed. */
+async function stepZero(stack: DevStack) {
+  const now = Date.now();
+  const buckets = await stack.ledger.streamBuckets({
+    flowId: 'flaky',
+    granularity: 'minute',
+    since: now - 3_600_000,
+    until: now + 60_000,
+  });
+  return buckets
+    .filter((b) => b.step === 0)
+    .reduce(
+      (sum, b) => ({
+        batches: sum.batches + b.batches,
+        in: sum.in + b.in,
+        out: sum.out + b.out,
+        deadLettered: sum.deadLettered + b.deadLettered,
+      }),
+      { batches: 0, in: 0, out: 0, deadLettered: 0 },
+    );
+}
+
 describe('stream buckets under kisflow dev', () => {
   it("counts a Kinesis-fed flow's rows per step, and a redelivered stream once", async () => {
     const root = mkdtempSync(join(tmpdir(), 'kisflow-dev-buckets-'));
@@ -221,26 +243,7 @@ describe('stream buckets under kisflow dev', () => {
       );
       const output = stack.resources.flows.flaky?.outputQueue as string;
       expect((await outputRows(sqs, output, 2)).sort()).toEqual([100, 101]);
-      const step0 = async () => {
-        const now = Date.now();
-        const buckets = await stack.ledger.streamBuckets({
-          flowId: 'flaky',
-          granularity: 'minute',
-          since: now - 3_600_000,
-          until: now + 60_000,
-        });
-        return buckets
-          .filter((b) => b.step === 0)
-          .reduce(
-            (sum, b) => ({
-              batches: sum.batches + b.batches,
-              in: sum.in + b.in,
-              out: sum.out + b.out,
-              deadLettered: sum.deadLettered + b.deadLettered,
-            }),
-            { batches: 0, in: 0, out: 0, deadLettered: 0 },
-          );
-      };
+      const step0 = () => stepZero(stack);
       const deadline = Date.now() + 20_000;
       while ((await step0()).batches < 3 && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 50));
@@ -261,6 +264,54 @@ describe('stream buckets under kisflow dev', () => {
           m.MessageAttributes?.['kisflow.error.code']?.StringValue,
         ]),
       ).toEqual([['not json {', 'SOURCE_NOT_JSON']]);
+    } finally {
+      kinesis.destroy();
+      sqs.destroy();
+      await stack.stop();
+    }
+  });
+
+  it('counts the records the mapping gave up on (retries exhausted): one in, dead-lettered each, and their failure record in the DLQ', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kisflow-dev-buckets-'));
+    roots.push(root);
+    const stack = await start(root);
+    const kinesis = createKinesisClient({ endpoint: stack.kinesisEndpoint });
+    const { sqs } = createAwsClients({ sqsEndpoint: stack.sqsEndpoint });
+    try {
+      await kinesis.send(
+        new PutRecordsCommand({
+          StreamName: 'dev-counted',
+          Records: [
+            { Data: Buffer.from('{"i": 200, "always_down": true}'), PartitionKey: 'z' },
+            { Data: Buffer.from('{"i": 201}'), PartitionKey: 'y' },
+          ],
+        }),
+      );
+      const output = stack.resources.flows.flaky?.outputQueue as string;
+      expect(await outputRows(sqs, output, 1)).toEqual([201]);
+      const dlq = stack.resources.flows.flaky?.stepDeadLetterQueues[0] as string;
+      const dead = [];
+      const deadline = Date.now() + 20_000;
+      while (dead.length === 0 && Date.now() < deadline) {
+        const got = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: dlq,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 1,
+            MessageAttributeNames: ['All'],
+          }),
+        );
+        dead.push(...(got.Messages ?? []));
+      }
+      // max_retries 3: the first attempt and three retries, then the batch from the failed record on.
+      expect(
+        dead.map((m) => [
+          m.MessageAttributes?.['kisflow.error.code']?.StringValue,
+          JSON.parse(m.Body as string).requestContext.approximateInvokeCount,
+        ]),
+      ).toEqual([['RETRIES_EXHAUSTED', 4]]);
+      // 201 was done on its first attempt; handed over again behind 200, it keeps its count.
+      expect(await stepZero(stack)).toEqual({ batches: 2, in: 2, out: 1, deadLettered: 1 });
     } finally {
       kinesis.destroy();
       sqs.destroy();
