@@ -11,8 +11,8 @@ export interface ResolvedEndpoints {
   readonly prefix?: string;
   /** The dev stack's runs table when `source` is `dev`. */
   readonly runsTable?: string;
-  /** The dev stack's Prometheus endpoint, when it serves one. */
-  readonly metricsUrl?: string;
+  /** The file where the dev stack publishes its Kinesis iterator ages. */
+  readonly lagFile?: string;
 }
 
 /**
@@ -35,7 +35,7 @@ export function resolveEndpoints(options: { root: string; endpoint?: string }): 
       source: 'dev',
       prefix: dev.prefix,
       ...(typeof dev.runsTable === 'string' ? { runsTable: dev.runsTable } : {}),
-      ...(typeof dev.metricsUrl === 'string' ? { metricsUrl: dev.metricsUrl } : {}),
+      ...(typeof dev.lagFile === 'string' ? { lagFile: dev.lagFile } : {}),
     };
   }
   return { source: 'aws' };

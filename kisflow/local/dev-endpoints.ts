@@ -19,13 +19,20 @@ export interface DevEndpoints {
   readonly pid: number;
   /** The run ledger's table (`kisflow runs`/`jobs` use it with no flags). */
   readonly runsTable?: string;
-  /** The Prometheus endpoint, when served: `kisflow runs stats` reads the Kinesis iterator ages there. */
+  /** The Prometheus endpoint, when served. */
   readonly metricsUrl?: string;
+  /** Where the local Kinesis mappings' iterator ages are published (writeIteratorAges). */
+  readonly lagFile?: string;
 }
 
 /** `<root>/.kisflow/dev.json`. */
 export function devEndpointsFile(root: string): string {
   return join(root, '.kisflow', 'dev.json');
+}
+
+/** `<root>/.kisflow/dev-lag.json`: the local mappings' iterator ages, per flow. */
+export function devLagFile(root: string): string {
+  return join(root, '.kisflow', 'dev-lag.json');
 }
 
 /** Writes `.kisflow/dev.json` atomically (a reader never sees half a file). */

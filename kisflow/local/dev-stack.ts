@@ -19,25 +19,29 @@ import type { RunLedger } from '../runs/run-ledger.ts';
 import { fireMessage } from '../wire/control-message.ts';
 import { schedulerTime } from '../wire/envelope.ts';
 import type { StepWiring } from '../wire/step-wiring.ts';
-import { devEndpointsFile, readDevEndpoints, writeDevEndpoints } from './dev-endpoints.ts';
+import { devEndpointsFile, devLagFile, readDevEndpoints, writeDevEndpoints } from './dev-endpoints.ts';
 import { acquireDevLock } from './dev-lock.ts';
-import { FlowWorker } from './flow-worker.ts';
+import { FlowWorker, type LocalSourceHandler } from './flow-worker.ts';
 import { openKinesisCheckpoints } from './kinesis-checkpoints.ts';
 import { createKinesisClient } from './kinesis-client.ts';
 import type { KinesisEventHandler } from './kinesis-event.ts';
-import { IteratorAges } from './kinesis-iterator-age.ts';
+import { IteratorAges, writeIteratorAges } from './kinesis-iterator-age.ts';
 import type { KinesisPoller } from './kinesis-poller.ts';
 import { ensureStream, kinesisFedFlows, startKinesisSources } from './kinesis-sources.ts';
+import { mappedLocally } from './mapped-sources.ts';
 import { type Poller, type SqsEventHandler, startPoller } from './poller.ts';
 import { joinPrometheusSources, type PrometheusServer, startPrometheusServer } from './prometheus.ts';
 import { type ProvisionedResources, provisionProject } from './provision.ts';
 import { type QueueDepth, queueDepths } from './queue-depths.ts';
 import { captureLevel, devOutput, RunLogFile, runLogDir } from './run-log.ts';
 import { type Scheduler, startScheduler } from './scheduler.ts';
+import { startSqsSources } from './sqs-sources.ts';
 import { type ProjectWatcher, watchProject } from './watch.ts';
 
 /** How often the dev stack marks runs with no progress past their timeout `timed_out`. */
 const SWEEP_MS = 5000;
+/** How often the local mappings' iterator ages are published for the CLI, when they changed. */
+const LAG_PUBLISH_MS = 250;
 
 export interface DevStackOptions {
   /** @default SWEEP_MS */
@@ -183,26 +187,26 @@ interface Generation {
   readonly pollers: Poller[];
   /** One per Kinesis-fed flow. */
   readonly kinesisPollers: KinesisPoller[];
-  /** The first-step source handler of each Kinesis-fed flow, by flow id. */
-  readonly kinesisHandlers: ReadonlyMap<string, KinesisEventHandler>;
+  /** The first-step source handler of each flow a local mapping feeds (mappedLocally), by flow id. */
+  readonly sourceHandlers: ReadonlyMap<string, LocalSourceHandler>;
   scheduler?: Scheduler;
   /** The control queue's handler (the same as the job-control Lambda's), for the sweep timer. */
   control?: JobControlHandler;
 }
 
 /**
- * With an in-process registry (tests): the handlers Kinesis-fed flows' first steps run on a
- * `KinesisStreamEvent`, the same source handler (kisflow/lambda/source-handler.ts) Lambda's Kinesis
- * mapping invokes in AWS. Without one, each flow's worker runs it (FlowWorker.kinesisHandler).
+ * With an in-process registry (tests): the handlers the first steps of flows a local mapping feeds
+ * run on its events, the same source handler (kisflow/lambda/source-handler.ts) Lambda's mapping
+ * invokes in AWS. Without one, each flow's worker runs it (FlowWorker.sourceHandler).
  */
-async function kinesisHandlersFor(
+async function sourceHandlersFor(
   project: ProjectConfig,
   flows: readonly FlowSpec[],
   wiringOf: (flow: FlowSpec) => StepWiring,
   common: Pick<SourceHandlerOptions, 'clients' | 'metrics' | 'logLevel'>,
   registry?: Registry,
-): Promise<Map<string, KinesisEventHandler>> {
-  const handlers = new Map<string, KinesisEventHandler>();
+): Promise<Map<string, LocalSourceHandler>> {
+  const handlers = new Map<string, LocalSourceHandler>();
   if (flows.length === 0) return handlers;
   const loaded = await loadFunctions(project, {
     flowIds: flows.map((f) => f.flowId),
@@ -218,7 +222,7 @@ async function kinesisHandlersFor(
       wiring: wiringOf(flow),
       ...common,
     });
-    handlers.set(flow.flowId, handler as KinesisEventHandler);
+    handlers.set(flow.flowId, handler as LocalSourceHandler);
   }
   return handlers;
 }
@@ -353,9 +357,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
             handlers.set(`${flow.flowId}/${step}`, handler);
           }
         }
-        const kinesisHandlers = await kinesisHandlersFor(
+        const sourceHandlers = await sourceHandlersFor(
           project,
-          kinesisFedFlows(flows),
+          flows.filter(mappedLocally),
           (flow) => devWiring(project, flow, 0, resources),
           { clients, metrics, logLevel },
           registry,
@@ -368,7 +372,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           handlers,
           pollers: [],
           kinesisPollers: [],
-          kinesisHandlers,
+          sourceHandlers,
         };
       }
       const workers = flows.map(
@@ -395,13 +399,12 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         await Promise.all(workers.map((w) => w.stop()));
         throw failed.reason;
       }
-      // A Kinesis-fed first step runs in its flow's worker too: its function's exit, crash or hang
+      // A source-fed first step runs in its flow's worker too: its function's exit, crash or hang
       // fails that batch (the local mapping retries or bisects it), never the dev process.
-      const kinesisHandlers = new Map(
-        kinesisFedFlows(flows).map((flow) => [
-          flow.flowId,
-          (workers[flows.indexOf(flow)] as FlowWorker).kinesisHandler(),
-        ]),
+      const sourceHandlers = new Map(
+        flows
+          .filter(mappedLocally)
+          .map((flow) => [flow.flowId, (workers[flows.indexOf(flow)] as FlowWorker).sourceHandler()]),
       );
       return {
         project,
@@ -411,7 +414,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         handlers,
         pollers: [],
         kinesisPollers: [],
-        kinesisHandlers,
+        sourceHandlers,
       };
     };
 
@@ -451,7 +454,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           flows,
           handlerFor:
             options.kinesisHandler ??
-            ((flow) => generation.kinesisHandlers.get(flow.flowId) as KinesisEventHandler),
+            ((flow) => generation.sourceHandlers.get(flow.flowId) as KinesisEventHandler),
           deadLetterQueue: (flow) => resources.flows[flow.flowId]?.stepDeadLetterQueues[0] as string,
           checkpoints,
           iteratorAges,
@@ -459,6 +462,17 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           ledger,
           log,
           ...(options.kinesisIdlePollMs === undefined ? {} : { idlePollMs: options.kinesisIdlePollMs }),
+        }),
+      );
+      generation.pollers.push(
+        ...startSqsSources({
+          sqs: clients.sqs,
+          flows,
+          resources,
+          handlerFor: (flow) => generation.sourceHandlers.get(flow.flowId) as LocalSourceHandler,
+          metrics,
+          log,
+          ...(options.waitTimeSeconds === undefined ? {} : { waitTimeSeconds: options.waitTimeSeconds }),
         }),
       );
       const control = resources.control as NonNullable<ProvisionedResources['control']>;
@@ -563,10 +577,31 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       pid: process.pid,
       runsTable: current.resources.runsTable,
       ...(prometheus === undefined ? {} : { metricsUrl: prometheus.url }),
+      lagFile: devLagFile(root),
     });
     cleanups.push(() => {
       // Only our own file: another `kisflow dev` may have started since.
       if (readDevEndpoints(root)?.pid === process.pid) unlinkSync(devEndpointsFile(root));
+    });
+    // The iterator ages for `kisflow runs stats` and the console, Prometheus or not; a reader
+    // trusts the file only while this process (dev.json's pid) runs.
+    let published = '';
+    const publishLag = (): void => {
+      const now = JSON.stringify(iteratorAges.perFlow());
+      if (now === published) return;
+      try {
+        writeIteratorAges(devLagFile(root), iteratorAges);
+        published = now;
+      } catch (err) {
+        log(`kisflow dev: cannot write ${devLagFile(root)}: ${(err as Error).message}`);
+      }
+    };
+    publishLag();
+    const lagTimer = setInterval(publishLag, LAG_PUBLISH_MS);
+    lagTimer.unref();
+    cleanups.push(() => {
+      clearInterval(lagTimer);
+      if (readDevEndpoints(root)?.pid === process.pid) rmSync(devLagFile(root), { force: true });
     });
 
     let stopping: Promise<readonly QueueDepth[]> | undefined;

@@ -14,6 +14,7 @@ import { createSourceHandler, type SourceHandler } from '../lambda/source-handle
 import { createStepHandler, type LogLevel, type StepHandler } from '../lambda/step-handler.ts';
 import type { MetricDimensions, Metrics } from '../ports.ts';
 import type { StepWiring } from '../wire/step-wiring.ts';
+import { mappedLocally } from './mapped-sources.ts';
 
 /** What the parent gives a flow worker. */
 export interface FlowWorkerData {
@@ -29,9 +30,9 @@ export interface InvokeRequest {
   readonly t: 'invoke';
   readonly id: number;
   readonly step: number;
-  /** A step's SQS batch, or (`source`) the Kinesis records the first step's mapping read. */
+  /** A step's SQS batch, or (`source`) the records or messages the first step's mapping read. */
   readonly event: SQSEvent | KinesisStreamEvent;
-  /** For the first step's source handler (a Kinesis-fed flow), not its queue's step handler. */
+  /** For the first step's source handler (a Kinesis- or queue-fed flow), not its queue's step handler. */
   readonly source?: boolean;
   readonly functionName: string;
   readonly requestId: string;
@@ -121,7 +122,7 @@ function context(request: InvokeRequest): Context {
 }
 
 let handlers: StepHandler[];
-/** A Kinesis-fed flow's first step, as Lambda's Kinesis mapping invokes it. */
+/** A Kinesis- or queue-fed flow's first step, as Lambda's mapping invokes it. */
 let source: SourceHandler | undefined;
 let memoryMb = 256;
 try {
@@ -149,7 +150,7 @@ try {
     }),
   );
   const first = flow.steps[0];
-  if (flow.source?.kinesis !== undefined && first !== undefined) {
+  if (mappedLocally(flow) && first !== undefined) {
     source = createSourceHandler({
       project,
       flowId: data.flowId,
@@ -179,7 +180,9 @@ port.on('message', (request: InvokeRequest) => {
       t: 'failed',
       id: request.id,
       code: 'UNKNOWN_STEP',
-      message: request.source ? `Flow '${data.flowId}' has no Kinesis source.` : `No step ${request.step}.`,
+      message: request.source
+        ? `Flow '${data.flowId}' has no source a local mapping reads.`
+        : `No step ${request.step}.`,
     });
     return;
   }

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { KinesisStreamBatchResponse, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type {
+  Context,
+  KinesisStreamBatchResponse,
+  KinesisStreamEvent,
+  SQSBatchResponse,
+  SQSEvent,
+  SQSRecord,
+} from 'aws-lambda';
 import { deadLetterMessage } from '../aws/dead-letters.ts';
 import type { ProjectConfig } from '../config/model.ts';
 import { KisFlowError } from '../errors.ts';
@@ -10,8 +17,16 @@ import { retryDelaySeconds } from '../lambda/backoff.ts';
 import type { Metrics } from '../ports.ts';
 import { parseEnvelope } from '../wire/envelope.ts';
 import type { FlowWorkerData, InvokeRequest, WorkerReply } from './flow-worker-thread.ts';
-import type { KinesisEventHandler } from './kinesis-event.ts';
 import type { SqsEventHandler } from './poller.ts';
+
+/**
+ * A source-fed flow's first step as a local mapping calls it: stream records or an existing
+ * queue's messages in, the records to retry (sequence numbers, message ids) out.
+ */
+export type LocalSourceHandler = (
+  event: KinesisStreamEvent | SQSEvent,
+  context: Context,
+) => Promise<KinesisStreamBatchResponse>;
 
 export interface FlowWorkerOptions {
   /** What the thread needs to build the flow's step handlers. */
@@ -118,8 +133,11 @@ export class FlowWorker {
       });
   }
 
-  /** The handler the local Kinesis mapping calls for a Kinesis-fed flow's first step. */
-  kinesisHandler(): KinesisEventHandler {
+  /**
+   * The handler a local mapping calls for a source-fed flow's first step: the Kinesis poller with
+   * stream records, the source queue's poller with its messages.
+   */
+  sourceHandler(): LocalSourceHandler {
     return (event, context) =>
       new Promise<KinesisStreamBatchResponse>((resolve, reject) => {
         const request: InvokeRequest = {

@@ -1,3 +1,4 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { PrometheusSource } from './prometheus.ts';
 
 /**
@@ -31,6 +32,13 @@ export class IteratorAges implements PrometheusSource {
     return max;
   }
 
+  /** Per flow, the largest age over its shards. */
+  perFlow(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const a of this.#ages.values()) out[a.flow] = Math.max(out[a.flow] ?? 0, a.ms);
+    return out;
+  }
+
   renderPrometheus(): string {
     if (this.#ages.size === 0) return '';
     const name = `${this.#namespace}_kinesis_iterator_age_ms`;
@@ -45,20 +53,26 @@ export class IteratorAges implements PrometheusSource {
 }
 
 /**
- * The iterator ages a `kisflow dev` serves at its Prometheus endpoint, per flow (the maximum over
- * its shards): the reading side of `IteratorAges.renderPrometheus`.
+ * Publishes the ages per flow for the CLI (`kisflow runs stats`, the console) in `file`, atomically:
+ * a reader never sees half a file. `kisflow dev` rewrites it while it runs, Prometheus or not.
  */
-export function parseIteratorAges(text: string, namespace = 'kisflow'): Map<string, number> {
-  const name = `${namespace.replace(/[^a-zA-Z0-9_:]/g, '_')}_kinesis_iterator_age_ms`;
-  const ages = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const match = /flow="((?:[^"\\]|\\.)*)"[^}]*\}\s+(\d+(?:\.\d+)?)\s*$/.exec(line);
-    if (match === null) continue;
-    const flow = (match[1] as string).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    ages.set(flow, Math.max(ages.get(flow) ?? 0, Number(match[2])));
+export function writeIteratorAges(file: string, ages: IteratorAges): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(ages.perFlow())}\n`);
+  renameSync(temporary, file);
+}
+
+/** The ages `writeIteratorAges` published, per flow; empty when there is no (valid) file. */
+export function readIteratorAges(file: string): Map<string, number> {
+  try {
+    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (typeof value !== 'object' || value === null) return new Map();
+    return new Map(
+      Object.entries(value).filter((e): e is [string, number] => typeof e[1] === 'number' && e[1] >= 0),
+    );
+  } catch {
+    return new Map();
   }
-  return ages;
 }
 
 function labelValue(value: string): string {

@@ -12,10 +12,10 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import { UsageError } from '../errors.ts';
+import { kinesisRecordFilter } from './event-filter.ts';
 import { checkpointKey, type KinesisCheckpoints } from './kinesis-checkpoints.ts';
 import { type KinesisEventHandler, streamNameOf, toKinesisStreamRecord } from './kinesis-event.ts';
 import { type KinesisBatchFailure, type KinesisFailureCondition, kinesisFailure } from './kinesis-failure.ts';
-import { kinesisRecordFilter } from './kinesis-filter.ts';
 import { lambdaContext } from './poller.ts';
 
 const TIMED_OUT = Symbol('timed out');

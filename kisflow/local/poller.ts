@@ -30,6 +30,17 @@ export interface PollerOptions {
   readonly timeoutSeconds?: number;
   /** Name shown in the handler's `context.functionName`. @default - the queue's name */
   readonly functionName?: string;
+  /**
+   * The ARN the events name as their source. @default - the queue's own (GetQueueAttributes); a
+   * local queue standing for a deployed one (a flow's `source.sqs`) names that one
+   */
+  readonly eventSourceArn?: string;
+  /**
+   * Lambda's filter criteria: a message it rejects is deleted without an invocation (as an SQS
+   * mapping does) and counted in `onFiltered`. @default - every message is delivered
+   */
+  readonly filter?: (record: SQSRecord) => boolean;
+  readonly onFiltered?: (count: number) => void;
   /** Receive/delete failures; the poller backs off and carries on. @default - ignored */
   readonly onError?: (error: unknown) => void;
 }
@@ -68,6 +79,8 @@ export function startPoller(options: PollerOptions): Poller {
     visibilityTimeoutSeconds,
     waitTimeSeconds = 2,
     timeoutSeconds = 30,
+    filter,
+    onFiltered = () => {},
     onError = () => {},
   } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -89,7 +102,10 @@ export function startPoller(options: PollerOptions): Poller {
       const out = await sqs.send(
         new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
       );
-      const arn = out.Attributes?.QueueArn ?? `arn:aws:sqs:local:000000000000:${functionName}`;
+      const arn =
+        options.eventSourceArn ??
+        out.Attributes?.QueueArn ??
+        `arn:aws:sqs:local:000000000000:${functionName}`;
       return { arn, region: arn.split(':')[3] ?? 'local' };
     })();
     source.catch(() => {
@@ -139,7 +155,16 @@ export function startPoller(options: PollerOptions): Poller {
       onError(err);
       return;
     }
-    const records = messages.map((m) => toRecord(m, origin.arn, origin.region));
+    let records = messages.map((m) => toRecord(m, origin.arn, origin.region));
+    if (filter !== undefined) {
+      const dropped = records.filter((r) => !filter(r)).map((r) => r.messageId);
+      if (dropped.length > 0) {
+        await deleteAll(messages.filter((m) => dropped.includes(m.MessageId ?? '')));
+        onFiltered(dropped.length);
+        records = records.filter((r) => !dropped.includes(r.messageId));
+        if (records.length === 0) return;
+      }
+    }
     let failed: Set<string>;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -162,7 +187,8 @@ export function startPoller(options: PollerOptions): Poller {
     } finally {
       clearTimeout(timer);
     }
-    const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
+    const handed = new Set(records.map((r) => r.messageId));
+    const done = messages.filter((m) => handed.has(m.MessageId ?? '') && !failed.has(m.MessageId ?? ''));
     await deleteAll(done);
   };
 

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { RUN_TABLE } from '../aws/dynamodb-run-ledger.ts';
 import { ensureTable, TTL_ATTRIBUTE } from '../aws/tables.ts';
+import { queueNameOfArn } from '../config/flow-source.ts';
 import type { FlowSpec, ProjectConfig } from '../config/model.ts';
 import { fifoQueues, resourceNames, stepKeys } from '../config/names.ts';
 import { maxReceiveCount } from '../config/redelivery.ts';
@@ -32,6 +33,11 @@ export interface ProvisionedResources {
       readonly outputQueue: string;
       /** The redrive maxReceiveCount of each step's input queue (config/redelivery.ts). */
       readonly maxReceiveCounts: number[];
+      /**
+       * A flow with `source.sqs`: the local queue standing for the deployed one, named as its ARN
+       * names it (kisflow dev plays the mapping on it).
+       */
+      readonly sourceQueue?: string;
     }
   >;
   /** Table name per `dynamodb` connector id. */
@@ -115,6 +121,38 @@ async function queueArn(sqs: SQSClient, url: string): Promise<string> {
   return arn;
 }
 
+/**
+ * The local stand-in of a flow's existing source queue, named as its ARN names it. Its redrive
+ * policy (the deployed queue's own, in AWS) sends what keeps failing to the first step's DLQ, so
+ * `kisflow dlq` shows it; a FIFO source beside standard step queues gets a FIFO DLQ of its own
+ * (SQS requires a FIFO queue's DLQ to be FIFO).
+ */
+async function ensureSourceQueue(
+  sqs: SQSClient,
+  arn: string,
+  options: { fifo: boolean; visibility: number; deadLetterQueue: string; receives: number },
+): Promise<string> {
+  const name = queueNameOfArn(arn);
+  const fifo = name.endsWith('.fifo');
+  const base = {
+    ...fifoAttributes(fifo),
+    MessageRetentionPeriod: RETENTION,
+    MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
+  };
+  const dlq =
+    fifo === options.fifo
+      ? options.deadLetterQueue
+      : await ensureQueue(sqs, fifo ? `${name.slice(0, -5)}-dlq.fifo` : `${name}-dlq`, base);
+  return ensureQueue(sqs, name, {
+    ...base,
+    VisibilityTimeout: String(options.visibility),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: await queueArn(sqs, dlq),
+      maxReceiveCount: options.receives,
+    }),
+  });
+}
+
 function enabledFlows(project: ProjectConfig): FlowSpec[] {
   return [...project.flows.values()].filter((flow) => flow.enabled);
 }
@@ -171,11 +209,21 @@ export async function provisionProject(
       MessageRetentionPeriod: RETENTION,
       MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
     });
+    const sourceQueue =
+      flow.source?.sqs === undefined
+        ? undefined
+        : await ensureSourceQueue(sqs, flow.source.sqs.queueArn, {
+            fifo,
+            visibility,
+            deadLetterQueue: steps[0]?.dlq as string,
+            receives: steps[0]?.receives as number,
+          });
     flows[flow.flowId] = {
       stepQueues: steps.map((s) => s.queue),
       stepDeadLetterQueues: steps.map((s) => s.dlq),
       outputQueue,
       maxReceiveCounts: steps.map((s) => s.receives),
+      ...(sourceQueue === undefined ? {} : { sourceQueue }),
     };
   }
   const connectorTables: Record<string, string> = {};

@@ -6,12 +6,16 @@ const MINUTE_MS = 60_000;
 export interface SourceLag {
   /**
    * `iterator_age_ms` (Kinesis, DynamoDB Streams: age of the last record read) or
-   * `offset_lag_records` (Kafka: records written but not yet read by the consumer group).
+   * `offset_lag_records` (Kafka: records written but not yet read by the consumer group), or
+   * `oldest_message_age_ms` (an existing SQS queue: age of its oldest message).
    */
   readonly metric: 'iterator_age_ms' | 'offset_lag_records' | 'oldest_message_age_ms';
   /** The maximum over the source's shards or partitions. */
   readonly value: number;
-  /** `dev`: the local Kinesis poller (Prometheus); `cloudwatch`: Lambda's metric, its last minute. */
+  /**
+   * `dev`: the local Kinesis mapping's iterator age, or the local source queue's oldest message;
+   * `cloudwatch`: Lambda's (or SQS's) metric, its last minute.
+   */
   readonly from: 'dev' | 'cloudwatch';
 }
 

@@ -1,8 +1,8 @@
 import { resourceNames } from '../../config/names.ts';
+import { fauxqsOldestMessageAge, NoQueueInspection } from '../../local/fauxqs-queue-ages.ts';
 import type { RunRecord } from '../../runs/run-ledger.ts';
 import type { ConsoleContext } from '../console-context.ts';
 import { type CloudWatchStepFigures, readCloudWatchStepFigures } from './cloudwatch-step-figures.ts';
-import { fauxqsOldestMessageAge, NoQueueInspection } from './fauxqs-queue-ages.ts';
 import { type StepFigure, unknown } from './figure.ts';
 import { ledgerStepP95 } from './ledger-step-p95.ts';
 

@@ -12,10 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../../kisflow/aws/clients.ts';
-import {
-  fauxqsOldestMessageAge,
-  NoQueueInspection,
-} from '../../../kisflow/console/figures/fauxqs-queue-ages.ts';
+import { fauxqsOldestMessageAge, NoQueueInspection } from '../../../kisflow/local/fauxqs-queue-ages.ts';
 import { type Emulators, startEmulators } from '../../../localstack/emulators.ts';
 
 let emulators: Emulators;

@@ -60,6 +60,7 @@ describe('kisflow dev (command)', () => {
       pid: child.pid,
       runsTable: 'rt-cli-runs',
       metricsUrl,
+      lagFile: join(FIXTURE_ROOT, '.kisflow', 'dev-lag.json'),
     });
 
     const clients = createAwsClients({ sqsEndpoint, dynamodbEndpoint });

@@ -1,5 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { IteratorAges, parseIteratorAges } from '../../../kisflow/local/kinesis-iterator-age.ts';
+import {
+  IteratorAges,
+  readIteratorAges,
+  writeIteratorAges,
+} from '../../../kisflow/local/kinesis-iterator-age.ts';
 import { MemoryRunLedger } from '../../../kisflow/runs/memory-run-ledger.ts';
 import { lagText, streamStats, streamWindow } from '../../../kisflow/runs/stream-stats.ts';
 
@@ -31,18 +38,25 @@ describe('stream stats', () => {
     ]);
   });
 
-  it('reads back the iterator ages dev serves, the maximum over shards per flow', () => {
+  it('reads back the iterator ages dev publishes, the maximum over shards per flow', () => {
     const ages = new IteratorAges();
     ages.set('orders', 'shardId-0', 120);
     ages.set('orders', 'shardId-1', 4500);
     ages.set('we"ird\\flow', 'shardId-0', 0);
-    const read = parseIteratorAges(
-      `# unrelated\nkisflow_messages{flow="orders"} 9\n${ages.renderPrometheus()}`,
-    );
-    expect([...read]).toEqual([
-      ['orders', 4500],
-      ['we"ird\\flow', 0],
-    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'kisflow-lag-'));
+    try {
+      const file = join(dir, 'dev-lag.json');
+      expect([...readIteratorAges(file)]).toEqual([]);
+      writeIteratorAges(file, ages);
+      expect([...readIteratorAges(file)]).toEqual([
+        ['orders', 4500],
+        ['we"ird\\flow', 0],
+      ]);
+      writeFileSync(file, '{"orders": "soon", "x": -1, "y": 7');
+      expect([...readIteratorAges(file)]).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('says a lag as a person reads it', () => {

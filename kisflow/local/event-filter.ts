@@ -1,4 +1,4 @@
-import type { KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisStreamRecord, SQSRecord } from 'aws-lambda';
 import { UsageError } from '../errors.ts';
 
 /** A record test built from a mapping's filter criteria. */
@@ -22,46 +22,67 @@ type Pattern = { readonly [field: string]: unknown };
 export function kinesisRecordFilter(
   filters: readonly Record<string, unknown>[] | undefined,
 ): KinesisRecordFilter | undefined {
+  return patternFilter(filters, 'kinesis', kinesisSubject);
+}
+
+/**
+ * The same for an SQS mapping: patterns against the message's fields, with `body` decoded as
+ * JSON (a body that is not JSON is matched as its text).
+ * https://docs.aws.amazon.com/lambda/latest/dg/with-sqs-filtering.html
+ * @throws UsageError `SQS_FILTER_INVALID` for a pattern that is not an object of arrays/objects.
+ */
+export function sqsMessageFilter(
+  filters: readonly Record<string, unknown>[] | undefined,
+): ((record: SQSRecord) => boolean) | undefined {
+  return patternFilter(filters, 'sqs', sqsSubject);
+}
+
+function patternFilter<T>(
+  filters: readonly Record<string, unknown>[] | undefined,
+  kind: 'kinesis' | 'sqs',
+  subjectOf: (record: T) => Record<string, unknown>,
+): ((record: T) => boolean) | undefined {
   if (filters === undefined || filters.length === 0) return undefined;
-  const patterns = filters.map(toPattern);
+  const patterns = filters.map((f) => toPattern(f, kind));
   return (record) => {
     const subject = subjectOf(record);
     return patterns.some((p) => matchesObject(p, subject));
   };
 }
 
-function toPattern(filter: Record<string, unknown>): Pattern {
+function toPattern(filter: Record<string, unknown>, kind: 'kinesis' | 'sqs'): Pattern {
   let pattern: unknown = filter;
   if (typeof filter.pattern === 'string' && Object.keys(filter).length === 1) {
     try {
       pattern = JSON.parse(filter.pattern);
     } catch (error) {
-      throw invalid(`its pattern is not JSON (${(error as Error).message})`, filter);
+      throw invalid(`its pattern is not JSON (${(error as Error).message})`, filter, kind);
     }
   }
-  check(pattern, filter);
+  check(pattern, filter, kind);
   return pattern as Pattern;
 }
 
-function check(pattern: unknown, filter: Record<string, unknown>): void {
+function check(pattern: unknown, filter: Record<string, unknown>, kind: 'kinesis' | 'sqs'): void {
   if (typeof pattern !== 'object' || pattern === null || Array.isArray(pattern))
-    throw invalid('a pattern must be an object', filter);
+    throw invalid('a pattern must be an object', filter, kind);
   for (const value of Object.values(pattern)) {
     if (Array.isArray(value)) continue;
-    if (typeof value === 'object' && value !== null) check(value, filter);
-    else throw invalid('each field must hold an array of values or a nested object', filter);
+    if (typeof value === 'object' && value !== null) check(value, filter, kind);
+    else throw invalid('each field must hold an array of values or a nested object', filter, kind);
   }
 }
 
-function invalid(why: string, filter: unknown): UsageError {
+function invalid(why: string, filter: unknown, kind: 'kinesis' | 'sqs'): UsageError {
+  const example = kind === 'kinesis' ? '{ data: { kind: [order] } }' : '{ body: { kind: [order] } }';
   return new UsageError(
-    'KINESIS_FILTER_INVALID',
-    `source.kinesis.filters: ${why}, received ${JSON.stringify(filter)}. Write e.g. { data: { kind: [order] } }.`,
+    `${kind.toUpperCase()}_FILTER_INVALID`,
+    `source.${kind}.filters: ${why}, received ${JSON.stringify(filter)}. Write e.g. ${example}.`,
     { filter },
   );
 }
 
-function subjectOf(record: KinesisStreamRecord): Record<string, unknown> {
+function kinesisSubject(record: KinesisStreamRecord): Record<string, unknown> {
   let data: unknown;
   try {
     data = JSON.parse(Buffer.from(record.kinesis.data, 'base64').toString('utf8'));
@@ -69,6 +90,16 @@ function subjectOf(record: KinesisStreamRecord): Record<string, unknown> {
     data = undefined;
   }
   return { ...record.kinesis, data };
+}
+
+function sqsSubject(record: SQSRecord): Record<string, unknown> {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    body = record.body;
+  }
+  return { ...record, body };
 }
 
 function matchesObject(pattern: Pattern, subject: unknown): boolean {

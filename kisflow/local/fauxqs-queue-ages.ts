@@ -1,4 +1,4 @@
-import { KisFlowError } from '../../errors.ts';
+import { KisFlowError } from '../errors.ts';
 
 /**
  * The age of the oldest message of queues served by fauxqs (the SQS emulator of `kisflow dev`).

@@ -1,7 +1,7 @@
-import type { KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisStreamRecord, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../kisflow/errors.ts';
-import { kinesisRecordFilter } from '../../../kisflow/local/kinesis-filter.ts';
+import { kinesisRecordFilter, sqsMessageFilter } from '../../../kisflow/local/event-filter.ts';
 
 const record = (data: unknown, partitionKey = 'k1'): KinesisStreamRecord => ({
   kinesis: {
@@ -71,6 +71,46 @@ describe("Lambda's Kinesis filter criteria, locally", () => {
     } catch (error) {
       expect((error as UsageError).code).toBe('KINESIS_FILTER_INVALID');
       expect((error as Error).message).toContain('{ data: { kind: [order] } }');
+    }
+  });
+});
+
+describe("Lambda's SQS filter criteria, locally", () => {
+  const message = (body: string, attributes: Partial<SQSRecord['attributes']> = {}): SQSRecord =>
+    ({
+      messageId: 'm1',
+      receiptHandle: 'r',
+      body,
+      attributes: { ApproximateReceiveCount: '1', ...attributes },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:1:q',
+      awsRegion: 'us-east-1',
+    }) as SQSRecord;
+
+  it('matches the JSON body and the message fields; a body that is not JSON matches as its text', () => {
+    const keep = sqsMessageFilter([
+      { body: { kind: ['order'], total: [{ numeric: ['>', 0] }] } },
+      { body: [{ prefix: 'PING' }] },
+    ]);
+    expect(keep?.(message(JSON.stringify({ kind: 'order', total: 3 })))).toBe(true);
+    expect(keep?.(message(JSON.stringify({ kind: 'order', total: 0 })))).toBe(false);
+    expect(keep?.(message('PING 1'))).toBe(true);
+    expect(keep?.(message('not json {'))).toBe(false);
+    const retried = sqsMessageFilter([{ attributes: { ApproximateReceiveCount: ['1'] } }]);
+    expect(retried?.(message('{}'))).toBe(true);
+    expect(retried?.(message('{}', { ApproximateReceiveCount: '2' }))).toBe(false);
+  });
+
+  it('refuses a malformed pattern naming source.sqs', () => {
+    expect(() => sqsMessageFilter([{ body: 3 }])).toThrow(
+      /source\.sqs\.filters.*\{ body: \{ kind: \[order\] \} \}/,
+    );
+    try {
+      sqsMessageFilter([{ body: 3 }]);
+    } catch (error) {
+      expect((error as UsageError).code).toBe('SQS_FILTER_INVALID');
     }
   });
 });
